@@ -1,0 +1,5 @@
+export { start } from "./server";
+export type { LocalFirestore, StartOptions, Stats } from "./server";
+export type { FaultKind, FaultRule } from "./faults";
+export type { AccessCheck, OperationCounts } from "./engine";
+export { matchDocumentPattern, encodeEventData } from "./triggers";
