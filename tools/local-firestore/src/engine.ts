@@ -603,8 +603,16 @@ export class Engine {
     return {};
   }
 
-  listen(call: grpc.ServerDuplexStream<unknown, unknown>): void {
-    call.emit("error", { code: status.UNIMPLEMENTED, details: "Listen is not supported yet." });
+  /** Access checks for listen targets (the rules layer decides; admin requests pass). */
+  authorizeRead(md: grpc.Metadata, names: string[]): void {
+    this.accessCheck?.(md, {
+      kind: "read",
+      docs: names.map((name) => ({ name, doc: this.opts.store.get(name) })),
+    });
+  }
+
+  authorizeQuery(md: grpc.Metadata, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
+    this.accessCheck?.(md, { kind: "query", parent, query, docs });
   }
 
   /** Deletes every document of a project's database; aborts open transactions. */

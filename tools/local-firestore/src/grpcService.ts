@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { RpcError, invalidArgument, notFound } from "./errors";
 import type { Engine, ReadConsistency } from "./engine";
+import { serveListen, serveWrite } from "./listen";
 import type { Logger } from "./log";
 import type { Timestamp, Value } from "./types";
 
@@ -266,13 +267,10 @@ export function buildHandlers(engine: Engine, log: Logger): Record<string, Handl
     ),
     PartitionQuery: unary("PartitionQuery", async () => Promise.resolve({ partitions: [] }), none),
     Write: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-      call.emit("error", {
-        code: status.UNIMPLEMENTED,
-        details: "Write streams are not supported yet; use Commit.",
-      });
+      serveWrite(engine, call, log);
     },
     Listen: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
-      engine.listen(call);
+      serveListen(engine, call, log);
     },
   };
 }
