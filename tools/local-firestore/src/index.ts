@@ -3,3 +3,4 @@ export type { LocalFirestore, StartOptions, Stats } from "./server";
 export type { FaultKind, FaultRule } from "./faults";
 export type { AccessCheck, OperationCounts } from "./engine";
 export { matchDocumentPattern, encodeEventData } from "./triggers";
+export { parseFieldPath } from "./fieldPath";

@@ -120,13 +120,29 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+const NUMERIC_ID = /^__id(-?\d+)__$/;
+
+/** Path segments: numeric ids (`__id123__`) sort before string ids, by value; then by code point. */
+function compareSegments(a: string, b: string): number {
+  const na = NUMERIC_ID.exec(a)?.[1];
+  const nb = NUMERIC_ID.exec(b)?.[1];
+  if (na !== undefined && nb !== undefined) {
+    const x = BigInt(na);
+    const y = BigInt(nb);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (na !== undefined) return -1;
+  if (nb !== undefined) return 1;
+  return compareStrings(a, b);
+}
+
 /** References compare segment by segment (so `a/b` < `a/b/c/d` < `a0/x`). */
 export function compareReferences(a: string, b: string): number {
   const sa = a.split("/");
   const sb = b.split("/");
   const n = Math.min(sa.length, sb.length);
   for (let i = 0; i < n; i++) {
-    const c = compareStrings(sa[i] ?? "", sb[i] ?? "");
+    const c = compareSegments(sa[i] ?? "", sb[i] ?? "");
     if (c !== 0) return c;
   }
   return sa.length === sb.length ? 0 : sa.length < sb.length ? -1 : 1;

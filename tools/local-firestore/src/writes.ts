@@ -6,6 +6,7 @@
  * int64 as decimal strings, enums as their names.
  */
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "./errors";
+import { parseFieldPath } from "./fieldPath";
 import type { ArrayValue, Fields, StoredDocument, Timestamp, Ts, Value } from "./types";
 import { tsCompare, tsFromProto, tsToMicros, tsToProto } from "./types";
 import { cloneValue, compareValues, doubleOf, integerOf, isNaNValue, valuesEqual } from "./values";
@@ -73,7 +74,6 @@ export interface WriteResultData {
 // Field paths
 // ---------------------------------------------------------------------------------------------
 
-const SIMPLE_FIELD_NAME = /^[_a-zA-Z][_a-zA-Z0-9]*$/;
 const RESERVED_FIELD_NAME = /^__.*__$/;
 
 /**
@@ -83,51 +83,6 @@ const RESERVED_FIELD_NAME = /^__.*__$/;
  * path or segment, unterminated quote, a non-simple name left unquoted, or text after a
  * closing backtick that is not a dot.
  */
-export function parseFieldPath(path: string): string[] {
-  const bad = (why: string) => invalidArgument(`Invalid field path "${path}": ${why}.`);
-  if (path === "") throw bad("empty field path");
-  const segments: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (path[i] === "`") {
-      let segment = "";
-      let closed = false;
-      i++;
-      while (i < path.length) {
-        const c = path.charAt(i);
-        if (c === "\\") {
-          if (i + 1 >= path.length) break;
-          segment += path.charAt(i + 1);
-          i += 2;
-        } else if (c === "`") {
-          closed = true;
-          i++;
-          break;
-        } else {
-          segment += c;
-          i++;
-        }
-      }
-      if (!closed) throw bad("unterminated backtick-quoted segment");
-      if (segment === "") throw bad("empty segment");
-      segments.push(segment);
-    } else {
-      const dot = path.indexOf(".", i);
-      const end = dot < 0 ? path.length : dot;
-      const segment = path.slice(i, end);
-      if (segment === "") throw bad("empty segment");
-      if (!SIMPLE_FIELD_NAME.test(segment)) {
-        throw bad(`segment "${segment}" must be quoted with backticks`);
-      }
-      segments.push(segment);
-      i = end;
-    }
-    if (i === path.length) return segments;
-    if (path[i] !== ".") throw bad(`unexpected character at offset ${i}`);
-    i++;
-    if (i === path.length) throw bad("empty segment");
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Validation

@@ -3,7 +3,8 @@ import { status } from "@grpc/grpc-js";
 import { RpcError } from "../src/errors";
 import type { StoredDocument, Ts, Value } from "../src/types";
 import type { FieldTransform, Write } from "../src/writes";
-import { applyWrite, parseFieldPath, validateWrite, writeTarget } from "../src/writes";
+import { parseFieldPath } from "../src/fieldPath";
+import { applyWrite, validateWrite, writeTarget } from "../src/writes";
 
 const NAME = "projects/demo-test/databases/(default)/documents/courses/c1";
 const CREATED: Ts = { seconds: 1_700_000_000, nanos: 123_000 };

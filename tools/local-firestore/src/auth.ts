@@ -1,0 +1,44 @@
+import type * as grpc from "@grpc/grpc-js";
+
+/** Who a request comes from, as the emulator understands it. */
+export type Caller =
+  /** `Bearer owner`: the admin SDKs and tooling; bypasses security rules, as in production. */
+  | { kind: "admin" }
+  /** A client SDK request with a (possibly unsigned, emulator-style) ID token. */
+  | { kind: "user"; uid: string; token: Record<string, unknown> }
+  /** A client SDK request without credentials. */
+  | { kind: "anonymous" };
+
+function decodeJwtPayload(jwt: string): Record<string, unknown> | undefined {
+  const parts = jwt.split(".");
+  if (parts.length < 2) return undefined;
+  try {
+    const json = Buffer.from((parts[1] ?? "").replace(/-/g, "+").replace(/_/g, "/"), "base64").toString(
+      "utf8",
+    );
+    const payload: unknown = JSON.parse(json);
+    return payload && typeof payload === "object" && !Array.isArray(payload)
+      ? (payload as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Identifies the caller from the `authorization` metadata. Like the official emulator, ID token
+ * signatures are not verified: the emulator trusts the token's claims.
+ */
+export function callerOf(md: grpc.Metadata): Caller {
+  const header = md.get("authorization")[0];
+  const value = typeof header === "string" ? header : header?.toString("utf8");
+  if (!value) return { kind: "anonymous" };
+  const m = /^Bearer\s+(.+)$/i.exec(value.trim());
+  const token = m?.[1];
+  if (!token) return { kind: "anonymous" };
+  if (token === "owner") return { kind: "admin" };
+  const claims = decodeJwtPayload(token);
+  const uid = claims?.user_id ?? claims?.sub;
+  if (!claims || typeof uid !== "string" || uid.length === 0) return { kind: "anonymous" };
+  return { kind: "user", uid, token: { ...claims, uid } };
+}
