@@ -91,6 +91,12 @@ export function buildHandlers(engine: Engine, log: Logger): Record<string, Handl
     (call: grpc.ServerWritableStream<unknown, unknown>): void => {
       const started = Date.now();
       const req = call.request as never;
+      // Send the response headers at once, as a server does before it streams results. Without
+      // them an error is a "trailers-only" response, which the Node client (google-gax with
+      // retry-request) treats as "no response received" and silently re-sends the request twice,
+      // 2-6 s later: every failed query or read surfaced seconds late, and a failed read that
+      // began a transaction (newTransaction) was executed up to three times.
+      call.sendMetadata(new grpc.Metadata());
       void (async () => {
         try {
           const fault = await engine.before(method, safeNames(names, req));

@@ -154,8 +154,24 @@ export function serveListen(
   call.on("data", (raw: ListenRequest) => {
     try {
       engine.counts.rpcs.Listen = (engine.counts.rpcs.Listen ?? 0) + 1;
-      if (raw.addTarget) addTarget(raw.addTarget);
-      else if (raw.removeTarget !== undefined) {
+      if (raw.addTarget) {
+        try {
+          addTarget(raw.addTarget);
+        } catch (err) {
+          // A target that cannot be served (denied by rules, invalid) is removed with a cause;
+          // the stream itself stays open for the other targets, as Firestore does.
+          if (!(err instanceof RpcError)) throw err;
+          const id = raw.addTarget.targetId ?? 0;
+          targets.delete(id);
+          send({
+            targetChange: {
+              targetChangeType: "REMOVE",
+              targetIds: [id],
+              cause: { code: err.code, message: err.message },
+            },
+          });
+        }
+      } else if (raw.removeTarget !== undefined) {
         targets.delete(raw.removeTarget);
         send({ targetChange: { targetChangeType: "REMOVE", targetIds: [raw.removeTarget] } });
       }
@@ -191,6 +207,7 @@ export function serveWrite(
   let handshaken = false;
   let counter = 0;
   let closed = false;
+  let database = "";
   let chain: Promise<void> = Promise.resolve();
   const token = (): Buffer => Buffer.from(String(++counter));
   call.on("data", (req: WriteStreamRequest) => {
@@ -200,12 +217,13 @@ export function serveWrite(
         engine.counts.rpcs.Write = (engine.counts.rpcs.Write ?? 0) + 1;
         if (!handshaken) {
           handshaken = true;
+          database = req.database ?? "";
           if ((req.writes?.length ?? 0) > 0)
             throw new RpcError(status.INVALID_ARGUMENT, "The first Write request must be a handshake.");
           call.write({ streamId: "local", streamToken: token() });
           return;
         }
-        const res = await engine.commit(req.database ?? "", req.writes ?? [], undefined, call.metadata);
+        const res = await engine.commit(req.database ?? database, req.writes ?? [], undefined, call.metadata);
         call.write({ streamToken: token(), writeResults: res.writeResults, commitTime: res.commitTime });
       } catch (err) {
         closed = true;

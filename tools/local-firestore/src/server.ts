@@ -4,12 +4,14 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { Duplex } from "node:stream";
 import { Engine } from "./engine";
-import type { AccessCheck, OperationCounts } from "./engine";
+import type { OperationCounts } from "./engine";
 import { FaultInjector } from "./faults";
 import type { FaultRule } from "./faults";
 import { buildHandlers, firestoreServiceDefinition } from "./grpcService";
 import { createLogger } from "./log";
 import type { LogLevel, Logger } from "./log";
+import { RulesCompileError } from "./rules";
+import { RulesRegistry, createRulesCheck } from "./rulesAccess";
 import { Store } from "./store";
 import { TransactionManager } from "./transactions";
 import type { TransactionOptions } from "./transactions";
@@ -54,8 +56,8 @@ export interface LocalFirestore {
   triggersIdle(): Promise<void>;
   exportTo(path: string): Promise<void>;
   importFrom(path: string): Promise<void>;
-  /** Installs the per-request access check for non-admin requests (the security-rules layer). */
-  setAccessCheck(check: AccessCheck | undefined): void;
+  /** Compiles and installs security rules for a project (client SDK requests are judged by them). */
+  loadRules(projectId: string, source: string): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,8 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     ? new TriggerDelivery({ functionsEmulator: options.functionsEmulator, projectId, log })
     : undefined;
   const engine = new Engine({ store, transactions, faults, log, triggers });
+  const rules = new RulesRegistry();
+  engine.accessCheck = createRulesCheck(rules, store);
 
   const grpcServer = new grpc.Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
   grpcServer.addService(firestoreServiceDefinition(), buildHandlers(engine, log));
@@ -115,8 +119,8 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
       engine.clear();
       store.load(file.documents);
     },
-    setAccessCheck: (check) => {
-      engine.accessCheck = check;
+    loadRules: (project, source) => {
+      rules.load(project, source);
     },
     close: async () => {
       if (options.exportOnClose) await api.exportTo(options.exportOnClose);
@@ -262,6 +266,30 @@ async function handleHttp(
   }
   if (method === "DELETE" && /^\/emulator\/v1\/projects\/[^/]+\/databases\/[^/]+\/documents$/.test(path)) {
     await ctx.api.clear();
+    send(res, 200, {});
+    return;
+  }
+  const rulesPath = /^\/emulator\/v1\/projects\/([^/:]+):securityRules$/.exec(path);
+  if (rulesPath && method === "PUT") {
+    const body = JSON.parse(await readBody(req)) as {
+      rules?: { files?: Array<{ name?: string; content?: string }> };
+    };
+    const files = body.rules?.files ?? [];
+    if (files.length !== 1 || typeof files[0]?.content !== "string") {
+      send(res, 400, {
+        error: { code: 400, message: "expected exactly one rules file: {rules: {files: [{content}]}}" },
+      });
+      return;
+    }
+    try {
+      ctx.api.loadRules(rulesPath[1] ?? "", files[0].content);
+    } catch (err) {
+      if (err instanceof RulesCompileError) {
+        send(res, 400, { error: { code: 400, message: err.message, line: err.line, column: err.column } });
+        return;
+      }
+      throw err;
+    }
     send(res, 200, {});
     return;
   }
