@@ -2,7 +2,7 @@ import eslint from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["lib/**", "node_modules/**", "bin/**", "*.config.js", "eslint.config.mjs"] },
+  { ignores: ["lib/**", "node_modules/**", "bin/**", "*.config.js", "eslint.config.mjs", "test/fixtures/**"] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { RpcError, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
 import type { Logger } from "./log";
+import { parseFieldPath } from "./fieldPath";
 import { documentsRoot, parseDatabase, splitDocumentName, validateParent } from "./paths";
 import { runAggregationQuery, runQuery } from "./query";
 import type { StructuredAggregationQuery, StructuredQuery } from "./query";
@@ -72,11 +73,11 @@ export function toProtoDocument(doc: StoredDocument, mask?: string[]): ProtoDocu
 function project(fields: Fields, mask: string[]): Fields {
   const out: Fields = {};
   for (const path of mask) {
-    const segs = path.split(".");
+    const segs = parseFieldPath(path);
     let src: Fields | undefined = fields;
     let dst: Fields = out;
     for (let i = 0; i < segs.length && src; i++) {
-      const key = (segs[i] ?? "").replace(/^`|`$/g, "");
+      const key = segs[i] ?? "";
       const v: Value | undefined = src[key];
       if (!v) break;
       if (i === segs.length - 1) {

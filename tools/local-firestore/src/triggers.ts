@@ -79,12 +79,33 @@ function docToProto(doc: StoredDocument): Record<string, unknown> {
   };
 }
 
+/** Canonical form of a stored value: type-exact, independent of map key order. */
+function canonical(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString("base64")}`;
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(",")}}`;
+}
+
+/** A field name as one segment of a Firestore field path: backquoted unless a simple identifier. */
+function fieldPathSegment(name: string): string {
+  return /^[a-zA-Z_][a-zA-Z_0-9]*$/.test(name) ? name : `\`${name.replace(/[\\`]/g, "\\$&")}\``;
+}
+
+/** Top-level fields whose value differs (added, removed or changed), as field paths. */
 function changedFieldPaths(before: StoredDocument | undefined, after: StoredDocument | undefined): string[] {
   if (!before || !after) return [];
   const keys = new Set([...Object.keys(before.fields), ...Object.keys(after.fields)]);
   const out: string[] = [];
   for (const k of keys) {
-    if (JSON.stringify(before.fields[k]) !== JSON.stringify(after.fields[k])) out.push(k);
+    const b = before.fields[k];
+    const a = after.fields[k];
+    if (b === undefined || a === undefined ? b !== a : canonical(b) !== canonical(a))
+      out.push(fieldPathSegment(k));
   }
   return out.sort();
 }
@@ -121,6 +142,7 @@ export class TriggerDelivery {
   private triggers: FirestoreTrigger[] = [];
   private registered: FirestoreTrigger[] = [];
   private fetchedAt = 0;
+  private refreshing: Promise<void> | undefined;
   private pending = new Set<Promise<void>>();
   private deliveredCount = 0;
   private failedCount = 0;
@@ -151,12 +173,27 @@ export class TriggerDelivery {
     });
   }
 
-  private async refresh(): Promise<void> {
-    if (Date.now() - this.fetchedAt < this.refreshMs) return;
-    this.fetchedAt = Date.now();
+  /**
+   * Refreshes the trigger list when it is older than `refreshMs`. Every caller waits for the fetch in
+   * flight, so commits made while the first list is loading are matched against it, not against [].
+   */
+  private refresh(): Promise<void> {
+    if (this.refreshing) return this.refreshing;
+    if (Date.now() - this.fetchedAt < this.refreshMs) return Promise.resolve();
+    this.refreshing = this.fetchTriggers().finally(() => {
+      this.fetchedAt = Date.now();
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async fetchTriggers(): Promise<void> {
     try {
       const res = await fetch(`http://${this.opts.functionsEmulator}/backends`);
-      if (!res.ok) return;
+      if (!res.ok) {
+        this.opts.log.debug(`functions emulator answered ${res.status} to GET /backends`);
+        return;
+      }
       const body = (await res.json()) as BackendsReply;
       const found: FirestoreTrigger[] = [];
       for (const backend of body.backends ?? []) {
@@ -225,48 +262,102 @@ export class TriggerDelivery {
       "ce-dataschema":
         "https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/firestore/v1/data.proto",
     };
-    for (let attempt = 0; attempt < 3; attempt++) {
+    let networkErrors = 0;
+    let lookups = 0;
+    for (;;) {
       const key = trigger.key ?? `${trigger.id}-0`;
+      let res: Response;
+      let text: string;
       try {
-        const res = await fetch(
-          `http://${this.opts.functionsEmulator}/functions/projects/${projectId}/triggers/${key}`,
-          {
-            method: "POST",
-            headers,
-            body,
-          },
-        );
-        const text = await res.text();
-        if (res.status === 404) {
-          // The text lists the valid keys: learn the current generation of this trigger.
-          const learnt = text.match(new RegExp(`${escapeRe(trigger.id)}-\\d+(?:-[^,\\s]+)?`))?.[0];
-          if (learnt && learnt !== key) {
-            trigger.key = learnt;
-            continue;
-          }
-          this.failedCount++;
-          this.opts.log.info(`trigger ${trigger.id} not found in the functions emulator`);
-          return;
-        }
-        if (res.ok) {
-          trigger.key = key;
-          this.deliveredCount++;
-          this.opts.log.debug(`delivered ${eventType} for ${change.path} to ${key}`);
-          return;
-        }
-        this.opts.log.info(`trigger ${key} answered ${res.status}`);
-        this.failedCount++;
-        return;
+        res = await this.post(key, headers, body);
+        text = await res.text();
       } catch (err) {
-        if (attempt === 2) {
+        if (++networkErrors === 3) {
           this.failedCount++;
           this.opts.log.info(`could not deliver ${eventType} for ${change.path}: ${String(err)}`);
-        } else {
-          await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+          return;
         }
+        await new Promise((r) => setTimeout(r, 100 * networkErrors));
+        continue;
       }
+      if (res.status === 404 || res.status === 204) {
+        // 404: unknown key; its text lists the valid keys. 204: this key's generation is disabled
+        // ("Background triggers are currently disabled."), e.g. by the hub's disableBackgroundTriggers;
+        // re-enabling registers every trigger again under the next generation, so look for it.
+        const keys = res.status === 404 ? parseValidKeys(text) : await this.validKeys();
+        const newest = newestKey(trigger.id, keys);
+        if (newest && newest !== key && lookups++ < 2) {
+          trigger.key = newest;
+          continue;
+        }
+        if (res.status === 204) {
+          this.opts.log.info(`trigger ${key} is disabled in the functions emulator; ${eventType} dropped`);
+          return;
+        }
+        this.failedCount++;
+        this.opts.log.info(
+          `trigger ${trigger.id} not found in the functions emulator (valid: ${keys.join(", ")})`,
+        );
+        return;
+      }
+      if (res.ok) {
+        trigger.key = key;
+        this.deliveredCount++;
+        this.opts.log.debug(`delivered ${eventType} for ${change.path} to ${key}`);
+        return;
+      }
+      this.opts.log.info(`trigger ${key} answered ${res.status}: ${text.slice(0, 200)}`);
+      this.failedCount++;
+      return;
     }
   }
+
+  private post(key: string, headers: Record<string, string>, body: string): Promise<Response> {
+    return fetch(
+      `http://${this.opts.functionsEmulator}/functions/projects/${this.opts.projectId}/triggers/${key}`,
+      {
+        method: "POST",
+        headers,
+        body,
+      },
+    );
+  }
+
+  /** The functions emulator's current trigger keys, from the 404 that an unknown key gets. */
+  private async validKeys(): Promise<string[]> {
+    try {
+      const res = await this.post("local-firestore-key-probe", { "content-type": "text/plain" }, "");
+      const text = await res.text();
+      return res.status === 404 ? parseValidKeys(text) : [];
+    } catch {
+      return [];
+    }
+  }
+}
+
+/** Keys from the functions emulator's "Function X does not exist, valid functions are: k1, k2" reply. */
+export function parseValidKeys(text: string): string[] {
+  const marker = "valid functions are:";
+  const at = text.indexOf(marker);
+  if (at < 0) return [];
+  return text
+    .slice(at + marker.length)
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+}
+
+/** The key of the newest generation of Firestore trigger `id` (`<id>-<generation>`; no channel suffix). */
+export function newestKey(id: string, keys: string[]): string | undefined {
+  const re = new RegExp(`^${escapeRe(id)}-(\\d+)$`);
+  let best: { key: string; generation: number } | undefined;
+  for (const key of keys) {
+    const m = re.exec(key);
+    if (!m) continue;
+    const generation = Number(m[1]);
+    if (!best || generation > best.generation) best = { key, generation };
+  }
+  return best?.key;
 }
 
 function escapeRe(s: string): string {
