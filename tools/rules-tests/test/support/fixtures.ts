@@ -1,0 +1,170 @@
+import type { RulesTestEnvironment } from "@firebase/rules-unit-testing";
+import { doc, getDoc, Timestamp, writeBatch, type DocumentData } from "firebase/firestore";
+
+import { firestoreOf, OTHER_UID, OWNER_UID } from "./env";
+
+const CREATED = Timestamp.fromMillis(Date.UTC(2025, 0, 15, 9, 30));
+const UPDATED = Timestamp.fromMillis(Date.UTC(2025, 0, 16, 12, 0));
+const EXPIRES = Timestamp.fromMillis(Date.UTC(2025, 1, 15, 12, 0));
+
+export const PUBLISHED_COURSE = "published-course";
+export const DRAFT_COURSE = "draft-course";
+
+export const PATHS = {
+  publishedCourse: `courses/${PUBLISHED_COURSE}`,
+  draftCourse: `courses/${DRAFT_COURSE}`,
+  courseStats: `courseStats/${PUBLISHED_COURSE}`,
+  ownerProfile: `users/${OWNER_UID}`,
+  otherProfile: `users/${OTHER_UID}`,
+  ownerEnrollment: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}`,
+  otherEnrollment: `users/${OTHER_UID}/courses/${PUBLISHED_COURSE}`,
+  ownerLedgerEntry: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/payments/pi_alice_1`,
+  otherLedgerEntry: `users/${OTHER_UID}/courses/${PUBLISHED_COURSE}/payments/pi_bob_1`,
+  checkout: `checkouts/${OWNER_UID}_req-1`,
+  webhookEvent: "webhookEvents/evt_1",
+  deadLetter: "deadLetters/evt_unknown_user",
+  triggerEvent: "triggerEvents/enrollment-write-1",
+  localProviderPayment: "localProvider/pi_alice_1",
+  undeclaredCollection: "notes/n1",
+  undeclaredUserSubcollection: `users/${OWNER_UID}/settings/preferences`,
+} as const;
+
+/**
+ * Everything the backend writes, shaped as functions/src/services/firestore/models.ts stores it
+ * (money in minor units). Seeded with rules disabled before each test; tests compare reads and
+ * post-write state against it.
+ */
+export const SEED: Readonly<Record<string, DocumentData>> = {
+  [PATHS.publishedCourse]: course("Intro to Firestore", 4900, true),
+  [PATHS.draftCourse]: course("Advanced rules (draft)", 9900, false),
+  [PATHS.courseStats]: { enrolledCount: 2, paidCount: 0, revenue: 4000, updatedAt: UPDATED },
+  [PATHS.ownerProfile]: {
+    displayName: "Alice",
+    photoURL: "https://example.com/alice.png",
+    email: "alice@example.com",
+    createdAt: CREATED,
+  },
+  [PATHS.otherProfile]: { displayName: "Bob", email: "bob@example.com", createdAt: CREATED },
+  [PATHS.ownerEnrollment]: enrollment(OWNER_UID, "pi_alice_1", 2000),
+  [PATHS.otherEnrollment]: enrollment(OTHER_UID, "pi_bob_1", 2000),
+  [PATHS.ownerLedgerEntry]: ledgerEntry("pi_alice_1", 2000),
+  [PATHS.otherLedgerEntry]: ledgerEntry("pi_bob_1", 2000),
+  [PATHS.checkout]: {
+    uid: OWNER_UID,
+    courseId: PUBLISHED_COURSE,
+    amount: 2900,
+    currency: "eur",
+    requestId: "req-1",
+    idempotencyKey: "checkout:alice_req-1",
+    provider: "local",
+    isRemainingBalance: true,
+    providerPaymentId: "pi_alice_2",
+    clientSecret: "pi_alice_2_secret_x",
+    status: "open",
+    createdAt: CREATED,
+    updatedAt: UPDATED,
+  },
+  [PATHS.webhookEvent]: {
+    type: "payment_intent.succeeded",
+    outcome: "applied",
+    processedAt: UPDATED,
+    expireAt: EXPIRES,
+  },
+  [PATHS.deadLetter]: {
+    eventId: "evt_unknown_user",
+    type: "payment_intent.succeeded",
+    reason: "unknown-user",
+    providerObjectId: "pi_ghost",
+    createdAt: UPDATED,
+  },
+  [PATHS.triggerEvent]: { createdAt: UPDATED, expireAt: EXPIRES },
+  [PATHS.localProviderPayment]: {
+    id: "pi_alice_1",
+    chargeId: "ch_alice_1",
+    amount: 2000,
+    currency: "eur",
+    idempotencyKey: "checkout:alice_req-0",
+    clientSecret: "pi_alice_1_secret_x",
+    metadata: { uid: OWNER_UID, courseId: PUBLISHED_COURSE },
+    status: "succeeded",
+    refunds: [],
+    createdAt: CREATED,
+  },
+  [PATHS.undeclaredCollection]: { text: "not part of the data model" },
+  [PATHS.undeclaredUserSubcollection]: { theme: "dark" },
+};
+
+function course(title: string, price: number, published: boolean): DocumentData {
+  return { title, price, currency: "eur", published, createdAt: CREATED, updatedAt: UPDATED };
+}
+
+function enrollment(uid: string, paymentId: string, amountPaid: number): DocumentData {
+  return {
+    uid,
+    courseId: PUBLISHED_COURSE,
+    price: 4900,
+    currency: "eur",
+    amountPaid,
+    amountDue: 4900 - amountPaid,
+    amountOverpaid: 0,
+    paymentStatus: "partial",
+    accessStatus: "locked",
+    ledgerCount: 1,
+    refundCount: 0,
+    refundedByPayment: { [paymentId]: 0 },
+    openDisputes: 0,
+    disputes: {},
+    openCheckout: null,
+    createdAt: CREATED,
+    updatedAt: UPDATED,
+  };
+}
+
+function ledgerEntry(providerPaymentId: string, amount: number): DocumentData {
+  return {
+    amount,
+    currency: "eur",
+    type: "payment",
+    source: "stripe",
+    providerPaymentId,
+    providerRefundId: null,
+    eventId: `evt_${providerPaymentId}`,
+    recordedBy: null,
+    createdAt: CREATED,
+  };
+}
+
+export function seedData(path: string): DocumentData {
+  const data = SEED[path];
+  if (data === undefined) {
+    throw new Error(`No seed document at ${path}`);
+  }
+  return data;
+}
+
+/** Writes SEED with rules disabled, leaving out `except` (a document a test wants to create). */
+export async function seed(testEnv: RulesTestEnvironment, except?: string): Promise<void> {
+  await testEnv.withSecurityRulesDisabled(async (context) => {
+    const db = firestoreOf(context);
+    const batch = writeBatch(db);
+    for (const [path, data] of Object.entries(SEED)) {
+      if (path !== except) {
+        batch.set(doc(db, path), data);
+      }
+    }
+    await batch.commit();
+  });
+}
+
+/** The document as stored (read with rules disabled), or undefined when it does not exist. */
+export async function readAsServer(
+  testEnv: RulesTestEnvironment,
+  path: string,
+): Promise<DocumentData | undefined> {
+  let data: DocumentData | undefined;
+  await testEnv.withSecurityRulesDisabled(async (context) => {
+    const snapshot = await getDoc(doc(firestoreOf(context), path));
+    data = snapshot.data();
+  });
+  return data;
+}
