@@ -1,0 +1,46 @@
+/** Id rules and deterministic ids. Pure: only `node:crypto` for hashing. */
+import { createHash } from "node:crypto";
+
+/** Firestore-safe document id we mint or accept: 1–128 chars of [A-Za-z0-9_-], not `__…__`. */
+export const DOC_ID_PATTERN = /^(?!__.*__$)[A-Za-z0-9_-]{1,128}$/;
+/** Firebase Auth uid: looser, but a single safe path segment. */
+export const UID_PATTERN = /^(?!__.*__$)(?!\.\.?$)[^/\s]{1,128}$/;
+
+export const isDocId = (value: unknown): value is string =>
+  typeof value === "string" && DOC_ID_PATTERN.test(value);
+export const isUid = (value: unknown): value is string =>
+  typeof value === "string" && UID_PATTERN.test(value);
+
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** Checkout id for one client request: the same (uid, requestId) always names the same checkout. */
+export function checkoutIdFor(uid: string, requestId: string): string {
+  return sha256Hex(`checkout\u0000${uid}\u0000${requestId}`);
+}
+
+/** Ledger id of a manual payment. */
+export function manualPaymentLedgerId(reference: string): string {
+  return `manual_${reference}`;
+}
+
+/** Idempotency key of a refund request: (payment id, amount or "full", optional request id). */
+export function refundIdempotencyKey(
+  paymentId: string,
+  amount: number | undefined,
+  requestId?: string,
+): string {
+  const amountKey = amount === undefined ? "full" : String(amount);
+  return `refund:${paymentId}:${amountKey}${requestId === undefined ? "" : `:${requestId}`}`;
+}
+
+/** Ledger id of a refund applied directly (manual payments): deterministic from its idempotency key. */
+export function manualRefundLedgerId(idempotencyKey: string): string {
+  return `manualrefund_${sha256Hex(idempotencyKey).slice(0, 40)}`;
+}
+
+/** Short stable hash for provider-side ids (local provider). */
+export function shortHash(text: string, length = 24): string {
+  return sha256Hex(text).slice(0, length);
+}

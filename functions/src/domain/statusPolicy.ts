@@ -1,0 +1,65 @@
+/**
+ * The status policy: the ONE place where an enrollment's derived fields follow from its totals.
+ *
+ *   amountDue      = max(price − amountPaid, 0)
+ *   amountOverpaid = max(amountPaid − price, 0)        (so amountDue − amountOverpaid = price − amountPaid)
+ *   paymentStatus  = 'refunded' if any refund is recorded and amountPaid ≤ 0
+ *                    'paid'     if amountPaid ≥ price   (a free course is paid at once)
+ *                    'partial'  if amountPaid > 0
+ *                    'unpaid'   otherwise
+ *   accessStatus   = 'suspended' while any dispute is open
+ *                    'revoked'   if paymentStatus is 'refunded'
+ *                    'active'    if paymentStatus is 'paid'
+ *                    'locked'    otherwise
+ *
+ * It depends only on totals (sums of ledger entries and a count of open disputes), so any arrival order of
+ * the same events yields the same statuses.
+ */
+
+export const PAYMENT_STATUSES = ["unpaid", "partial", "paid", "refunded"] as const;
+export const ACCESS_STATUSES = ["locked", "active", "suspended", "revoked"] as const;
+export type PaymentStatus = (typeof PAYMENT_STATUSES)[number];
+export type AccessStatus = (typeof ACCESS_STATUSES)[number];
+
+export interface StatusInputs {
+  /** Course price snapshot taken at enrollment, cents ≥ 0. */
+  price: number;
+  /** Sum of all ledger entries, cents; may be negative while a refund precedes its payment. */
+  amountPaid: number;
+  /** Number of refund ledger entries. */
+  refundCount: number;
+  /** Number of disputes currently open. */
+  openDisputes: number;
+}
+
+export interface DerivedStatus {
+  amountDue: number;
+  amountOverpaid: number;
+  paymentStatus: PaymentStatus;
+  accessStatus: AccessStatus;
+}
+
+export function derivePaymentStatus(price: number, amountPaid: number, refundCount: number): PaymentStatus {
+  if (refundCount > 0 && amountPaid <= 0) return "refunded";
+  if (amountPaid >= price) return "paid";
+  if (amountPaid > 0) return "partial";
+  return "unpaid";
+}
+
+export function deriveAccessStatus(paymentStatus: PaymentStatus, openDisputes: number): AccessStatus {
+  if (openDisputes > 0) return "suspended";
+  if (paymentStatus === "refunded") return "revoked";
+  if (paymentStatus === "paid") return "active";
+  return "locked";
+}
+
+export function deriveStatus(inputs: StatusInputs): DerivedStatus {
+  const { price, amountPaid, refundCount, openDisputes } = inputs;
+  const paymentStatus = derivePaymentStatus(price, amountPaid, refundCount);
+  return {
+    amountDue: Math.max(price - amountPaid, 0),
+    amountOverpaid: Math.max(amountPaid - price, 0),
+    paymentStatus,
+    accessStatus: deriveAccessStatus(paymentStatus, openDisputes),
+  };
+}

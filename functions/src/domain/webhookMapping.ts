@@ -1,0 +1,149 @@
+/**
+ * Webhook event → domain command. Pure: takes a verified, schema-parsed event and decides what it means for
+ * the ledger, without touching any database.
+ */
+import type { ParsedWebhookEvent } from "../schemas/webhook";
+import { disputeOutcomeFromStatus, type DisputeEvent } from "./disputes";
+import { isDocId, isUid } from "./ids";
+import type { LedgerEntryInput, LedgerSource } from "./ledger";
+
+/** Where the enrollment is: from the object's metadata, or looked up by the payment intent id. */
+export type EnrollmentTarget =
+  { kind: "known"; uid: string; courseId: string } | { kind: "lookup"; providerPaymentId: string };
+
+export type DeadLetterReason =
+  | "metadata-missing"
+  | "metadata-invalid"
+  | "payment-reference-missing"
+  | "refund-list-missing"
+  | "invalid-amount"
+  | "unknown-payment"
+  | "unknown-enrollment"
+  | "currency-mismatch";
+
+export type WebhookCommand =
+  | { kind: "deadLetter"; reason: DeadLetterReason }
+  | { kind: "noop"; reason: string }
+  | {
+      kind: "applyEntries";
+      target: EnrollmentTarget;
+      entries: LedgerEntryInput[];
+      /** Checkout to mark succeeded, when the payment came from startPayment. */
+      checkoutId: string | null;
+    }
+  | { kind: "paymentFailed"; target: EnrollmentTarget; checkoutId: string | null; providerPaymentId: string }
+  | { kind: "dispute"; target: EnrollmentTarget; disputeId: string; event: DisputeEvent; currency: string };
+
+type MetadataResult =
+  | { kind: "ok"; uid: string; courseId: string; checkoutId: string | null }
+  | { kind: "missing" }
+  | { kind: "invalid" };
+
+export function readMetadata(metadata: Readonly<Record<string, string>> | undefined): MetadataResult {
+  const uid = metadata?.uid;
+  const courseId = metadata?.courseId;
+  if (uid === undefined || courseId === undefined || uid === "" || courseId === "")
+    return { kind: "missing" };
+  if (!isUid(uid) || !isDocId(courseId)) return { kind: "invalid" };
+  const checkoutId = metadata?.checkoutId;
+  return {
+    kind: "ok",
+    uid,
+    courseId,
+    checkoutId: checkoutId !== undefined && isDocId(checkoutId) ? checkoutId : null,
+  };
+}
+
+/** Target from metadata, falling back to a lookup by payment id (disputes carry no metadata in Stripe). */
+function targetOf(
+  metadata: Readonly<Record<string, string>> | undefined,
+  providerPaymentId: string | null,
+): EnrollmentTarget | { kind: "deadLetter"; reason: DeadLetterReason } {
+  const meta = readMetadata(metadata);
+  if (meta.kind === "ok") return { kind: "known", uid: meta.uid, courseId: meta.courseId };
+  if (meta.kind === "invalid") return { kind: "deadLetter", reason: "metadata-invalid" };
+  if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+  return { kind: "lookup", providerPaymentId };
+}
+
+/** Refund statuses that do not move money. */
+const NON_MONEY_REFUND_STATUSES = new Set(["failed", "canceled"]);
+
+export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource): WebhookCommand {
+  switch (event.type) {
+    case "payment_intent.succeeded": {
+      const pi = event.object;
+      const meta = readMetadata(pi.metadata);
+      if (meta.kind !== "ok") return { kind: "deadLetter", reason: `metadata-${meta.kind}` };
+      const amount =
+        pi.amount_received !== undefined && pi.amount_received > 0 ? pi.amount_received : pi.amount;
+      if (amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
+      return {
+        kind: "applyEntries",
+        target: { kind: "known", uid: meta.uid, courseId: meta.courseId },
+        entries: [
+          { id: pi.id, type: "payment", amount, currency: pi.currency, source, providerPaymentId: pi.id },
+        ],
+        checkoutId: meta.checkoutId,
+      };
+    }
+    case "payment_intent.payment_failed": {
+      const pi = event.object;
+      const meta = readMetadata(pi.metadata);
+      if (meta.kind !== "ok") return { kind: "deadLetter", reason: `metadata-${meta.kind}` };
+      return {
+        kind: "paymentFailed",
+        target: { kind: "known", uid: meta.uid, courseId: meta.courseId },
+        checkoutId: meta.checkoutId,
+        providerPaymentId: pi.id,
+      };
+    }
+    case "charge.refunded": {
+      const charge = event.object;
+      const providerPaymentId = charge.payment_intent ?? charge.id;
+      const target = targetOf(charge.metadata, providerPaymentId);
+      if (target.kind === "deadLetter") return target;
+      if (charge.refunds === undefined || charge.refunds === null) {
+        return { kind: "deadLetter", reason: "refund-list-missing" };
+      }
+      const entries: LedgerEntryInput[] = charge.refunds.data
+        .filter((r) => r.amount > 0 && !NON_MONEY_REFUND_STATUSES.has(r.status ?? ""))
+        .map((r) => ({
+          id: r.id,
+          type: "refund",
+          amount: -r.amount,
+          currency: r.currency,
+          source,
+          providerPaymentId,
+          providerRefundId: r.id,
+        }));
+      if (entries.length === 0) return { kind: "noop", reason: "no-money-moving-refunds" };
+      return { kind: "applyEntries", target, entries, checkoutId: null };
+    }
+    case "charge.dispute.created":
+    case "charge.dispute.closed": {
+      const dispute = event.object;
+      const providerPaymentId = dispute.payment_intent ?? dispute.charge ?? null;
+      const target = targetOf(dispute.metadata, providerPaymentId);
+      if (target.kind === "deadLetter") return target;
+      if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+      if (dispute.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
+      const disputeEvent: DisputeEvent =
+        event.type === "charge.dispute.created"
+          ? { kind: "created", amount: dispute.amount, providerPaymentId }
+          : {
+              kind: "closed",
+              outcome: disputeOutcomeFromStatus(dispute.status),
+              amount: dispute.amount,
+              providerPaymentId,
+            };
+      return {
+        kind: "dispute",
+        target,
+        disputeId: dispute.id,
+        event: disputeEvent,
+        currency: dispute.currency,
+      };
+    }
+  }
+}

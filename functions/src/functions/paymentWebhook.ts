@@ -1,0 +1,18 @@
+import { onRequest } from "firebase-functions/v2/https";
+import { REGION, stripeWebhookSecret, webhookSecretValue } from "../shared/config";
+
+/** Stripe-format webhook: signature first, then exactly-once application (see services/webhookService). */
+export const paymentWebhook = onRequest(
+  { region: REGION, secrets: [stripeWebhookSecret] },
+  async (req, res) => {
+    const [{ handleWebhook }, { getPaymentProvider }] = await Promise.all([
+      import("../services/webhookService"),
+      import("../services/payments"),
+    ]);
+    const result = await handleWebhook(
+      { method: req.method, rawBody: req.rawBody, signature: req.headers["stripe-signature"] },
+      { secret: webhookSecretValue(), source: getPaymentProvider().name },
+    );
+    res.status(result.status).json(result.body);
+  },
+);

@@ -1,0 +1,52 @@
+/** Input schemas of every callable. `.strict` objects: unknown keys are an `invalid-argument`. */
+import { z } from "zod";
+import {
+  currencySchema,
+  docIdSchema,
+  positiveCentsSchema,
+  priceCentsSchema,
+  referenceSchema,
+  requestIdSchema,
+  titleSchema,
+  uidSchema,
+} from "./common";
+
+export const enrollInCourseInput = z.strictObject({ courseId: docIdSchema });
+export type EnrollInCourseInput = z.infer<typeof enrollInCourseInput>;
+
+export const startPaymentInput = z.strictObject({
+  courseId: docIdSchema,
+  /** Omitted: pay the remaining balance. */
+  amount: positiveCentsSchema.optional(),
+  requestId: requestIdSchema,
+});
+export type StartPaymentInput = z.infer<typeof startPaymentInput>;
+
+export const recordManualPaymentInput = z.strictObject({
+  uid: uidSchema,
+  courseId: docIdSchema,
+  amount: positiveCentsSchema,
+  reference: referenceSchema,
+});
+export type RecordManualPaymentInput = z.infer<typeof recordManualPaymentInput>;
+
+export const refundPaymentInput = z.strictObject({
+  uid: uidSchema,
+  courseId: docIdSchema,
+  /** Ledger id of the payment to refund (payment intent id or `manual_<reference>`). */
+  paymentId: docIdSchema,
+  /** Omitted: refund everything still refundable of that payment. */
+  amount: positiveCentsSchema.optional(),
+  /** Optional retry key; distinguishes two deliberate refunds of the same amount of one payment. */
+  requestId: requestIdSchema.optional(),
+});
+export type RefundPaymentInput = z.infer<typeof refundPaymentInput>;
+
+export const upsertCourseInput = z.strictObject({
+  courseId: docIdSchema,
+  title: titleSchema.optional(),
+  price: priceCentsSchema.optional(),
+  currency: currencySchema.optional(),
+  published: z.boolean().optional(),
+});
+export type UpsertCourseInput = z.infer<typeof upsertCourseInput>;

@@ -1,0 +1,140 @@
+/**
+ * Shapes of the Stripe webhook events the backend handles. Stripe objects carry many more fields than we
+ * read, so these object schemas strip unknown keys instead of rejecting them (Stripe adds fields without
+ * notice); what we read is bounded and typed.
+ */
+import { z } from "zod";
+import { MAX_AMOUNT_CENTS } from "../domain/money";
+import { currencySchema } from "./common";
+
+/** Stripe object ids used as ledger doc ids: safe path segments. */
+export const providerIdSchema = z.string().regex(/^[A-Za-z0-9_]{3,128}$/, "not a provider id");
+
+export const HANDLED_EVENT_TYPES = [
+  "payment_intent.succeeded",
+  "payment_intent.payment_failed",
+  "charge.refunded",
+  "charge.dispute.created",
+  "charge.dispute.closed",
+] as const;
+export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
+
+export function isHandledEventType(type: string): type is HandledEventType {
+  return (HANDLED_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+const amountSchema = z.int().min(0).max(MAX_AMOUNT_CENTS);
+
+/** Metadata values are strings in Stripe; we only read uid, courseId, checkoutId and validate them later. */
+export const metadataSchema = z.record(z.string().max(500), z.string().max(500)).optional();
+
+/** The envelope every event shares. */
+export const eventEnvelopeSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("event"),
+  type: z.string().min(1).max(100),
+  created: z.int().nonnegative().optional(),
+  livemode: z.boolean().optional(),
+  data: z.object({ object: z.record(z.string(), z.unknown()) }),
+});
+export type EventEnvelope = z.infer<typeof eventEnvelopeSchema>;
+
+export const paymentIntentSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("payment_intent"),
+  amount: amountSchema,
+  amount_received: amountSchema.optional(),
+  currency: currencySchema,
+  status: z.string().max(50).optional(),
+  metadata: metadataSchema,
+});
+export type PaymentIntentObject = z.infer<typeof paymentIntentSchema>;
+
+export const refundSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("refund").optional(),
+  amount: amountSchema,
+  currency: currencySchema,
+  status: z.string().max(50).nullable().optional(),
+  payment_intent: providerIdSchema.nullable().optional(),
+});
+export type RefundObject = z.infer<typeof refundSchema>;
+
+export const chargeSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("charge"),
+  amount: amountSchema,
+  amount_refunded: amountSchema.optional(),
+  currency: currencySchema,
+  payment_intent: providerIdSchema.nullable().optional(),
+  metadata: metadataSchema,
+  refunds: z
+    .object({
+      object: z.literal("list").optional(),
+      data: z.array(refundSchema).max(100),
+    })
+    .nullable()
+    .optional(),
+});
+export type ChargeObject = z.infer<typeof chargeSchema>;
+
+export const disputeSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("dispute"),
+  amount: amountSchema,
+  currency: currencySchema,
+  status: z.string().max(50),
+  charge: providerIdSchema.nullable().optional(),
+  payment_intent: providerIdSchema.nullable().optional(),
+  metadata: metadataSchema,
+});
+export type DisputeObject = z.infer<typeof disputeSchema>;
+
+export type ParsedWebhookEvent =
+  | {
+      id: string;
+      type: "payment_intent.succeeded" | "payment_intent.payment_failed";
+      object: PaymentIntentObject;
+    }
+  | { id: string; type: "charge.refunded"; object: ChargeObject }
+  | { id: string; type: "charge.dispute.created" | "charge.dispute.closed"; object: DisputeObject };
+
+export type WebhookParseResult =
+  | { kind: "handled"; event: ParsedWebhookEvent }
+  | { kind: "ignored"; id: string; type: string }
+  | { kind: "malformed"; issues: string[] };
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.slice(0, 10).map((i) => `${i.path.join(".") || "(root)"}: ${i.code}`);
+}
+
+/** Parses a verified event body. Unknown event types are `ignored`; a bad shape of a handled type is `malformed`. */
+export function parseWebhookEvent(body: unknown): WebhookParseResult {
+  const envelope = eventEnvelopeSchema.safeParse(body);
+  if (!envelope.success) return { kind: "malformed", issues: issuesOf(envelope.error) };
+  const { id, type } = envelope.data;
+  if (!isHandledEventType(type)) return { kind: "ignored", id, type };
+  const raw = envelope.data.data.object;
+  switch (type) {
+    case "payment_intent.succeeded":
+    case "payment_intent.payment_failed": {
+      const parsed = paymentIntentSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: "handled", event: { id, type, object: parsed.data } }
+        : { kind: "malformed", issues: issuesOf(parsed.error) };
+    }
+    case "charge.refunded": {
+      const parsed = chargeSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: "handled", event: { id, type, object: parsed.data } }
+        : { kind: "malformed", issues: issuesOf(parsed.error) };
+    }
+    case "charge.dispute.created":
+    case "charge.dispute.closed": {
+      const parsed = disputeSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: "handled", event: { id, type, object: parsed.data } }
+        : { kind: "malformed", issues: issuesOf(parsed.error) };
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/** Admin money operations: manual payments (applied directly) and refunds (through the provider or directly). */
+import { manualPaymentLedgerId, manualRefundLedgerId, refundIdempotencyKey } from "../domain/ids";
+import { decideRefundAmount } from "../domain/money";
+import type { RecordManualPaymentInput, RefundPaymentInput } from "../schemas/callables";
+import { alreadyExists, failedPrecondition, notFound } from "../shared/errors";
+import { logInfo } from "../shared/log";
+import { refs } from "./firestore/refs";
+import { applyLedgerEntries, applyManualRefund } from "./ledgerService";
+import { getPaymentProvider } from "./payments";
+
+export interface ManualPaymentResult {
+  paymentId: string;
+  amount: number;
+  duplicate: boolean;
+}
+
+/** Idempotent on `reference`: the ledger id is `manual_<reference>`. Reusing a reference for a different amount is refused. */
+export async function recordManualPayment(
+  adminUid: string,
+  input: RecordManualPaymentInput,
+): Promise<ManualPaymentResult> {
+  const paymentId = manualPaymentLedgerId(input.reference);
+  const enrollment = (await refs.enrollment(input.uid, input.courseId).get()).data();
+  if (enrollment === undefined) throw failedPrecondition("The user is not enrolled in this course.");
+  const outcome = await applyLedgerEntries({
+    uid: input.uid,
+    courseId: input.courseId,
+    entries: [
+      {
+        id: paymentId,
+        type: "payment",
+        amount: input.amount,
+        currency: enrollment.currency,
+        source: "manual",
+        providerPaymentId: paymentId,
+      },
+    ],
+    checkoutId: null,
+    event: null,
+    recordedBy: adminUid,
+  });
+  if (outcome.kind === "applied") {
+    logInfo("manual payment recorded", { adminUid, uid: input.uid, courseId: input.courseId, paymentId });
+    return { paymentId, amount: input.amount, duplicate: false };
+  }
+  // Ledger entries are immutable, so reading the existing one after the transaction is safe.
+  const existing = (await refs.ledgerEntry(input.uid, input.courseId, paymentId).get()).data();
+  if (existing?.amount !== input.amount || existing.type !== "payment") {
+    throw alreadyExists("This reference was already used for a different payment.");
+  }
+  return { paymentId, amount: existing.amount, duplicate: true };
+}
+
+export interface RefundResult {
+  refundId: string;
+  /** Cents refunded (positive); for provider refunds, known once the provider answered. */
+  amount: number;
+  /** True when the money already moved (manual refunds); provider refunds move it when the webhook arrives. */
+  applied: boolean;
+  status: string;
+}
+
+export async function refundPayment(adminUid: string, input: RefundPaymentInput): Promise<RefundResult> {
+  const idempotencyKey = refundIdempotencyKey(input.paymentId, input.amount, input.requestId);
+  const [enrollment, payment] = await Promise.all([
+    refs
+      .enrollment(input.uid, input.courseId)
+      .get()
+      .then((s) => s.data()),
+    refs
+      .ledgerEntry(input.uid, input.courseId, input.paymentId)
+      .get()
+      .then((s) => s.data()),
+  ]);
+  if (enrollment === undefined) throw failedPrecondition("The user is not enrolled in this course.");
+  if (payment?.type !== "payment") throw notFound("No such payment in this enrollment.");
+
+  if (payment.source === "manual") {
+    const result = await applyManualRefund({
+      uid: input.uid,
+      courseId: input.courseId,
+      paymentId: input.paymentId,
+      requestedAmount: input.amount,
+      refundLedgerId: manualRefundLedgerId(idempotencyKey),
+      recordedBy: adminUid,
+    });
+    logInfo("manual refund", {
+      adminUid,
+      uid: input.uid,
+      paymentId: input.paymentId,
+      refundId: result.refundId,
+    });
+    return { refundId: result.refundId, amount: result.amount, applied: true, status: "succeeded" };
+  }
+
+  const provider = getPaymentProvider();
+  if (payment.source !== provider.name) {
+    throw failedPrecondition("This payment belongs to a different payment provider.");
+  }
+  const decision = decideRefundAmount(
+    input.amount,
+    payment.amount,
+    enrollment.refundedByPayment[input.paymentId] ?? 0,
+  );
+  if (!decision.ok) throw failedPrecondition(`Refund not possible: ${decision.reason}.`);
+  const refund = await provider.createRefund({
+    paymentId: input.paymentId,
+    amount: input.amount,
+    idempotencyKey,
+    metadata: { uid: input.uid, courseId: input.courseId },
+  });
+  logInfo("provider refund created", {
+    adminUid,
+    uid: input.uid,
+    paymentId: input.paymentId,
+    refundId: refund.refundId,
+  });
+  return { refundId: refund.refundId, amount: refund.amount, applied: false, status: refund.status };
+}

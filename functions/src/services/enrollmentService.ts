@@ -1,0 +1,114 @@
+/** Enrollment creation (idempotent) and course administration. */
+import { FieldValue } from "firebase-admin/firestore";
+import type { AccessStatus, PaymentStatus } from "../domain/statusPolicy";
+import { deriveStatus } from "../domain/statusPolicy";
+import type { UpsertCourseInput } from "../schemas/callables";
+import { failedPrecondition, invalidArgument, notFound } from "../shared/errors";
+import type { EnrollmentDoc } from "./firestore/models";
+import { refs } from "./firestore/refs";
+import { runTransaction } from "./firestore/transactions";
+
+export interface EnrollmentSummary {
+  courseId: string;
+  price: number;
+  currency: string;
+  amountPaid: number;
+  amountDue: number;
+  amountOverpaid: number;
+  paymentStatus: PaymentStatus;
+  accessStatus: AccessStatus;
+  created: boolean;
+}
+
+function summary(
+  courseId: string,
+  e: Pick<
+    EnrollmentDoc,
+    "price" | "currency" | "amountPaid" | "amountDue" | "amountOverpaid" | "paymentStatus" | "accessStatus"
+  >,
+  created: boolean,
+): EnrollmentSummary {
+  return {
+    courseId,
+    price: e.price,
+    currency: e.currency,
+    amountPaid: e.amountPaid,
+    amountDue: e.amountDue,
+    amountOverpaid: e.amountOverpaid,
+    paymentStatus: e.paymentStatus,
+    accessStatus: e.accessStatus,
+    created,
+  };
+}
+
+/** Creates the enrollment if absent (a free course is paid/active at once); returns the existing one otherwise. */
+export async function enrollInCourse(uid: string, courseId: string): Promise<EnrollmentSummary> {
+  const courseRef = refs.course(courseId);
+  const enrollmentRef = refs.enrollment(uid, courseId);
+  return runTransaction(async (tx) => {
+    const [enrollmentSnap, courseSnap] = await Promise.all([tx.get(enrollmentRef), tx.get(courseRef)]);
+    const existing = enrollmentSnap.data();
+    if (existing !== undefined) return summary(courseId, existing, false);
+    const course = courseSnap.data();
+    if (course === undefined) throw notFound("No such course.");
+    if (!course.published) throw failedPrecondition("This course is not open for enrollment.");
+    const derived = deriveStatus({ price: course.price, amountPaid: 0, refundCount: 0, openDisputes: 0 });
+    const doc = {
+      uid,
+      courseId,
+      price: course.price,
+      currency: course.currency,
+      amountPaid: 0,
+      ...derived,
+      ledgerCount: 0,
+      refundCount: 0,
+      refundedByPayment: {},
+      openDisputes: 0,
+      disputes: {},
+      openCheckout: null,
+      createdAt: FieldValue.serverTimestamp(),
+      updatedAt: FieldValue.serverTimestamp(),
+    };
+    tx.create(enrollmentRef, doc);
+    return summary(courseId, { ...doc }, true);
+  });
+}
+
+export interface UpsertCourseResult {
+  courseId: string;
+  created: boolean;
+}
+
+/** Admin course create/update. Create needs title, price and currency; update changes only given fields. */
+export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCourseResult> {
+  const ref = refs.course(input.courseId);
+  return runTransaction(async (tx) => {
+    const existing = (await tx.get(ref)).data();
+    if (existing === undefined) {
+      if (input.title === undefined || input.price === undefined || input.currency === undefined) {
+        throw invalidArgument("Creating a course needs title, price and currency.", {
+          fields: ["title", "price", "currency"].filter(
+            (f) => input[f as keyof UpsertCourseInput] === undefined,
+          ),
+        });
+      }
+      tx.create(ref, {
+        title: input.title,
+        price: input.price,
+        currency: input.currency,
+        published: input.published ?? false,
+        createdAt: FieldValue.serverTimestamp(),
+        updatedAt: FieldValue.serverTimestamp(),
+      });
+      return { courseId: input.courseId, created: true };
+    }
+    tx.update(ref, {
+      ...(input.title === undefined ? {} : { title: input.title }),
+      ...(input.price === undefined ? {} : { price: input.price }),
+      ...(input.currency === undefined ? {} : { currency: input.currency }),
+      ...(input.published === undefined ? {} : { published: input.published }),
+      updatedAt: FieldValue.serverTimestamp(),
+    });
+    return { courseId: input.courseId, created: false };
+  });
+}

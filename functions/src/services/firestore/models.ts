@@ -1,0 +1,134 @@
+/**
+ * Stored document shapes (the public data contract) with zod schemas used by the converters to check every
+ * read: a document that does not match is reported as corrupt instead of feeding NaN into money math.
+ */
+import { Timestamp } from "firebase-admin/firestore";
+import { z } from "zod";
+import { CHECKOUT_STATUSES } from "../../domain/checkoutStatus";
+import { LEDGER_ENTRY_TYPES, LEDGER_SOURCES } from "../../domain/ledger";
+import { ACCESS_STATUSES, PAYMENT_STATUSES } from "../../domain/statusPolicy";
+
+const timestamp = z.custom<Timestamp>((v) => v instanceof Timestamp, "not a Timestamp");
+const cents = z.int();
+
+export const courseDocSchema = z.object({
+  title: z.string(),
+  price: cents.nonnegative(),
+  currency: z.string(),
+  published: z.boolean(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type CourseDoc = z.infer<typeof courseDocSchema>;
+
+export const disputeRecordSchema = z.object({
+  status: z.enum(["open", "closed"]),
+  outcome: z.enum(["won", "lost", "other"]).nullable(),
+  amount: cents,
+  providerPaymentId: z.string(),
+});
+
+export const openCheckoutSchema = z.object({ checkoutId: z.string(), amount: cents });
+
+export const enrollmentDocSchema = z.object({
+  uid: z.string(),
+  courseId: z.string(),
+  price: cents.nonnegative(),
+  currency: z.string(),
+  amountPaid: cents,
+  amountDue: cents,
+  amountOverpaid: cents,
+  paymentStatus: z.enum(PAYMENT_STATUSES),
+  accessStatus: z.enum(ACCESS_STATUSES),
+  ledgerCount: z.int().nonnegative(),
+  refundCount: z.int().nonnegative(),
+  /** Refunded cents per payment id: bounds later refunds of each payment. */
+  refundedByPayment: z.record(z.string(), cents),
+  openDisputes: z.int().nonnegative(),
+  /** Dispute state per dispute id (monotonic; see domain/disputes). */
+  disputes: z.record(z.string(), disputeRecordSchema),
+  /** The checkout paying the remaining balance, reused by a second tab while it is still open. */
+  openCheckout: openCheckoutSchema.nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type EnrollmentDoc = z.infer<typeof enrollmentDocSchema>;
+
+export const ledgerDocSchema = z.object({
+  amount: cents,
+  currency: z.string(),
+  type: z.enum(LEDGER_ENTRY_TYPES),
+  source: z.enum(LEDGER_SOURCES),
+  providerPaymentId: z.string(),
+  providerRefundId: z.string().nullable(),
+  eventId: z.string().nullable(),
+  recordedBy: z.string().nullable(),
+  createdAt: timestamp,
+});
+export type LedgerDoc = z.infer<typeof ledgerDocSchema>;
+
+export const checkoutDocSchema = z.object({
+  uid: z.string(),
+  courseId: z.string(),
+  amount: cents.positive(),
+  currency: z.string(),
+  requestId: z.string(),
+  idempotencyKey: z.string(),
+  provider: z.enum(["stripe", "local"]),
+  isRemainingBalance: z.boolean(),
+  providerPaymentId: z.string().nullable(),
+  clientSecret: z.string().nullable(),
+  status: z.enum(CHECKOUT_STATUSES),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type CheckoutDoc = z.infer<typeof checkoutDocSchema>;
+
+export const webhookEventDocSchema = z.object({
+  type: z.string(),
+  outcome: z.enum(["applied", "duplicate", "dead-lettered", "noop", "ignored"]),
+  processedAt: timestamp,
+  expireAt: timestamp,
+});
+export type WebhookEventDoc = z.infer<typeof webhookEventDocSchema>;
+
+export const deadLetterDocSchema = z.object({
+  eventId: z.string(),
+  type: z.string(),
+  reason: z.string(),
+  providerObjectId: z.string().nullable(),
+  createdAt: timestamp,
+});
+export type DeadLetterDoc = z.infer<typeof deadLetterDocSchema>;
+
+export const courseStatsDocSchema = z.object({
+  enrolledCount: z.int(),
+  paidCount: z.int(),
+  revenue: cents,
+  updatedAt: timestamp,
+});
+export type CourseStatsDoc = z.infer<typeof courseStatsDocSchema>;
+
+export const triggerEventDocSchema = z.object({ createdAt: timestamp, expireAt: timestamp });
+export type TriggerEventDoc = z.infer<typeof triggerEventDocSchema>;
+
+export const localRefundSchema = z.object({
+  id: z.string(),
+  amount: cents.positive(),
+  idempotencyKey: z.string(),
+  status: z.string(),
+});
+
+export const localPaymentDocSchema = z.object({
+  id: z.string(),
+  chargeId: z.string(),
+  amount: cents.positive(),
+  currency: z.string(),
+  idempotencyKey: z.string(),
+  clientSecret: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  status: z.enum(["requires_payment_method", "succeeded", "canceled"]),
+  refunds: z.array(localRefundSchema),
+  createdAt: timestamp,
+});
+export type LocalPaymentDoc = z.infer<typeof localPaymentDocSchema>;

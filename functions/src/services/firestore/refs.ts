@@ -1,0 +1,123 @@
+/** Typed references. Every read goes through a converter that checks the stored shape. */
+import type {
+  DocumentData,
+  DocumentReference,
+  FirestoreDataConverter,
+  PartialWithFieldValue,
+  QueryDocumentSnapshot,
+  Transaction,
+  WithFieldValue,
+} from "firebase-admin/firestore";
+import type { z } from "zod";
+import { firestore } from "../../shared/admin";
+import { CorruptDataError } from "../../shared/errors";
+import {
+  checkoutDocSchema,
+  courseDocSchema,
+  courseStatsDocSchema,
+  deadLetterDocSchema,
+  enrollmentDocSchema,
+  ledgerDocSchema,
+  localPaymentDocSchema,
+  triggerEventDocSchema,
+  webhookEventDocSchema,
+  type CheckoutDoc,
+  type CourseDoc,
+  type CourseStatsDoc,
+  type DeadLetterDoc,
+  type EnrollmentDoc,
+  type LedgerDoc,
+  type LocalPaymentDoc,
+  type TriggerEventDoc,
+  type WebhookEventDoc,
+} from "./models";
+
+function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
+  return {
+    toFirestore(model: PartialWithFieldValue<T>): DocumentData {
+      return model;
+    },
+    fromFirestore(snapshot: QueryDocumentSnapshot): T {
+      const parsed = schema.safeParse(snapshot.data());
+      if (!parsed.success) throw new CorruptDataError(snapshot.ref.path);
+      return parsed.data;
+    },
+  };
+}
+
+const converters = {
+  course: converter<CourseDoc>(courseDocSchema),
+  enrollment: converter<EnrollmentDoc>(enrollmentDocSchema),
+  ledger: converter<LedgerDoc>(ledgerDocSchema),
+  checkout: converter<CheckoutDoc>(checkoutDocSchema),
+  webhookEvent: converter<WebhookEventDoc>(webhookEventDocSchema),
+  deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
+  courseStats: converter<CourseStatsDoc>(courseStatsDocSchema),
+  triggerEvent: converter<TriggerEventDoc>(triggerEventDocSchema),
+  localPayment: converter<LocalPaymentDoc>(localPaymentDocSchema),
+};
+
+/** Collection names: the public contract (firestore.rules is written against them). */
+export const COLLECTIONS = {
+  courses: "courses",
+  courseStats: "courseStats",
+  users: "users",
+  enrollments: "courses",
+  payments: "payments",
+  checkouts: "checkouts",
+  webhookEvents: "webhookEvents",
+  deadLetters: "deadLetters",
+  triggerEvents: "triggerEvents",
+  localProvider: "localProvider",
+} as const;
+
+export const refs = {
+  course: (courseId: string): DocumentReference<CourseDoc> =>
+    firestore().collection(COLLECTIONS.courses).doc(courseId).withConverter(converters.course),
+  courseStats: (courseId: string): DocumentReference<CourseStatsDoc> =>
+    firestore().collection(COLLECTIONS.courseStats).doc(courseId).withConverter(converters.courseStats),
+  enrollment: (uid: string, courseId: string): DocumentReference<EnrollmentDoc> =>
+    firestore()
+      .collection(COLLECTIONS.users)
+      .doc(uid)
+      .collection(COLLECTIONS.enrollments)
+      .doc(courseId)
+      .withConverter(converters.enrollment),
+  ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerDoc> =>
+    firestore()
+      .collection(COLLECTIONS.users)
+      .doc(uid)
+      .collection(COLLECTIONS.enrollments)
+      .doc(courseId)
+      .collection(COLLECTIONS.payments)
+      .doc(entryId)
+      .withConverter(converters.ledger),
+  checkout: (checkoutId: string): DocumentReference<CheckoutDoc> =>
+    firestore().collection(COLLECTIONS.checkouts).doc(checkoutId).withConverter(converters.checkout),
+  webhookEvent: (eventId: string): DocumentReference<WebhookEventDoc> =>
+    firestore().collection(COLLECTIONS.webhookEvents).doc(eventId).withConverter(converters.webhookEvent),
+  deadLetter: (id: string): DocumentReference<DeadLetterDoc> =>
+    firestore().collection(COLLECTIONS.deadLetters).doc(id).withConverter(converters.deadLetter),
+  triggerEvent: (eventId: string): DocumentReference<TriggerEventDoc> =>
+    firestore().collection(COLLECTIONS.triggerEvents).doc(eventId).withConverter(converters.triggerEvent),
+  localPayment: (paymentId: string): DocumentReference<LocalPaymentDoc> =>
+    firestore().collection(COLLECTIONS.localProvider).doc(paymentId).withConverter(converters.localPayment),
+};
+
+/** Checkouts whose provider payment is `providerPaymentId` (used to find the enrollment of a dispute). */
+export function checkoutsByProviderPaymentId(providerPaymentId: string) {
+  return firestore()
+    .collection(COLLECTIONS.checkouts)
+    .where("providerPaymentId", "==", providerPaymentId)
+    .limit(1)
+    .withConverter(converters.checkout);
+}
+
+/** `tx.update` with the field names checked against the document type. */
+export function updateIn<T extends DocumentData>(
+  tx: Transaction,
+  ref: DocumentReference<T>,
+  data: Partial<WithFieldValue<T>>,
+): void {
+  tx.update(ref, data as DocumentData);
+}

@@ -1,0 +1,171 @@
+/**
+ * Stripe-format events for the local provider, and their `Stripe-Signature` header (computed by the official
+ * `stripe` package's `webhooks.generateTestHeaderString`). Usable from tests and scripts without Firestore.
+ */
+import { shortHash } from "../../domain/ids";
+
+export interface LocalPaymentView {
+  id: string;
+  chargeId: string;
+  amount: number;
+  currency: string;
+  metadata: Record<string, string>;
+  refunds: readonly { id: string; amount: number; status: string }[];
+}
+
+export interface StripeEventJson {
+  id: string;
+  object: "event";
+  api_version: string;
+  created: number;
+  livemode: false;
+  pending_webhooks: number;
+  type: string;
+  data: { object: Record<string, unknown> };
+}
+
+const API_VERSION = "2025-01-01";
+
+function envelope(id: string, type: string, object: Record<string, unknown>): StripeEventJson {
+  return {
+    id,
+    object: "event",
+    api_version: API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    type,
+    data: { object },
+  };
+}
+
+/** Deterministic event id for one provider-side happening. */
+export function localEventId(...parts: string[]): string {
+  return `evt_local_${shortHash(parts.join("|"))}`;
+}
+
+export function paymentIntentObject(p: LocalPaymentView, status: string): Record<string, unknown> {
+  return {
+    id: p.id,
+    object: "payment_intent",
+    amount: p.amount,
+    amount_received: status === "succeeded" ? p.amount : 0,
+    currency: p.currency,
+    status,
+    latest_charge: p.chargeId,
+    metadata: { ...p.metadata },
+  };
+}
+
+export function paymentSucceededEvent(
+  p: LocalPaymentView,
+  eventId = localEventId(p.id, "succeeded"),
+): StripeEventJson {
+  return envelope(eventId, "payment_intent.succeeded", paymentIntentObject(p, "succeeded"));
+}
+
+export function paymentFailedEvent(
+  p: LocalPaymentView,
+  eventId = localEventId(p.id, "failed"),
+): StripeEventJson {
+  return envelope(
+    eventId,
+    "payment_intent.payment_failed",
+    paymentIntentObject(p, "requires_payment_method"),
+  );
+}
+
+export function chargeObject(p: LocalPaymentView): Record<string, unknown> {
+  const refunded = p.refunds.reduce((sum, r) => sum + r.amount, 0);
+  return {
+    id: p.chargeId,
+    object: "charge",
+    amount: p.amount,
+    amount_refunded: refunded,
+    currency: p.currency,
+    payment_intent: p.id,
+    refunded: refunded >= p.amount,
+    metadata: { ...p.metadata },
+    refunds: {
+      object: "list",
+      data: p.refunds.map((r) => ({
+        id: r.id,
+        object: "refund",
+        amount: r.amount,
+        currency: p.currency,
+        status: r.status,
+        payment_intent: p.id,
+        charge: p.chargeId,
+      })),
+    },
+  };
+}
+
+export function chargeRefundedEvent(
+  p: LocalPaymentView,
+  eventId = localEventId(p.id, "refunded", ...p.refunds.map((r) => r.id)),
+): StripeEventJson {
+  return envelope(eventId, "charge.refunded", chargeObject(p));
+}
+
+export function disputeEvent(
+  p: LocalPaymentView,
+  dispute: { id: string; amount: number; status: string },
+  type: "charge.dispute.created" | "charge.dispute.closed",
+  eventId = localEventId(p.id, dispute.id, type),
+): StripeEventJson {
+  // Like Stripe, the dispute itself carries no metadata: the backend finds the enrollment by payment intent.
+  return envelope(eventId, type, {
+    id: dispute.id,
+    object: "dispute",
+    amount: dispute.amount,
+    currency: p.currency,
+    status: dispute.status,
+    charge: p.chargeId,
+    payment_intent: p.id,
+    metadata: {},
+  });
+}
+
+/** `Stripe-Signature` for a payload, via the official stripe package (loaded lazily). */
+export async function signPayload(
+  payload: string,
+  secret: string,
+  timestampSeconds?: number,
+): Promise<string> {
+  const { default: Stripe } = await import("stripe");
+  return Stripe.webhooks.generateTestHeaderString({
+    payload,
+    secret,
+    ...(timestampSeconds === undefined ? {} : { timestamp: timestampSeconds }),
+  });
+}
+
+export interface SignedDelivery {
+  event: StripeEventJson;
+  rawBody: string;
+  signature: string;
+}
+
+export async function signEvent(
+  event: StripeEventJson,
+  secret: string,
+  timestampSeconds?: number,
+): Promise<SignedDelivery> {
+  const rawBody = JSON.stringify(event);
+  return { event, rawBody, signature: await signPayload(rawBody, secret, timestampSeconds) };
+}
+
+/** Sends a signed event somewhere (HTTP POST to the webhook URL, or straight into the handler in tests). */
+export type EventDeliverer = (rawBody: string, signature: string) => Promise<number>;
+
+export function httpDeliverer(url: string): EventDeliverer {
+  return async (rawBody, signature) => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "stripe-signature": signature },
+      body: rawBody,
+    });
+    return response.status;
+  };
+}

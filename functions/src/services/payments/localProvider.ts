@@ -1,0 +1,165 @@
+/**
+ * The local payment provider: a stand-in for Stripe used by tests and the offline stack.
+ * Payments ("payment intents") are documents in the server-only collection `localProvider`, keyed
+ * deterministically by the idempotency key, so the same key always yields the same payment. It confirms,
+ * fails, refunds and disputes payments by sending correctly signed Stripe-format events to the webhook.
+ */
+import { FieldValue, type Transaction } from "firebase-admin/firestore";
+import { shortHash } from "../../domain/ids";
+import { ProviderError } from "../../shared/errors";
+import { logError } from "../../shared/log";
+import type { LocalPaymentDoc } from "../firestore/models";
+import { refs } from "../firestore/refs";
+import {
+  chargeRefundedEvent,
+  disputeEvent,
+  paymentFailedEvent,
+  paymentSucceededEvent,
+  signEvent,
+  type EventDeliverer,
+  type LocalPaymentView,
+  type SignedDelivery,
+  type StripeEventJson,
+} from "./localEvents";
+import type {
+  CreatePaymentParams,
+  CreateRefundParams,
+  CreatedPayment,
+  CreatedRefund,
+  PaymentProvider,
+} from "./provider";
+import { runTransaction } from "../firestore/transactions";
+
+export interface LocalProviderOptions {
+  /** Signs outgoing events; must equal the webhook's STRIPE_WEBHOOK_SECRET. */
+  webhookSecret: () => string | undefined;
+  /** Where events go; when absent, events are built and returned but not sent. */
+  deliver?: EventDeliverer | undefined;
+}
+
+export interface DeliveryResult extends SignedDelivery {
+  /** HTTP status the webhook answered, or null when nothing was delivered. */
+  status: number | null;
+}
+
+export function localPaymentId(idempotencyKey: string): string {
+  return `pi_local_${shortHash(`pi|${idempotencyKey}`)}`;
+}
+
+function view(doc: LocalPaymentDoc): LocalPaymentView {
+  return {
+    id: doc.id,
+    chargeId: doc.chargeId,
+    amount: doc.amount,
+    currency: doc.currency,
+    metadata: doc.metadata,
+    refunds: doc.refunds.map((r) => ({ id: r.id, amount: r.amount, status: r.status })),
+  };
+}
+
+export class LocalPaymentProvider implements PaymentProvider {
+  readonly name = "local" as const;
+
+  constructor(private readonly options: LocalProviderOptions) {}
+
+  async createPayment(params: CreatePaymentParams): Promise<CreatedPayment> {
+    const paymentId = localPaymentId(params.idempotencyKey);
+    const ref = refs.localPayment(paymentId);
+    return runTransaction(async (tx) => {
+      const snap = await tx.get(ref);
+      const existing = snap.data();
+      if (existing !== undefined) {
+        if (existing.amount !== params.amount || existing.currency !== params.currency) {
+          throw new ProviderError("idempotency key reused with different parameters", false);
+        }
+        return { paymentId, clientSecret: existing.clientSecret };
+      }
+      const clientSecret = `${paymentId}_secret_${shortHash(`secret|${params.idempotencyKey}`, 16)}`;
+      tx.create(ref, {
+        id: paymentId,
+        chargeId: `ch_local_${shortHash(`ch|${params.idempotencyKey}`)}`,
+        amount: params.amount,
+        currency: params.currency,
+        idempotencyKey: params.idempotencyKey,
+        clientSecret,
+        metadata: { ...params.metadata },
+        status: "requires_payment_method",
+        refunds: [],
+        createdAt: FieldValue.serverTimestamp(),
+      });
+      return { paymentId, clientSecret };
+    });
+  }
+
+  async createRefund(params: CreateRefundParams): Promise<CreatedRefund> {
+    const refundId = `re_local_${shortHash(`re|${params.idempotencyKey}`)}`;
+    const ref = refs.localPayment(params.paymentId);
+    const result = await runTransaction(async (tx: Transaction) => {
+      const doc = (await tx.get(ref)).data();
+      if (doc === undefined) throw new ProviderError("no such payment", false);
+      const known = doc.refunds.find((r) => r.id === refundId);
+      if (known !== undefined) return { refund: known, doc };
+      const refunded = doc.refunds.reduce((sum, r) => sum + r.amount, 0);
+      const amount = params.amount ?? doc.amount - refunded;
+      if (amount <= 0 || refunded + amount > doc.amount)
+        throw new ProviderError("amount exceeds refundable", false);
+      const refund = { id: refundId, amount, idempotencyKey: params.idempotencyKey, status: "succeeded" };
+      const refunds = [...doc.refunds, refund];
+      tx.update(ref, { refunds });
+      return { refund, doc: { ...doc, refunds } };
+    });
+    // Like Stripe, the event is sent after the refund exists; a failed delivery does not undo the refund.
+    await this.send(chargeRefundedEvent(view(result.doc))).catch((error: unknown) => {
+      logError("local provider: refund event delivery failed", { refundId }, error);
+    });
+    return { refundId: result.refund.id, amount: result.refund.amount, status: result.refund.status };
+  }
+
+  // ---- simulator actions (what the customer, the card network or the bank would do) ----
+
+  async confirmPayment(paymentId: string): Promise<DeliveryResult> {
+    const ref = refs.localPayment(paymentId);
+    const doc = await runTransaction(async (tx) => {
+      const current = (await tx.get(ref)).data();
+      if (current === undefined) throw new ProviderError("no such payment", false);
+      if (current.status !== "succeeded") tx.update(ref, { status: "succeeded" });
+      return current;
+    });
+    return this.send(paymentSucceededEvent(view(doc)));
+  }
+
+  async failPayment(paymentId: string): Promise<DeliveryResult> {
+    return this.send(paymentFailedEvent(view(await this.load(paymentId))));
+  }
+
+  async openDispute(paymentId: string, disputeId?: string): Promise<DeliveryResult> {
+    const doc = await this.load(paymentId);
+    const id = disputeId ?? `dp_local_${shortHash(`dp|${paymentId}`)}`;
+    return this.send(
+      disputeEvent(view(doc), { id, amount: doc.amount, status: "needs_response" }, "charge.dispute.created"),
+    );
+  }
+
+  async closeDispute(paymentId: string, disputeId: string, status: "won" | "lost"): Promise<DeliveryResult> {
+    const doc = await this.load(paymentId);
+    return this.send(
+      disputeEvent(view(doc), { id: disputeId, amount: doc.amount, status }, "charge.dispute.closed"),
+    );
+  }
+
+  async load(paymentId: string): Promise<LocalPaymentDoc> {
+    const doc = (await refs.localPayment(paymentId).get()).data();
+    if (doc === undefined) throw new ProviderError("no such payment", false);
+    return doc;
+  }
+
+  /** Signs and (when a deliverer is configured) delivers an event. */
+  async send(event: StripeEventJson): Promise<DeliveryResult> {
+    const secret = this.options.webhookSecret();
+    if (secret === undefined) throw new ProviderError("STRIPE_WEBHOOK_SECRET is not set", false);
+    const signed = await signEvent(event, secret);
+    const deliver = this.options.deliver;
+    if (deliver === undefined) return { ...signed, status: null };
+    return { ...signed, status: await deliver(signed.rawBody, signed.signature) };
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Stripe adapter. The `stripe` package is imported lazily inside the calls that need it (it costs ~100 ms to
+ * load), and every create carries an idempotency key.
+ */
+import type Stripe from "stripe";
+import { ProviderError } from "../../shared/errors";
+import type {
+  CreatePaymentParams,
+  CreateRefundParams,
+  CreatedPayment,
+  CreatedRefund,
+  PaymentProvider,
+} from "./provider";
+
+let client: Stripe | undefined;
+
+async function stripeClient(secretKey: string): Promise<Stripe> {
+  if (client === undefined) {
+    const { default: StripeCtor } = await import("stripe");
+    client = new StripeCtor(secretKey, { maxNetworkRetries: 2, timeout: 20_000 });
+  }
+  return client;
+}
+
+/** Connection, rate-limit and Stripe 5xx errors may succeed on retry with the same idempotency key. */
+function toProviderError(error: unknown): ProviderError {
+  const type = typeof error === "object" && error !== null ? (error as { type?: unknown }).type : undefined;
+  const transient =
+    type === "StripeConnectionError" || type === "StripeAPIError" || type === "StripeRateLimitError";
+  return new ProviderError(
+    `stripe request failed (${typeof type === "string" ? type : "unknown"})`,
+    transient,
+  );
+}
+
+export class StripePaymentProvider implements PaymentProvider {
+  readonly name = "stripe" as const;
+
+  constructor(private readonly secretKey: () => string) {}
+
+  async createPayment(params: CreatePaymentParams): Promise<CreatedPayment> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      const intent = await stripe.paymentIntents.create(
+        {
+          amount: params.amount,
+          currency: params.currency,
+          automatic_payment_methods: { enabled: true },
+          metadata: { ...params.metadata },
+        },
+        { idempotencyKey: params.idempotencyKey },
+      );
+      if (intent.client_secret === null)
+        throw new ProviderError("payment intent without client secret", false);
+      return { paymentId: intent.id, clientSecret: intent.client_secret };
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw toProviderError(error);
+    }
+  }
+
+  async createRefund(params: CreateRefundParams): Promise<CreatedRefund> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      const refund = await stripe.refunds.create(
+        {
+          payment_intent: params.paymentId,
+          ...(params.amount === undefined ? {} : { amount: params.amount }),
+          metadata: { ...params.metadata },
+        },
+        { idempotencyKey: params.idempotencyKey },
+      );
+      return { refundId: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
+    } catch (error) {
+      throw toProviderError(error);
+    }
+  }
+}

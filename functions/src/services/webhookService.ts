@@ -1,0 +1,185 @@
+/**
+ * paymentWebhook's logic. Order matters:
+ *   1. 405 unless POST.
+ *   2. Verify `Stripe-Signature` over the raw body with the official stripe package (default tolerance 300 s)
+ *      and refuse timestamps more than the tolerance in the future — BEFORE looking at the body. 400 on failure.
+ *   3. Parse with zod; 400 if a handled type is malformed; unknown types → 200 ignored (no writes).
+ *   4. Duplicate? One read of webhookEvents/{eventId} → 200, no writes.
+ *   5. Map to a domain command and run it in one transaction (ledgerService).
+ *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
+ *   the provider retries; unexpected errors are logged and also answered 500 (a retry is harmless, a lost event is not).
+ */
+import type { LedgerSource } from "../domain/ledger";
+import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
+import { hasForbiddenKeys } from "../schemas/common";
+import { parseWebhookEvent, type ParsedWebhookEvent } from "../schemas/webhook";
+import { isTransientError } from "../shared/errors";
+import { logError, logInfo, logWarn } from "../shared/log";
+import { checkoutsByProviderPaymentId } from "./firestore/refs";
+import {
+  applyDisputeEvent,
+  applyLedgerEntries,
+  deadLetterEvent,
+  isEventProcessed,
+  recordNoopEvent,
+  recordPaymentFailed,
+  type EventContext,
+  type LedgerOutcome,
+} from "./ledgerService";
+
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+export const MAX_BODY_BYTES = 512 * 1024;
+const MAX_WEBHOOK_DEPTH = 32;
+
+export interface WebhookRequest {
+  method: string;
+  rawBody: unknown;
+  signature: string | string[] | undefined;
+}
+
+export interface WebhookResponse {
+  status: number;
+  body: { received: boolean; outcome?: string; error?: string };
+}
+
+export interface WebhookOptions {
+  secret: string | undefined;
+  source: LedgerSource;
+  /** For tests: the receive time in ms. */
+  nowMs?: number;
+}
+
+const reply = (status: number, body: WebhookResponse["body"]): WebhookResponse => ({ status, body });
+
+type SignatureCheck = { ok: true; event: unknown } | { ok: false; reason: string };
+
+async function verifySignature(
+  rawBody: Buffer,
+  header: string,
+  secret: string,
+  nowMs: number,
+): Promise<SignatureCheck> {
+  const { default: Stripe } = await import("stripe");
+  let event: unknown;
+  try {
+    event = Stripe.webhooks.constructEvent(
+      rawBody,
+      header,
+      secret,
+      SIGNATURE_TOLERANCE_SECONDS,
+      undefined,
+      nowMs,
+    );
+  } catch {
+    return { ok: false, reason: "bad-signature" };
+  }
+  // The stripe package only rejects old timestamps; refuse future-dated ones beyond the same tolerance.
+  const timestamp = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(header)?.[1]);
+  if (!Number.isFinite(timestamp) || timestamp * 1000 > nowMs + SIGNATURE_TOLERANCE_SECONDS * 1000) {
+    return { ok: false, reason: "future-timestamp" };
+  }
+  return { ok: true, event };
+}
+
+export async function handleWebhook(req: WebhookRequest, options: WebhookOptions): Promise<WebhookResponse> {
+  if (req.method !== "POST") return reply(405, { received: false, error: "method-not-allowed" });
+  if (options.secret === undefined) {
+    logError("webhook secret not configured", {}, new Error("STRIPE_WEBHOOK_SECRET missing"));
+    return reply(500, { received: false, error: "not-configured" });
+  }
+  const { rawBody, signature } = req;
+  if (!Buffer.isBuffer(rawBody) || rawBody.length === 0)
+    return reply(400, { received: false, error: "missing-body" });
+  if (rawBody.length > MAX_BODY_BYTES) return reply(400, { received: false, error: "body-too-large" });
+  if (typeof signature !== "string" || signature.length === 0 || signature.length > 4096) {
+    return reply(400, { received: false, error: "missing-signature" });
+  }
+  const nowMs = options.nowMs ?? Date.now();
+  const check = await verifySignature(rawBody, signature, options.secret, nowMs);
+  if (!check.ok) {
+    logWarn("webhook signature rejected", { reason: check.reason });
+    return reply(400, { received: false, error: check.reason });
+  }
+  if (hasForbiddenKeys(check.event, MAX_WEBHOOK_DEPTH))
+    return reply(400, { received: false, error: "malformed-body" });
+  const parsed = parseWebhookEvent(check.event);
+  if (parsed.kind === "malformed") {
+    logWarn("webhook body malformed", { issues: parsed.issues.join("; ").slice(0, 500) });
+    return reply(400, { received: false, error: "malformed-body" });
+  }
+  if (parsed.kind === "ignored") {
+    logInfo("webhook event ignored", { eventId: parsed.id, type: parsed.type });
+    return reply(200, { received: true, outcome: "ignored" });
+  }
+  const event = parsed.event;
+  const context: EventContext = {
+    eventId: event.id,
+    eventType: event.type,
+    providerObjectId: event.object.id,
+  };
+  try {
+    if (await isEventProcessed(event.id)) return reply(200, { received: true, outcome: "duplicate" });
+    const outcome = await execute(mapWebhookEvent(event, options.source), context, options.source);
+    logInfo("webhook event processed", {
+      eventId: event.id,
+      type: event.type,
+      objectId: event.object.id,
+      outcome: outcome.kind,
+      ...(outcome.kind === "dead-lettered" ? { reason: outcome.reason } : {}),
+    });
+    return reply(200, { received: true, outcome: outcome.kind });
+  } catch (error) {
+    const transient = isTransientError(error);
+    logError("webhook event failed", { eventId: event.id, type: event.type, transient }, error);
+    return reply(500, { received: false, error: transient ? "transient" : "internal" });
+  }
+}
+
+async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
+  if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
+  const snap = await checkoutsByProviderPaymentId(target.providerPaymentId).get();
+  const checkout = snap.docs[0]?.data();
+  return checkout === undefined ? null : { uid: checkout.uid, courseId: checkout.courseId };
+}
+
+async function execute(
+  command: WebhookCommand,
+  event: EventContext,
+  source: LedgerSource,
+): Promise<LedgerOutcome> {
+  switch (command.kind) {
+    case "deadLetter":
+      return deadLetterEvent(event, command.reason);
+    case "noop":
+      return recordNoopEvent(event);
+    case "applyEntries": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      return applyLedgerEntries({
+        ...target,
+        entries: command.entries,
+        checkoutId: command.checkoutId,
+        event,
+      });
+    }
+    case "paymentFailed": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      return recordPaymentFailed({ ...target, checkoutId: command.checkoutId, event });
+    }
+    case "dispute": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      return applyDisputeEvent({
+        ...target,
+        disputeId: command.disputeId,
+        disputeEvent: command.event,
+        currency: command.currency,
+        source,
+        event,
+      });
+    }
+  }
+}
+
+export type { ParsedWebhookEvent };

@@ -1,0 +1,79 @@
+/**
+ * Error classes shared by every layer. No Firebase imports here: the domain and the services throw these,
+ * and `validatedOnCall` / the webhook handler map them to `HttpsError` codes / HTTP statuses.
+ */
+
+/** The subset of callable error codes the backend uses on purpose. */
+export type AppErrorCode =
+  | "invalid-argument"
+  | "not-found"
+  | "already-exists"
+  | "failed-precondition"
+  | "permission-denied"
+  | "unauthenticated"
+  | "unavailable";
+
+/** A known, expected failure whose message is safe to show to the caller. */
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: AppErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = "AppError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const notFound = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("not-found", message, details);
+export const failedPrecondition = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("failed-precondition", message, details);
+export const invalidArgument = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("invalid-argument", message, details);
+export const alreadyExists = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("already-exists", message, details);
+
+/** A failure of the payment provider. `transient` ones may be retried with the same idempotency key. */
+export class ProviderError extends Error {
+  readonly transient: boolean;
+
+  constructor(message: string, transient: boolean) {
+    super(message);
+    this.name = "ProviderError";
+    this.transient = transient;
+  }
+}
+
+/** Stored data that does not match its schema: a bug or a manual edit, never the caller's fault. */
+export class CorruptDataError extends Error {
+  constructor(path: string) {
+    super(`Stored document does not match its schema: ${path}`);
+    this.name = "CorruptDataError";
+  }
+}
+
+/** gRPC status codes after which a retry may succeed (Firestore / network trouble). */
+const TRANSIENT_GRPC_CODES = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
+
+/** True when an error is a transient infrastructure failure (the provider or Firestore may succeed on retry). */
+export function isTransientError(error: unknown): boolean {
+  if (error instanceof ProviderError) return error.transient;
+  if (typeof error !== "object" || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "number") return TRANSIENT_GRPC_CODES.has(code);
+  if (typeof code === "string") {
+    return [
+      "unavailable",
+      "deadline-exceeded",
+      "aborted",
+      "resource-exhausted",
+      "internal",
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+    ].includes(code);
+  }
+  return false;
+}

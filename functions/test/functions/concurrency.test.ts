@@ -1,0 +1,251 @@
+import { firestore } from "../../src/shared/admin";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import {
+  chargeRefundedEvent,
+  disputeEvent,
+  paymentFailedEvent,
+  paymentSucceededEvent,
+  signEvent,
+  type LocalPaymentView,
+  type StripeEventJson,
+} from "../../src/services/payments/localEvents";
+import {
+  call,
+  countDocs,
+  createCourse,
+  enroll,
+  installLocalProvider,
+  ledgerSum,
+  postWebhook,
+  readDoc,
+  startPayment,
+} from "../support/harness";
+import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
+
+const lf = useLocalFirestore();
+
+function pay(
+  uid: string,
+  id: string,
+  amount: number,
+  refunds: LocalPaymentView["refunds"] = [],
+): LocalPaymentView {
+  return { id, chargeId: `ch_${id}`, amount, currency: "usd", metadata: { uid, courseId: "c1" }, refunds };
+}
+
+/** Deterministic shuffle (mulberry32) so failures replay. */
+function shuffle<T>(items: readonly T[], seed: number): T[] {
+  let a = seed >>> 0;
+  const rand = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+beforeEach(async () => {
+  installLocalProvider();
+  await createCourse("c1", 100_000);
+});
+afterAll(() => {
+  setPaymentProviderForTesting(undefined);
+});
+
+describe("startPayment under concurrency", () => {
+  it("two tabs paying the remaining balance (different requestIds) get ONE provider payment", async () => {
+    await enroll("u1", "c1");
+    const [a, b] = await Promise.all([
+      call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "tab-a-0001" }),
+      call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "tab-b-0001" }),
+    ]);
+    expect(b.paymentId).toBe(a.paymentId);
+    expect(b.checkoutId).toBe(a.checkoutId);
+    expect(await countDocs("localProvider")).toBe(1);
+    expect(await countDocs("checkouts")).toBe(1);
+    expect(await readDoc("users/u1/courses/c1")).toMatchObject({
+      openCheckout: { checkoutId: a.checkoutId, amount: 100_000 },
+    });
+  });
+
+  it("a retried requestId (5 concurrent retries) yields the same payment", async () => {
+    await enroll("u1", "c1");
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "retry-0001", amount: 2500 }),
+      ),
+    );
+    expect(new Set(results.map((r) => r.paymentId)).size).toBe(1);
+    expect(await countDocs("localProvider")).toBe(1);
+    expect(await countDocs("checkouts")).toBe(1);
+  });
+});
+
+describe("webhook under concurrency and faults", () => {
+  it("100 concurrent deliveries of 20 distinct events (each 5×) → exact totals, one ledger entry per provider id", async () => {
+    await enroll("u1", "c1");
+    const events: StripeEventJson[] = [];
+    let expected = 0;
+    for (let i = 0; i < 14; i++) {
+      const amount = 1000 + i * 37;
+      expected += amount;
+      events.push(paymentSucceededEvent(pay("u1", `pi_c${i}`, amount), `evt_pay_${i}`));
+    }
+    for (let i = 0; i < 6; i++) {
+      const refund = { id: `re_c${i}`, amount: 100 + i, status: "succeeded" };
+      expected -= refund.amount;
+      events.push(chargeRefundedEvent(pay("u1", `pi_c${i}`, 1000 + i * 37, [refund]), `evt_ref_${i}`));
+    }
+    const signed = await Promise.all(events.map((e) => signEvent(e, TEST_WEBHOOK_SECRET)));
+    const deliveries = shuffle(
+      signed.flatMap((s) => [s, s, s, s, s]),
+      7,
+    );
+    expect(deliveries).toHaveLength(100);
+    const replies = await Promise.all(deliveries.map((d) => postWebhook(d.rawBody, d.signature)));
+    expect(replies.map((r) => r.status)).toEqual(Array.from({ length: 100 }, () => 200));
+    const ledger = await ledgerSum("u1", "c1");
+    expect(ledger.ids).toHaveLength(20);
+    expect(ledger.sum).toBe(expected);
+    expect(await readDoc("users/u1/courses/c1")).toMatchObject({
+      amountPaid: expected,
+      ledgerCount: 20,
+      refundCount: 6,
+    });
+    expect(await countDocs("webhookEvents")).toBe(20);
+    expect(replies.filter((r) => (r.body as { outcome?: string }).outcome === "applied")).toHaveLength(20);
+  }, 120_000);
+
+  it("a lost reply on the Commit of a payment application still applies it exactly once", async () => {
+    await enroll("u1", "c1");
+    const event = await signEvent(
+      paymentSucceededEvent(pay("u1", "pi_lost", 4000), "evt_lost"),
+      TEST_WEBHOOK_SECRET,
+    );
+    lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 1 });
+    const first = await postWebhook(event.rawBody, event.signature);
+    const second = await postWebhook(event.rawBody, event.signature);
+    expect(first.status).toBe(200);
+    expect(second).toEqual({ status: 200, body: { received: true, outcome: "duplicate" } });
+    expect(await ledgerSum("u1", "c1")).toEqual({ sum: 4000, ids: ["pi_lost"] });
+    expect(await readDoc("users/u1/courses/c1")).toMatchObject({ amountPaid: 4000, ledgerCount: 1 });
+  });
+
+  it("a lost reply on startPayment's commits still yields one checkout and one provider payment", async () => {
+    await enroll("u1", "c1");
+    lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 3 });
+    const a = await call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "lost-0001" });
+    const b = await call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "lost-0001" });
+    expect(b.paymentId).toBe(a.paymentId);
+    expect(await countDocs("localProvider")).toBe(1);
+    expect(await countDocs("checkouts")).toBe(1);
+  });
+});
+
+describe("order independence", () => {
+  const FIELDS = [
+    "amountPaid",
+    "amountDue",
+    "amountOverpaid",
+    "paymentStatus",
+    "accessStatus",
+    "ledgerCount",
+    "refundCount",
+    "refundedByPayment",
+    "openDisputes",
+    "disputes",
+  ] as const;
+
+  function eventsFor(uid: string): StripeEventJson[] {
+    const p1 = pay(uid, `pi_${uid}_1`, 60_000);
+    const p2 = pay(uid, `pi_${uid}_2`, 40_000);
+    return [
+      paymentSucceededEvent(p1, `evt_${uid}_s1`),
+      paymentSucceededEvent(p2, `evt_${uid}_s2`),
+      chargeRefundedEvent(
+        { ...p1, refunds: [{ id: `re_${uid}_1`, amount: 10_000, status: "succeeded" }] },
+        `evt_${uid}_r1`,
+      ),
+      paymentFailedEvent(p2, `evt_${uid}_f2`),
+      disputeEvent(
+        p2,
+        { id: `dp_${uid}`, amount: 40_000, status: "needs_response" },
+        "charge.dispute.created",
+        `evt_${uid}_dc`,
+      ),
+      disputeEvent(
+        p2,
+        { id: `dp_${uid}`, amount: 40_000, status: "lost" },
+        "charge.dispute.closed",
+        `evt_${uid}_dl`,
+      ),
+    ].map((e) => {
+      // Give disputes the enrollment's metadata (these payments were not created through startPayment).
+      if (e.type.startsWith("charge.dispute"))
+        (e.data.object as { metadata: Record<string, string> }).metadata = { uid, courseId: "c1" };
+      return e;
+    });
+  }
+
+  async function finalState(uid: string, order: number[]): Promise<Record<string, unknown>> {
+    await enroll(uid, "c1");
+    const events = eventsFor(uid);
+    for (const i of order) {
+      const e = events[i];
+      if (e === undefined) throw new Error("bad index");
+      const signed = await signEvent(e, TEST_WEBHOOK_SECRET);
+      expect((await postWebhook(signed.rawBody, signed.signature)).status).toBe(200);
+    }
+    const doc = await readDoc(`users/${uid}/courses/c1`);
+    const state: Record<string, unknown> = {};
+    for (const f of FIELDS) state[f] = doc?.[f];
+    // Ids differ per user: normalise them.
+    return JSON.parse(JSON.stringify(state).replaceAll(uid, "U")) as Record<string, unknown>;
+  }
+
+  it("refund-before-success, failure-after-success, dispute closed-before-created and shuffled orders converge", async () => {
+    const natural = await finalState("natural", [0, 1, 2, 3, 4, 5]);
+    expect(natural).toMatchObject({
+      amountPaid: 60_000 + 40_000 - 10_000 - 40_000,
+      paymentStatus: "partial",
+      accessStatus: "locked",
+      openDisputes: 0,
+      ledgerCount: 4,
+    });
+    const orders = [
+      [2, 0, 1, 3, 4, 5], // refund before its payment
+      [0, 1, 3, 2, 4, 5], // failure after success
+      [5, 4, 3, 2, 1, 0], // everything reversed: dispute closed before created
+      ...Array.from({ length: 6 }, (_, seed) => shuffle([0, 1, 2, 3, 4, 5], seed + 11)),
+    ];
+    for (const [n, order] of orders.entries()) {
+      expect(await finalState(`perm${n}`, order)).toEqual(natural);
+    }
+  }, 120_000);
+
+  it("concurrent delivery of the same mixed events converges to the natural result", async () => {
+    const natural = await finalState("serial", [0, 1, 2, 3, 4, 5]);
+    await enroll("parallel", "c1");
+    const signed = await Promise.all(eventsFor("parallel").map((e) => signEvent(e, TEST_WEBHOOK_SECRET)));
+    const replies = await Promise.all(
+      shuffle([...signed, ...signed], 3).map((s) => postWebhook(s.rawBody, s.signature)),
+    );
+    expect(replies.every((r) => r.status === 200)).toBe(true);
+    const doc = await readDoc("users/parallel/courses/c1");
+    expect(
+      JSON.parse(
+        JSON.stringify({
+          ...Object.fromEntries(Object.entries(doc ?? {}).filter(([k]) => k in natural)),
+        }).replaceAll("parallel", "U"),
+      ),
+    ).toEqual(natural);
+    expect((await firestore().collection("users/parallel/courses/c1/payments").get()).size).toBe(4);
+  }, 60_000);
+});

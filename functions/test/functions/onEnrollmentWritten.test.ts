@@ -1,0 +1,90 @@
+import { Change } from "firebase-functions/v2";
+import type { DocumentSnapshot } from "firebase-admin/firestore";
+import { onEnrollmentWritten } from "../../src/functions/onEnrollmentWritten";
+import { firestore } from "../../src/shared/admin";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import { paymentSucceededEvent } from "../../src/services/payments/localEvents";
+import { createCourse, deliverEvent, enroll, fft, installLocalProvider, readDoc } from "../support/harness";
+import { useLocalFirestore } from "../support/localFirestore";
+
+useLocalFirestore();
+const PATH = "users/u1/courses/c1";
+
+async function snap(): Promise<DocumentSnapshot> {
+  return firestore().doc(PATH).get();
+}
+
+async function deliver(id: string, before: DocumentSnapshot, after: DocumentSnapshot): Promise<void> {
+  const wrapped = fft.wrap(onEnrollmentWritten);
+  await wrapped({
+    id,
+    params: { uid: "u1", courseId: "c1" },
+    data: new Change(before, after),
+  });
+}
+
+beforeEach(async () => {
+  installLocalProvider();
+  await createCourse("c1", 1000);
+});
+afterAll(() => {
+  setPaymentProviderForTesting(undefined);
+});
+
+describe("onEnrollmentWritten", () => {
+  it("counts enrollment and payment once each, even when every event is delivered twice (and concurrently)", async () => {
+    const s0 = await snap();
+    await enroll("u1", "c1");
+    const s1 = await snap();
+    await deliverEvent(
+      paymentSucceededEvent(
+        {
+          id: "pi_1",
+          chargeId: "ch_1",
+          amount: 1000,
+          currency: "usd",
+          metadata: { uid: "u1", courseId: "c1" },
+          refunds: [],
+        },
+        "evt_1",
+      ),
+    );
+    const s2 = await snap();
+    await deliver("ce-1", s0, s1);
+    await deliver("ce-1", s0, s1);
+    await Promise.all([deliver("ce-2", s1, s2), deliver("ce-2", s1, s2), deliver("ce-2", s1, s2)]);
+    expect(await readDoc("courseStats/c1")).toMatchObject({ enrolledCount: 1, paidCount: 1, revenue: 1000 });
+    expect(await readDoc("triggerEvents/ce-1")).toHaveProperty("expireAt");
+  });
+
+  it("converges when events arrive out of order", async () => {
+    const s0 = await snap();
+    await enroll("u1", "c1");
+    const s1 = await snap();
+    await deliverEvent(
+      paymentSucceededEvent(
+        {
+          id: "pi_1",
+          chargeId: "ch_1",
+          amount: 1000,
+          currency: "usd",
+          metadata: { uid: "u1", courseId: "c1" },
+          refunds: [],
+        },
+        "evt_1",
+      ),
+    );
+    const s2 = await snap();
+    await deliver("ce-b", s1, s2);
+    await deliver("ce-a", s0, s1);
+    expect(await readDoc("courseStats/c1")).toMatchObject({ enrolledCount: 1, paidCount: 1, revenue: 1000 });
+  });
+
+  it("writes nothing for a change that moves no aggregate", async () => {
+    await enroll("u1", "c1");
+    const s1 = await snap();
+    await deliver("ce-noop", s1, s1);
+    expect(await readDoc("courseStats/c1")).toBeUndefined();
+    expect(await readDoc("triggerEvents/ce-noop")).toBeUndefined();
+  });
+});

@@ -1,0 +1,278 @@
+import { firestore } from "../../src/shared/admin";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import {
+  chargeRefundedEvent,
+  disputeEvent,
+  paymentFailedEvent,
+  paymentSucceededEvent,
+  signEvent,
+  type LocalPaymentView,
+  type StripeEventJson,
+} from "../../src/services/payments/localEvents";
+import {
+  call,
+  countDocs,
+  createCourse,
+  deliverEvent,
+  enroll,
+  installLocalProvider,
+  ledgerSum,
+  postWebhook,
+  readDoc,
+  snapshotAll,
+  startPayment,
+} from "../support/harness";
+import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
+
+const lf = useLocalFirestore();
+const UID = "student-1";
+const ENROLLMENT = `users/${UID}/courses/c1`;
+
+function payment(id: string, amount: number, extra: Partial<LocalPaymentView> = {}): LocalPaymentView {
+  return {
+    id,
+    chargeId: `ch_${id}`,
+    amount,
+    currency: "usd",
+    metadata: { uid: UID, courseId: "c1" },
+    refunds: [],
+    ...extra,
+  };
+}
+
+beforeEach(async () => {
+  installLocalProvider();
+  await createCourse("c1", 1000);
+  await enroll(UID, "c1");
+});
+afterAll(() => {
+  setPaymentProviderForTesting(undefined);
+});
+
+describe("signature and request checks (before anything else)", () => {
+  const event = paymentSucceededEvent(payment("pi_sig", 1000), "evt_sig");
+
+  it("405 for non-POST", async () => {
+    expect((await postWebhook(JSON.stringify(event), "t=1,v1=x", "GET")).status).toBe(405);
+  });
+
+  it("400 for missing, bad, stale and future signatures, and for tampered bodies; nothing written", async () => {
+    const before = await snapshotAll();
+    const body = JSON.stringify(event);
+    const now = Math.floor(Date.now() / 1000);
+    const good = await signEvent(event, TEST_WEBHOOK_SECRET);
+    const wrongSecret = await signEvent(event, "whsec_other");
+    const stale = await signEvent(event, TEST_WEBHOOK_SECRET, now - 301);
+    const future = await signEvent(event, TEST_WEBHOOK_SECRET, now + 301);
+    expect((await postWebhook(body, undefined)).status).toBe(400);
+    expect((await postWebhook(body, "garbage")).status).toBe(400);
+    expect((await postWebhook(body, wrongSecret.signature)).status).toBe(400);
+    expect((await postWebhook(stale.rawBody, stale.signature)).status).toBe(400);
+    expect((await postWebhook(future.rawBody, future.signature)).status).toBe(400);
+    expect((await postWebhook(good.rawBody.replace("1000", "9999"), good.signature)).status).toBe(400);
+    expect((await postWebhook(undefined, good.signature)).status).toBe(400);
+    expect(await snapshotAll()).toEqual(before);
+  });
+
+  it("accepts a signature within the tolerance (slightly old or slightly future)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect((await deliverEvent(paymentSucceededEvent(payment("pi_a", 100), "evt_a"), now - 200)).status).toBe(
+      200,
+    );
+    expect((await deliverEvent(paymentSucceededEvent(payment("pi_b", 100), "evt_b"), now + 200)).status).toBe(
+      200,
+    );
+  });
+
+  it("400 for a correctly signed but malformed body; 200 without writes for irrelevant types", async () => {
+    const before = await snapshotAll();
+    const malformed = {
+      ...event,
+      id: "evt_bad",
+      data: { object: { id: "pi_x", object: "payment_intent", amount: "ten" } },
+    };
+    expect((await deliverEvent(malformed)).status).toBe(400);
+    const { signPayload } = await import("../../src/services/payments/localEvents");
+    expect((await postWebhook("{not json", await signPayload("{not json", TEST_WEBHOOK_SECRET))).status).toBe(
+      400,
+    );
+    const hostile: StripeEventJson = JSON.parse(
+      JSON.stringify(event).replace('"metadata":{', '"metadata":{"__proto__":{"admin":"1"},'),
+    ) as StripeEventJson;
+    expect((await deliverEvent(hostile)).status).toBe(400);
+    const ignored = await deliverEvent({
+      ...event,
+      id: "evt_other",
+      type: "customer.created",
+      data: { object: { id: "cus_1" } },
+    });
+    expect(ignored).toEqual({ status: 200, body: { received: true, outcome: "ignored" } });
+    expect(await snapshotAll()).toEqual(before);
+  });
+});
+
+describe("processing", () => {
+  it("applies a payment once; a duplicate delivery costs one read and no writes", async () => {
+    const event = paymentSucceededEvent(payment("pi_1", 1000), "evt_1");
+    expect(await deliverEvent(event)).toEqual({ status: 200, body: { received: true, outcome: "applied" } });
+    lf.server().resetStats();
+    expect(await deliverEvent(event)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "duplicate" },
+    });
+    const stats = lf.server().stats();
+    expect(stats.reads).toBe(1);
+    expect(stats.writes).toBe(0);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 1000,
+      paymentStatus: "paid",
+      accessStatus: "active",
+      ledgerCount: 1,
+    });
+    expect(await readDoc("webhookEvents/evt_1")).toMatchObject({
+      type: "payment_intent.succeeded",
+      outcome: "applied",
+    });
+  });
+
+  it("a different event for an already-applied payment changes nothing", async () => {
+    await deliverEvent(paymentSucceededEvent(payment("pi_1", 1000), "evt_1"));
+    expect((await deliverEvent(paymentSucceededEvent(payment("pi_1", 1000), "evt_1_again"))).body).toEqual({
+      received: true,
+      outcome: "duplicate",
+    });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1000, ids: ["pi_1"] });
+  });
+
+  it("dead-letters permanent failures with 200 and changes no money", async () => {
+    const unknownUser = paymentSucceededEvent(
+      payment("pi_2", 500, { metadata: { uid: "ghost", courseId: "c1" } }),
+      "evt_ghost",
+    );
+    const noMeta = paymentSucceededEvent(payment("pi_3", 500, { metadata: {} }), "evt_nometa");
+    const badCurrency = paymentSucceededEvent(payment("pi_4", 500, { currency: "eur" }), "evt_eur");
+    const unknownDispute = disputeEvent(
+      payment("pi_unknown", 500, { metadata: {} }),
+      { id: "dp_x", amount: 500, status: "needs_response" },
+      "charge.dispute.created",
+      "evt_dp_x",
+    );
+    for (const e of [unknownUser, noMeta, badCurrency, unknownDispute]) {
+      expect(await deliverEvent(e)).toEqual({
+        status: 200,
+        body: { received: true, outcome: "dead-lettered" },
+      });
+    }
+    expect(await readDoc("deadLetters/evt_ghost")).toMatchObject({
+      reason: "unknown-enrollment",
+      type: "payment_intent.succeeded",
+      providerObjectId: "pi_2",
+    });
+    expect(await readDoc("deadLetters/evt_nometa")).toMatchObject({ reason: "metadata-missing" });
+    expect(await readDoc("deadLetters/evt_eur")).toMatchObject({ reason: "currency-mismatch" });
+    expect(await readDoc("deadLetters/evt_dp_x")).toMatchObject({ reason: "unknown-payment" });
+    expect(await countDocs("deadLetters")).toBe(4);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+    // Redelivery of a dead-lettered event is a duplicate.
+    expect((await deliverEvent(unknownUser)).body).toEqual({ received: true, outcome: "duplicate" });
+  });
+
+  it("answers 500 on a transient Firestore failure so the provider retries, then applies once", async () => {
+    const event = paymentSucceededEvent(payment("pi_t", 1000), "evt_t");
+    // Every attempt of the SDK's transaction retry loop (5) fails: the error surfaces as transient.
+    lf.server().faults.inject({ method: "Commit", kind: "deadline-exceeded", times: 5 });
+    const first = await deliverEvent(event);
+    expect(first).toEqual({ status: 500, body: { received: false, error: "transient" } });
+    expect(await readDoc("webhookEvents/evt_t")).toBeUndefined();
+    lf.server().faults.clear();
+    expect((await deliverEvent(event)).status).toBe(200);
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1000, ids: ["pi_t"] });
+  }, 60_000);
+
+  it("charge.refunded applies each refund id once, across cumulative refund lists", async () => {
+    await deliverEvent(paymentSucceededEvent(payment("pi_1", 1000), "evt_pay"));
+    const r1 = { id: "re_1", amount: 300, status: "succeeded" };
+    const r2 = { id: "re_2", amount: 700, status: "succeeded" };
+    await deliverEvent(chargeRefundedEvent(payment("pi_1", 1000, { refunds: [r1] }), "evt_ref1"));
+    await deliverEvent(chargeRefundedEvent(payment("pi_1", 1000, { refunds: [r1, r2] }), "evt_ref2"));
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_1", "re_1", "re_2"] });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 0,
+      amountDue: 1000,
+      paymentStatus: "refunded",
+      accessStatus: "revoked",
+      refundCount: 2,
+      refundedByPayment: { pi_1: 1000 },
+    });
+  });
+
+  it("disputes suspend access; lost adds a −amount adjustment keyed by dispute id; late created is ignored", async () => {
+    const provider = installLocalProvider();
+    const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "req-dispute-1" });
+    await provider.confirmPayment(started.paymentId);
+    const opened = await provider.openDispute(started.paymentId, "dp_1");
+    expect(opened.status).toBe(200);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      openDisputes: 1,
+      accessStatus: "suspended",
+      paymentStatus: "paid",
+    });
+    const closed = await provider.closeDispute(started.paymentId, "dp_1", "lost");
+    expect(closed.status).toBe(200);
+    expect(await postWebhook(opened.rawBody, opened.signature)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "duplicate" },
+    });
+    const lateCreated = disputeEvent(
+      await provider.load(started.paymentId),
+      { id: "dp_1", amount: 1000, status: "needs_response" },
+      "charge.dispute.created",
+      "evt_late_created",
+    );
+    expect((await deliverEvent(lateCreated)).body).toEqual({ received: true, outcome: "noop" });
+    expect(await readDoc(`${ENROLLMENT}/payments/dp_1`)).toMatchObject({ amount: -1000, type: "adjustment" });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      openDisputes: 0,
+      amountPaid: 0,
+      accessStatus: "locked",
+      disputes: { dp_1: { status: "closed", outcome: "lost" } },
+    });
+  });
+
+  it("payment_failed marks the checkout failed, but never after success, and moves no money", async () => {
+    const provider = installLocalProvider();
+    const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "req-fail-001" });
+    const view = await provider.load(started.paymentId);
+    const failed = paymentFailedEvent({ ...view, refunds: [] }, "evt_fail_1");
+    expect((await deliverEvent(failed)).body).toEqual({ received: true, outcome: "noop" });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "failed" });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ openCheckout: null, amountPaid: 0 });
+    await provider.confirmPayment(started.paymentId);
+    await deliverEvent(paymentFailedEvent({ ...view, refunds: [] }, "evt_fail_2"));
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 1000, paymentStatus: "paid" });
+  });
+});
+
+describe("reads back what the ledger says", () => {
+  it("totals equal the ledger sum after a mixed sequence", async () => {
+    await deliverEvent(paymentSucceededEvent(payment("pi_1", 400), "evt_m1"));
+    await deliverEvent(paymentSucceededEvent(payment("pi_2", 800), "evt_m2"));
+    await deliverEvent(
+      chargeRefundedEvent(
+        payment("pi_2", 800, { refunds: [{ id: "re_9", amount: 100, status: "succeeded" }] }),
+        "evt_m3",
+      ),
+    );
+    const enrollment = await readDoc(ENROLLMENT);
+    const { sum } = await ledgerSum(UID, "c1");
+    expect(enrollment).toMatchObject({
+      amountPaid: sum,
+      amountDue: 0,
+      amountOverpaid: 100,
+      paymentStatus: "paid",
+    });
+    expect(sum).toBe(1100);
+    expect((await firestore().collection("webhookEvents").get()).size).toBe(3);
+  });
+});

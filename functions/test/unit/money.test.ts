@@ -1,0 +1,39 @@
+import { addCents, decidePaymentAmount, decideRefundAmount, refundableAmount } from "../../src/domain/money";
+
+describe("decidePaymentAmount", () => {
+  it("pays the remaining balance when the amount is omitted", () => {
+    expect(decidePaymentAmount(undefined, 700)).toEqual({ ok: true, amount: 700, isRemainingBalance: true });
+  });
+  it("accepts 1 ≤ amount ≤ amountDue", () => {
+    expect(decidePaymentAmount(1, 700)).toEqual({ ok: true, amount: 1, isRemainingBalance: false });
+    expect(decidePaymentAmount(700, 700)).toEqual({ ok: true, amount: 700, isRemainingBalance: true });
+  });
+  it("refuses more than is due, nothing due, and non-positive or fractional amounts", () => {
+    expect(decidePaymentAmount(701, 700)).toEqual({ ok: false, reason: "exceeds-amount-due" });
+    expect(decidePaymentAmount(undefined, 0)).toEqual({ ok: false, reason: "nothing-due" });
+    expect(decidePaymentAmount(5, 0)).toEqual({ ok: false, reason: "nothing-due" });
+    expect(decidePaymentAmount(0, 700)).toEqual({ ok: false, reason: "below-minimum" });
+    expect(decidePaymentAmount(-5, 700)).toEqual({ ok: false, reason: "below-minimum" });
+    expect(decidePaymentAmount(1.5, 700)).toEqual({ ok: false, reason: "below-minimum" });
+  });
+});
+
+describe("refunds", () => {
+  it("bounds a refund by what is still refundable", () => {
+    expect(refundableAmount(1000, 300)).toBe(700);
+    expect(refundableAmount(1000, 1200)).toBe(0);
+    expect(decideRefundAmount(undefined, 1000, 300)).toEqual({ ok: true, amount: 700, isFull: true });
+    expect(decideRefundAmount(200, 1000, 300)).toEqual({ ok: true, amount: 200, isFull: false });
+    expect(decideRefundAmount(701, 1000, 300)).toEqual({ ok: false, reason: "exceeds-refundable" });
+    expect(decideRefundAmount(undefined, 1000, 1000)).toEqual({ ok: false, reason: "nothing-refundable" });
+    expect(decideRefundAmount(0, 1000, 0)).toEqual({ ok: false, reason: "below-minimum" });
+  });
+});
+
+describe("addCents", () => {
+  it("adds exactly and refuses unsafe results", () => {
+    expect(addCents(5, -7)).toBe(-2);
+    expect(() => addCents(Number.MAX_SAFE_INTEGER, 1)).toThrow(RangeError);
+    expect(() => addCents(0.5, 1)).toThrow(RangeError);
+  });
+});
