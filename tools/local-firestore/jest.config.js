@@ -4,4 +4,7 @@ module.exports = {
   roots: ["<rootDir>/test"],
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.json" }] },
   testTimeout: 30000,
+  // Against an emulator given in FIRESTORE_EMULATOR_HOST, the conformance files share one
+  // database and clear it before each test: run the files one at a time.
+  ...(process.env.FIRESTORE_EMULATOR_HOST ? { maxWorkers: 1 } : {}),
 };

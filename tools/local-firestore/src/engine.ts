@@ -4,6 +4,7 @@ import { RpcError, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
 import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
+import { MAX_DOCUMENT_SIZE, documentSize } from "./values";
 import { documentsRoot, parseDatabase, splitDocumentName, validateParent } from "./paths";
 import { runAggregationQuery, runQuery } from "./query";
 import type { StructuredAggregationQuery, StructuredQuery } from "./query";
@@ -121,7 +122,14 @@ export class Engine {
   accessCheck: AccessCheck | undefined;
   private readonly listeners = new Set<(changes: DocumentChange[], time: Ts) => void>();
 
-  constructor(private readonly opts: EngineOptions) {}
+  constructor(private readonly opts: EngineOptions) {
+    // Every abort is counted where it happens: a transaction wounded while it waits or between
+    // requests (its client learns of it at its next read or commit) counts as much as one
+    // whose commit is refused.
+    opts.transactions.onAbort = () => {
+      this.counts.transactionsAborted++;
+    };
+  }
 
   static zeroCounts(): OperationCounts {
     return {
@@ -440,8 +448,10 @@ export class Engine {
       return result;
     } catch (err) {
       if (txn) {
-        this.opts.transactions.finish(txn, "aborted", "commit failed");
-        if (err instanceof RpcError && err.code === status.ABORTED) this.counts.transactionsAborted++;
+        // A conflict aborts the transaction (the SDK retries it); any other failed commit
+        // (a precondition, an invalid write) just ends it.
+        const conflict = err instanceof RpcError && err.code === status.ABORTED;
+        this.opts.transactions.finish(txn, conflict ? "aborted" : "finished", "commit failed");
       }
       throw err;
     }
@@ -463,6 +473,14 @@ export class Engine {
       if (!before.has(name)) before.set(name, store.get(name));
       const current = after.has(name) ? after.get(name) : before.get(name);
       const { after: next, transformResults } = applyWrite(w, current, commitTime);
+      if (next) {
+        const size = documentSize(name, next.fields);
+        if (size > MAX_DOCUMENT_SIZE) {
+          throw invalidArgument(
+            `Document "${name}" cannot be written because its size (${size} bytes) exceeds the maximum allowed size of ${MAX_DOCUMENT_SIZE} bytes.`,
+          );
+        }
+      }
       after.set(name, next);
       writeResults.push({
         ...(next ? { updateTime: tsToProto(commitTime) } : {}),

@@ -48,6 +48,8 @@ export class TransactionManager {
   private readonly holders = new Map<string, Transaction>();
   private readonly queues = new Map<string, Set<Waiter>>();
   private nextAge = 1;
+  /** Called once for each active transaction that is aborted (wounded, timed out, expired, cleared). */
+  onAbort: ((txn: Transaction, reason: string | undefined) => void) | undefined;
   private readonly idleTimeoutMs: number;
   private readonly maxLifetimeMs: number;
   private readonly lockWaitTimeoutMs: number;
@@ -193,6 +195,7 @@ export class TransactionManager {
     }
     txn.locks.clear();
     if (state === "aborted") {
+      this.onAbort?.(txn, reason);
       for (const w of [...txn.waits]) {
         w.reject(aborted(`Transaction was aborted: ${reason ?? "conflict"}. Retry the transaction.`));
       }

@@ -228,3 +228,50 @@ export function valuesEqual(a: Value, b: Value): boolean {
 export function cloneValue(v: Value): Value {
   return structuredClone(v);
 }
+
+const utf8 = (s: string): number => Buffer.byteLength(s, "utf8");
+
+/** Storage size of a value by Firestore's published rules (strings UTF-8 + 1, numbers 8, …). */
+export function valueSize(v: Value): number {
+  switch (valueKind(v)) {
+    case "null":
+    case "boolean":
+      return 1;
+    case "number":
+    case "timestamp":
+      return 8;
+    case "string":
+      return utf8(v.stringValue ?? "") + 1;
+    case "bytes":
+      return v.bytesValue?.length ?? 0;
+    case "reference":
+      return documentNameSize(v.referenceValue ?? "");
+    case "geoPoint":
+      return 16;
+    case "array":
+      return (v.arrayValue?.values ?? []).reduce((n, x) => n + valueSize(x), 0);
+    case "vector":
+    case "map":
+      return fieldsSize(v.mapValue?.fields ?? {});
+  }
+}
+
+export function fieldsSize(fields: Record<string, Value>): number {
+  let n = 0;
+  for (const [k, x] of Object.entries(fields)) n += utf8(k) + 1 + valueSize(x);
+  return n;
+}
+
+/** Size of a document name: each path segment's UTF-8 length + 1, plus 16. */
+export function documentNameSize(name: string): number {
+  const idx = name.indexOf("/documents/");
+  const path = idx >= 0 ? name.slice(idx + "/documents/".length) : name;
+  return path.split("/").reduce((n, s) => n + utf8(s) + 1, 16);
+}
+
+/** Firestore's maximum document size (1 MiB), name + fields + 32 bytes of overhead. */
+export const MAX_DOCUMENT_SIZE = 1_048_576;
+
+export function documentSize(name: string, fields: Record<string, Value>): number {
+  return documentNameSize(name) + fieldsSize(fields) + 32;
+}
