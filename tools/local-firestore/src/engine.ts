@@ -4,7 +4,7 @@ import { RpcError, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
 import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
-import { MAX_DOCUMENT_SIZE, documentSize } from "./values";
+import { MAX_DOCUMENT_SIZE, canonical, documentSize } from "./values";
 import { documentsRoot, parseDatabase, splitDocumentName, validateParent } from "./paths";
 import { runAggregationQuery, runQuery } from "./query";
 import type { StructuredAggregationQuery, StructuredQuery } from "./query";
@@ -94,18 +94,6 @@ function project(fields: Fields, mask: string[]): Fields {
     }
   }
   return out;
-}
-
-/** Canonical JSON (sorted keys) for type-exact equality of stored field sets. */
-function canonical(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
-  if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString("base64")}`;
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-    .join(",")}}`;
 }
 
 export interface EngineOptions {

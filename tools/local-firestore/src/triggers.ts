@@ -3,6 +3,7 @@ import * as protobuf from "protobufjs";
 import type { StoredDocument } from "./types";
 import { tsToProto } from "./types";
 import type { Logger } from "./log";
+import { canonical } from "./values";
 
 /** A v2 Firestore trigger as the functions emulator's `/backends` (or eventarcTrigger registration) describes it. */
 export interface FirestoreTrigger {
@@ -77,18 +78,6 @@ function docToProto(doc: StoredDocument): Record<string, unknown> {
     createTime: tsToProto(doc.createTime),
     updateTime: tsToProto(doc.updateTime),
   };
-}
-
-/** Canonical form of a stored value: type-exact, independent of map key order. */
-function canonical(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
-  if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString("base64")}`;
-  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
-    .join(",")}}`;
 }
 
 /** A field name as one segment of a Firestore field path: backquoted unless a simple identifier. */

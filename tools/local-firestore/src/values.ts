@@ -275,3 +275,15 @@ export const MAX_DOCUMENT_SIZE = 1_048_576;
 export function documentSize(name: string, fields: Record<string, Value>): number {
   return documentNameSize(name) + fieldsSize(fields) + 32;
 }
+
+/** Canonical form of a stored value: type-exact, independent of map key order. */
+export function canonical(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (v instanceof Uint8Array) return `b:${Buffer.from(v).toString("base64")}`;
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(",")}}`;
+}

@@ -1,0 +1,503 @@
+/**
+ * The local stack: the offline local Firestore (in-process) + the Firebase CLI's functions and auth emulators,
+ * seeded with demo courses and users. Used by `npm start` (start.mjs) and the end-to-end smoke (test/).
+ *
+ * Nothing secret is written into the repository. The CLI runs against a throwaway project directory in the OS
+ * temp dir: a generated firebase.json (the requested ports) and a `functions/` folder whose `lib` and
+ * `node_modules` are symlinks to the real ones, plus a `.secret.local` holding a random webhook secret for this
+ * run only and a `.env.local` selecting the local payment provider. The temp directory is removed on stop().
+ */
+import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const FUNCTIONS_DIR = path.join(REPO_ROOT, "functions");
+const requireFromRoot = createRequire(path.join(REPO_ROOT, "package.json"));
+
+export const HOST = "127.0.0.1";
+export const REGION = "us-central1";
+export const DEFAULT_PORTS = Object.freeze({ firestorePort: 8080, functionsPort: 5001, authPort: 9099 });
+
+/** What the stack seeds. Passwords are for the local auth emulator only. */
+export const DEMO = Object.freeze({
+  course: Object.freeze({
+    courseId: "demo-course",
+    title: "Demo course",
+    price: 4900,
+    currency: "usd",
+    published: true,
+  }),
+  freeCourse: Object.freeze({
+    courseId: "free-course",
+    title: "Free intro course",
+    price: 0,
+    currency: "usd",
+    published: true,
+  }),
+  student: Object.freeze({ email: "student@example.com", password: "student-password" }),
+  admin: Object.freeze({ email: "admin@example.com", password: "admin-password" }),
+});
+
+const READY_LINE = "All emulators ready";
+const READY_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+const OUTPUT_TAIL_LINES = 60;
+
+function run(command, args, options) {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { maxBuffer: 16 * 1024 * 1024, ...options }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`${[command, ...args].join(" ")} failed:\n${stdout}${stderr}`));
+      } else {
+        resolve();
+      }
+    });
+  });
+}
+
+/** Builds functions/lib and the local Firestore package (in parallel). */
+export async function buildAll(log = () => {}) {
+  const started = Date.now();
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  await Promise.all([
+    run(npm, ["--prefix", "functions", "run", "build"], { cwd: REPO_ROOT }),
+    run(
+      process.execPath,
+      [requireFromRoot.resolve("typescript/bin/tsc"), "-p", "tools/local-firestore/tsconfig.build.json"],
+      { cwd: REPO_ROOT },
+    ),
+  ]);
+  log(`built functions and local-firestore in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function fetchJson(url, init = {}) {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body;
+  try {
+    body = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: response.status, body };
+}
+
+function dotenv(entries) {
+  return Object.entries(entries)
+    .map(([key, value]) => `${key}=${value}\n`)
+    .join("");
+}
+
+/**
+ * The throwaway project directory the CLI runs in. Returns its path and the generated webhook secret.
+ * The real functions/.env and .env.<projectId> are copied (so other params keep their values); our
+ * .env.local takes precedence over both in the emulator.
+ */
+async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl }) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "course-payments-stack-"));
+  const functionsDir = path.join(dir, "functions");
+  await mkdir(functionsDir);
+  await copyFile(path.join(FUNCTIONS_DIR, "package.json"), path.join(functionsDir, "package.json"));
+  const linkType = process.platform === "win32" ? "junction" : "dir";
+  await symlink(path.join(FUNCTIONS_DIR, "lib"), path.join(functionsDir, "lib"), linkType);
+  await symlink(path.join(FUNCTIONS_DIR, "node_modules"), path.join(functionsDir, "node_modules"), linkType);
+  for (const name of [".env", `.env.${projectId}`]) {
+    await copyFile(path.join(FUNCTIONS_DIR, name), path.join(functionsDir, name)).catch((error) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+  const webhookSecret = `whsec_local_${randomBytes(24).toString("hex")}`;
+  await writeFile(
+    path.join(functionsDir, ".secret.local"),
+    dotenv({ STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_SECRET_KEY: "sk_test_local_unused" }),
+    { mode: 0o600 },
+  );
+  await writeFile(
+    path.join(functionsDir, ".env.local"),
+    dotenv({ PAYMENT_PROVIDER: "local", LOCAL_PROVIDER_WEBHOOK_URL: webhookUrl }),
+  );
+  const firebaseJson = {
+    functions: [
+      {
+        source: "functions",
+        codebase: "default",
+        runtime: "nodejs20",
+        ignore: ["node_modules", ".git", "firebase-debug.log", "firebase-debug.*.log", "*.local"],
+      },
+    ],
+    emulators: {
+      singleProjectMode: true,
+      functions: { host: HOST, port: functionsPort },
+      auth: { host: HOST, port: authPort },
+      ui: { enabled: false },
+    },
+  };
+  await writeFile(path.join(dir, "firebase.json"), JSON.stringify(firebaseJson, null, 2));
+  return { dir, webhookSecret };
+}
+
+/** Spawns `firebase emulators:start` in its own process group and resolves once it reports ready. */
+function spawnEmulators({ dir, projectId, firestoreAddress, log }) {
+  const firebaseBin = path.join(
+    path.dirname(requireFromRoot.resolve("firebase-tools/package.json")),
+    "lib/bin/firebase.js",
+  );
+  const args = [
+    firebaseBin,
+    "emulators:start",
+    "--only",
+    "functions,auth",
+    "--project",
+    projectId,
+    "--config",
+    path.join(dir, "firebase.json"),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: dir,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      FIRESTORE_EMULATOR_HOST: firestoreAddress,
+      FIREBASE_CLI_DISABLE_UPDATE_CHECK: "true",
+      NO_UPDATE_NOTIFIER: "1",
+      NO_COLOR: "1",
+    },
+  });
+  const tail = [];
+  let ready = false;
+  const readyPromise = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`emulators not ready after ${READY_TIMEOUT_MS / 1000} s:\n${tail.join("\n")}`));
+    }, READY_TIMEOUT_MS);
+    const onLine = (raw) => {
+      // eslint-disable-next-line no-control-regex
+      const line = raw.replace(/\u001b\[[0-9;]*m/g, "");
+      tail.push(line);
+      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+      log(`[firebase] ${line}`);
+      if (!ready && line.includes(READY_LINE)) {
+        ready = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffered = "";
+      stream.setEncoding("utf8");
+      stream.on("data", (chunk) => {
+        buffered += chunk;
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) if (line.trim() !== "") onLine(line.trimEnd());
+      });
+    }
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("exit", (code, signal) => {
+      if (!ready) {
+        clearTimeout(timer);
+        const reason = tail.findLast((l) => l.startsWith("Error:")) ?? tail.at(-1) ?? "no output";
+        reject(
+          new Error(
+            `firebase emulators exited (${signal ?? code}) before ready: ${reason}\n` +
+              `--- recent output ---\n${tail.join("\n")}`,
+          ),
+        );
+      }
+    });
+  });
+  const exited = new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once("exit", () => resolve());
+  });
+  return { child, readyPromise, exited, tail };
+}
+
+/** Signals the CLI's process group (the CLI and the function runtimes it spawned). */
+function killGroup(child, signal, { evenIfLeaderExited = false } = {}) {
+  if (child.pid === undefined) return;
+  if (!evenIfLeaderExited && (child.exitCode !== null || child.signalCode !== null)) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch (error) {
+    if (error.code !== "ESRCH") throw error;
+  }
+}
+
+/** Resolves with the snapshot once `predicate(data)` holds for the document; rejects after `timeoutMs`. */
+export function waitForDoc(db, docPath, predicate, timeoutMs = 20_000) {
+  return new Promise((resolve, reject) => {
+    let last;
+    let unsubscribe = () => {};
+    const timer = setTimeout(() => {
+      unsubscribe();
+      reject(
+        new Error(`timed out after ${timeoutMs} ms waiting for ${docPath}; last: ${JSON.stringify(last)}`),
+      );
+    }, timeoutMs);
+    unsubscribe = db.doc(docPath).onSnapshot(
+      (snap) => {
+        last = snap.data();
+        if (snap.exists && predicate(last)) {
+          clearTimeout(timer);
+          unsubscribe();
+          resolve(snap);
+        }
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Starts the stack. Options: firestorePort, functionsPort, authPort (0 for firestore = any free port; the CLI
+ * ports must be concrete), projectId (a demo- id), log (line sink), build (default true: build functions and
+ * the local Firestore first), firestoreLogLevel ("silent" | "info" | "debug"), handleSignals (default true:
+ * on SIGINT/SIGTERM kill the emulators at once and re-raise; pass false when the caller handles the signals and
+ * calls stop() itself, as start.mjs does). The returned `timings` are in ms: buildMs, then emulatorsReadyMs and
+ * readyMs (seeded) counted from the end of the build.
+ */
+export async function startStack({
+  firestorePort = DEFAULT_PORTS.firestorePort,
+  functionsPort = DEFAULT_PORTS.functionsPort,
+  authPort = DEFAULT_PORTS.authPort,
+  projectId = "demo-courses",
+  log = () => {},
+  build = true,
+  firestoreLogLevel = "silent",
+  handleSignals = true,
+} = {}) {
+  if (!projectId.startsWith("demo-")) throw new Error("the local stack only runs demo- projects");
+  // The stack only talks to local emulators: skip google-auth's GCE metadata-server probe (offline it warns or
+  // waits). The functions emulator sets the same for its runtimes.
+  process.env.METADATA_SERVER_DETECTION ??= "none";
+  let startedAt = Date.now();
+  const functionsBase = `http://${HOST}:${functionsPort}/${projectId}/${REGION}`;
+  const authBase = `http://${HOST}:${authPort}/identitytoolkit.googleapis.com/v1`;
+  const webhookUrl = `${functionsBase}/paymentWebhook`;
+
+  let buildMs = 0;
+  if (build) {
+    await buildAll(log);
+    buildMs = Date.now() - startedAt;
+    startedAt = Date.now();
+  }
+
+  const cleanups = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) {
+      try {
+        await fn();
+      } catch (error) {
+        log(`cleanup failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  };
+
+  try {
+    const { start } = requireFromRoot("@course-payments/local-firestore");
+    const firestoreServer = await start({
+      host: HOST,
+      port: firestorePort,
+      functionsEmulator: `${HOST}:${functionsPort}`,
+      projectId,
+      logLevel: firestoreLogLevel,
+    });
+    cleanups.push(() => firestoreServer.close());
+    log(`local Firestore on ${firestoreServer.address}`);
+    try {
+      const rules = await readFile(path.join(REPO_ROOT, "firestore.rules"), "utf8");
+      firestoreServer.loadRules(projectId, rules);
+    } catch (error) {
+      log(`firestore.rules not loaded (${error instanceof Error ? error.message : String(error)})`);
+    }
+
+    const { Firestore } = requireFromRoot("@google-cloud/firestore");
+    const db = new Firestore({ projectId, host: firestoreServer.address, ssl: false });
+    cleanups.push(() => db.terminate());
+
+    const project = await prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl });
+    cleanups.push(() => rm(project.dir, { recursive: true, force: true }));
+
+    const emulators = spawnEmulators({
+      dir: project.dir,
+      projectId,
+      firestoreAddress: firestoreServer.address,
+      log,
+    });
+    // Last resort if this process ends without stop() (an uncaught error, or a signal with no handler — e.g.
+    // Ctrl-C during `node --test`): never leave the detached CLI, its runtimes or the secret behind.
+    const emergencyCleanup = () => {
+      killGroup(emulators.child, "SIGKILL", { evenIfLeaderExited: true });
+      rmSync(project.dir, { recursive: true, force: true });
+    };
+    const onSignal = (signal) => {
+      emergencyCleanup();
+      removeSafetyNets();
+      // Re-raise so the default action (exit) happens, unless someone else handles the signal.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    const removeSafetyNets = () => {
+      process.off("exit", emergencyCleanup);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    };
+    process.on("exit", emergencyCleanup);
+    if (handleSignals) {
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    }
+    cleanups.push(async () => {
+      removeSafetyNets();
+      killGroup(emulators.child, "SIGINT");
+      const timer = setTimeout(() => killGroup(emulators.child, "SIGKILL"), STOP_TIMEOUT_MS);
+      await emulators.exited;
+      clearTimeout(timer);
+      // Anything the CLI left behind in its group goes too.
+      killGroup(emulators.child, "SIGKILL", { evenIfLeaderExited: true });
+    });
+    await emulators.readyPromise;
+    const emulatorsReadyMs = Date.now() - startedAt;
+    log(`emulators ready after ${(emulatorsReadyMs / 1000).toFixed(1)} s`);
+
+    // The local provider's event builders, from the freshly built functions code.
+    const localEvents = createRequire(import.meta.url)(
+      path.join(FUNCTIONS_DIR, "lib/services/payments/localEvents.js"),
+    );
+
+    const callFunction = async (name, data, token) => {
+      const headers = { "content-type": "application/json" };
+      if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      const { status, body } = await fetchJson(`${functionsBase}/${name}`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ data }),
+      });
+      return { status, body, result: body?.result, error: body?.error };
+    };
+
+    const postWebhook = async (rawBody, signatureHeader) => {
+      const headers = { "content-type": "application/json" };
+      if (signatureHeader !== undefined) headers["stripe-signature"] = signatureHeader;
+      return fetchJson(webhookUrl, { method: "POST", headers, body: rawBody });
+    };
+
+    const loadLocalPayment = async (paymentId, markStatus) => {
+      const ref = db.collection("localProvider").doc(paymentId);
+      return db.runTransaction(async (tx) => {
+        const snap = await tx.get(ref);
+        if (!snap.exists) throw new Error(`no local payment ${paymentId}`);
+        const doc = snap.data();
+        if (markStatus !== undefined && doc.status !== markStatus) tx.update(ref, { status: markStatus });
+        return doc;
+      });
+    };
+
+    const sendEvent = async (event) => {
+      const { rawBody, signature } = await localEvents.signEvent(event, project.webhookSecret);
+      const reply = await postWebhook(rawBody, signature);
+      return { ...reply, event };
+    };
+
+    const viewOf = (doc) => ({
+      id: doc.id,
+      chargeId: doc.chargeId,
+      amount: doc.amount,
+      currency: doc.currency,
+      metadata: doc.metadata,
+      refunds: (doc.refunds ?? []).map((r) => ({ id: r.id, amount: r.amount, status: r.status })),
+    });
+
+    /** What the customer's card and Stripe would do: mark the payment succeeded, send the signed event. */
+    const confirmPayment = async (paymentId) =>
+      sendEvent(localEvents.paymentSucceededEvent(viewOf(await loadLocalPayment(paymentId, "succeeded"))));
+
+    /** A declined card: sends a signed `payment_intent.payment_failed`. */
+    const failPayment = async (paymentId) =>
+      sendEvent(localEvents.paymentFailedEvent(viewOf(await loadLocalPayment(paymentId))));
+
+    const authCall = async (pathAndQuery, body, headers = {}) => {
+      const reply = await fetchJson(`${authBase}/${pathAndQuery}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
+      if (reply.status !== 200) {
+        throw new Error(`auth emulator ${pathAndQuery}: ${reply.status} ${JSON.stringify(reply.body)}`);
+      }
+      return reply.body;
+    };
+    const signUp = (user) => authCall("accounts:signUp?key=fake", { ...user, returnSecureToken: true });
+    const signIn = (user) =>
+      authCall("accounts:signInWithPassword?key=fake", { ...user, returnSecureToken: true });
+
+    // Seed: two users; the admin gets its claim (what the Admin SDK's setCustomUserClaims sends), then signs in
+    // again so its ID token carries the claim.
+    const [student, adminAccount] = await Promise.all([signUp(DEMO.student), signUp(DEMO.admin)]);
+    await authCall(
+      `projects/${projectId}/accounts:update`,
+      { localId: adminAccount.localId, customAttributes: JSON.stringify({ admin: true }) },
+      { authorization: "Bearer owner" },
+    );
+    const admin = await signIn(DEMO.admin);
+    const tokens = { student: student.idToken, admin: admin.idToken };
+
+    await Promise.all(
+      [DEMO.course, DEMO.freeCourse].map(async (course) => {
+        const reply = await callFunction("upsertCourse", course, tokens.admin);
+        if (reply.status !== 200) {
+          throw new Error(
+            `seeding ${course.courseId} via upsertCourse: ${reply.status} ${JSON.stringify(reply.body)}`,
+          );
+        }
+      }),
+    );
+    const readyMs = Date.now() - startedAt;
+    log(`stack seeded and ready after ${(readyMs / 1000).toFixed(1)} s`);
+
+    let stopping;
+    return {
+      projectId,
+      urls: {
+        firestore: firestoreServer.address,
+        functions: functionsBase,
+        auth: `http://${HOST}:${authPort}`,
+        webhook: webhookUrl,
+        callable: (name) => `${functionsBase}/${name}`,
+      },
+      users: {
+        student: { uid: student.localId, email: DEMO.student.email, password: DEMO.student.password },
+        admin: { uid: admin.localId, email: DEMO.admin.email, password: DEMO.admin.password },
+      },
+      tokens,
+      timings: { buildMs, emulatorsReadyMs, readyMs },
+      db,
+      firestoreServer,
+      callFunction,
+      postWebhook,
+      confirmPayment,
+      failPayment,
+      signIn,
+      waitForDoc: (docPath, predicate, timeoutMs) => waitForDoc(db, docPath, predicate, timeoutMs),
+      stop: () => {
+        stopping ??= cleanup();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the local stack on the default ports (Firestore 8080, functions 5001, auth 9099), seeded with a
+ * demo course, a free course, a demo student and a demo admin. Prints the URLs, the demo users' ID tokens and
+ * one curl line per function, then reads commands from stdin (`confirm <paymentId>`, `fail <paymentId>`,
+ * `tokens`, `help`) until Ctrl-C, which stops everything.
+ *
+ * Environment: LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output;
+ * FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT override the ports.
+ */
+import readline from "node:readline";
+import { DEFAULT_PORTS, DEMO, startStack } from "./stack.mjs";
+
+const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
+const port = (name, fallback) => {
+  const value = process.env[name];
+  return value === undefined || value === "" ? fallback : Number(value);
+};
+
+function printUsage(stack) {
+  const { urls, users } = stack;
+  const callable = (name, token, data) =>
+    `curl -s -X POST ${urls.callable(name)} -H 'content-type: application/json' ` +
+    `-H "authorization: Bearer $${token}" -d '${JSON.stringify({ data })}'`;
+  const lines = [
+    "",
+    "Local stack is up (project " + stack.projectId + ").",
+    "",
+    `  Firestore (local-firestore)  FIRESTORE_EMULATOR_HOST=${urls.firestore}`,
+    `  Functions emulator           ${urls.functions}/<name>`,
+    `  Auth emulator                FIREBASE_AUTH_EMULATOR_HOST=${urls.auth.replace("http://", "")}`,
+    `  Payment webhook              ${urls.webhook}`,
+    "",
+    "Demo users (auth emulator; the tokens are unsigned emulator tokens, valid for 1 hour):",
+    `  student ${users.student.email} / ${users.student.password}  uid ${users.student.uid}`,
+    `  admin   ${users.admin.email} / ${users.admin.password}  uid ${users.admin.uid}  (claim admin: true)`,
+    "",
+    "Paste into another shell:",
+    `  export STUDENT_TOKEN=${stack.tokens.student}`,
+    `  export ADMIN_TOKEN=${stack.tokens.admin}`,
+    "",
+    "Courses: demo-course (4900 usd, published), free-course (free, published).",
+    "",
+    "One call per function:",
+    `  ${callable("enrollInCourse", "STUDENT_TOKEN", { courseId: DEMO.course.courseId })}`,
+    `  ${callable("startPayment", "STUDENT_TOKEN", { courseId: DEMO.course.courseId, requestId: "req-0001-demo" })}`,
+    `  ${callable("upsertCourse", "ADMIN_TOKEN", { courseId: "new-course", title: "New course", price: 1999, currency: "usd", published: true })}`,
+    `  ${callable("recordManualPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, amount: 1000, reference: "cash-0001" })}`,
+    `  ${callable("refundPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, paymentId: "<paymentId>" })}`,
+    `  curl -s -X POST ${urls.webhook} -H 'content-type: application/json' -H 'stripe-signature: t=0,v1=bad' -d '{}'   # 400: signed events come from "confirm"`,
+    "  onEnrollmentWritten runs on every enrollment write; see courseStats/demo-course.",
+    "",
+    "Confirm a local payment (what the customer's card would do): type here",
+    "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook",
+    "  fail <paymentId>        sends a signed payment_intent.payment_failed",
+    "  tokens                  prints fresh ID tokens",
+    "A new token from another shell:",
+    `  curl -s -X POST '${urls.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=fake' ` +
+      `-H 'content-type: application/json' -d '{"email":"${users.student.email}","password":"${users.student.password}","returnSecureToken":true}'`,
+    "",
+    "Ctrl-C stops everything.",
+    "",
+  ];
+  console.log(lines.join("\n"));
+}
+
+async function main() {
+  const started = Date.now();
+  console.log("Starting the local stack (build, local Firestore, functions + auth emulators)…");
+  const stack = await startStack({
+    firestorePort: port("FIRESTORE_PORT", DEFAULT_PORTS.firestorePort),
+    functionsPort: port("FUNCTIONS_PORT", DEFAULT_PORTS.functionsPort),
+    authPort: port("AUTH_PORT", DEFAULT_PORTS.authPort),
+    build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
+    handleSignals: false,
+    log: (line) => {
+      if (verbose || !line.startsWith("[firebase]")) console.log(line);
+    },
+  });
+  printUsage(stack);
+  console.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: false });
+  let stopping = false;
+  const shutdown = async (reason) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${reason}: stopping the local stack…`);
+    rl.close();
+    await stack.stop();
+    console.log("Stopped.");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+  rl.on("line", (input) => {
+    const [command, arg] = input.trim().split(/\s+/);
+    const report = (promise) =>
+      promise.then(
+        (reply) => console.log(`webhook answered ${reply.status} ${JSON.stringify(reply.body)}`),
+        (error) => console.log(`failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    if (command === "confirm" && arg) void report(stack.confirmPayment(arg));
+    else if (command === "fail" && arg) void report(stack.failPayment(arg));
+    else if (command === "tokens") {
+      void Promise.all([stack.signIn(DEMO.student), stack.signIn(DEMO.admin)]).then(([s, a]) => {
+        console.log(`export STUDENT_TOKEN=${s.idToken}\nexport ADMIN_TOKEN=${a.idToken}`);
+      });
+    } else if (command) {
+      console.log("commands: confirm <paymentId> | fail <paymentId> | tokens   (Ctrl-C stops)");
+    }
+  });
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,153 @@
+/**
+ * End-to-end smoke over HTTP through the local stack (local Firestore + the Firebase CLI's functions and auth
+ * emulators): enroll → startPayment → signed webhook → the enrollment shows paid and active, and the
+ * onEnrollmentWritten trigger (delivered by the local Firestore to the functions emulator) updated courseStats.
+ *
+ *   node --test tools/local-stack/test/
+ *
+ * LOCAL_STACK_SKIP_BUILD=1 skips building functions/ and tools/local-firestore (when `npm run build` just ran);
+ * LOCAL_STACK_VERBOSE=1 prints the emulators' output.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import net from "node:net";
+import { after, before, test } from "node:test";
+import { DEMO, startStack } from "../stack.mjs";
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
+const outputTail = [];
+let stack;
+
+before(
+  async () => {
+    const [functionsPort, authPort] = [await freePort(), await freePort()];
+    stack = await startStack({
+      firestorePort: 0,
+      functionsPort,
+      authPort,
+      projectId: "demo-courses",
+      build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
+      log: (line) => {
+        if (verbose) console.log(line);
+        outputTail.push(line);
+        if (outputTail.length > 200) outputTail.shift();
+      },
+    });
+    const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
+    const { buildMs, emulatorsReadyMs, readyMs } = stack.timings;
+    console.log(
+      `build ${seconds(buildMs)}; stack ready in ${seconds(readyMs)} (emulators ${seconds(emulatorsReadyMs)})`,
+    );
+  },
+  { timeout: 180_000 },
+);
+
+after(async () => {
+  await stack?.stop();
+});
+
+/** On failure, the emulators' recent output is the first thing anyone needs. */
+async function withOutput(fn) {
+  try {
+    await fn();
+  } catch (error) {
+    if (!verbose) console.error(`--- recent stack output ---\n${outputTail.slice(-80).join("\n")}`);
+    throw error;
+  }
+}
+
+test("a callable without a token answers UNAUTHENTICATED", async () => {
+  const reply = await stack.callFunction("enrollInCourse", { courseId: DEMO.course.courseId });
+  assert.equal(reply.status, 401);
+  assert.equal(reply.error?.status, "UNAUTHENTICATED");
+});
+
+test("the webhook answers 400 to a bad signature", async () => {
+  const rawBody = JSON.stringify({ id: "evt_forged", object: "event", type: "payment_intent.succeeded" });
+  const t = Math.floor(Date.now() / 1000);
+  const reply = await stack.postWebhook(rawBody, `t=${t},v1=${"0".repeat(64)}`);
+  assert.equal(reply.status, 400);
+  const unsigned = await stack.postWebhook(rawBody, undefined);
+  assert.equal(unsigned.status, 400);
+});
+
+test("a free course is paid and active at enrollment", async () => {
+  const reply = await stack.callFunction(
+    "enrollInCourse",
+    { courseId: DEMO.freeCourse.courseId },
+    stack.tokens.student,
+  );
+  assert.equal(reply.status, 200, JSON.stringify(reply.body));
+  assert.equal(reply.result.paymentStatus, "paid");
+  assert.equal(reply.result.accessStatus, "active");
+});
+
+test("enroll → startPayment → signed webhook → paid and active; courseStats updated by the trigger", async () => {
+  await withOutput(async () => {
+    const { student } = stack.tokens;
+    const uid = stack.users.student.uid;
+    const courseId = DEMO.course.courseId;
+
+    const enrolled = await stack.callFunction("enrollInCourse", { courseId }, student);
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.equal(enrolled.result.paymentStatus, "unpaid");
+    assert.equal(enrolled.result.accessStatus, "locked");
+    assert.equal(enrolled.result.amountDue, DEMO.course.price);
+
+    const requestId = `e2e-${randomUUID()}`;
+    const started = await stack.callFunction("startPayment", { courseId, requestId }, student);
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.equal(started.result.amount, DEMO.course.price);
+    assert.equal(started.result.currency, DEMO.course.currency);
+    assert.match(started.result.paymentId, /^pi_local_/);
+
+    const retried = await stack.callFunction("startPayment", { courseId, requestId }, student);
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.equal(retried.result.paymentId, started.result.paymentId);
+
+    const delivered = await stack.confirmPayment(started.result.paymentId);
+    assert.equal(delivered.status, 200, JSON.stringify(delivered.body));
+
+    const enrollment = await stack.waitForDoc(
+      `users/${uid}/courses/${courseId}`,
+      (d) => d.paymentStatus === "paid" && d.accessStatus === "active",
+    );
+    const e = enrollment.data();
+    assert.equal(e.amountPaid, DEMO.course.price);
+    assert.equal(e.amountDue, 0);
+    assert.equal(e.price, DEMO.course.price);
+    assert.equal(e.currency, DEMO.course.currency);
+
+    const ledger = await stack.db.collection(`users/${uid}/courses/${courseId}/payments`).get();
+    assert.deepEqual(
+      ledger.docs.map((d) => [d.id, d.data().amount]),
+      [[started.result.paymentId, DEMO.course.price]],
+    );
+
+    // The same signed event again (a provider redelivery) changes nothing.
+    const redelivered = await stack.confirmPayment(started.result.paymentId);
+    assert.equal(redelivered.status, 200, JSON.stringify(redelivered.body));
+
+    const stats = await stack.waitForDoc(
+      `courseStats/${courseId}`,
+      (d) => d.enrolledCount >= 1 && d.revenue === DEMO.course.price,
+    );
+    assert.equal(stats.data().revenue, DEMO.course.price);
+    assert.equal(stats.data().paidCount, 1);
+
+    const after = (await stack.db.doc(`users/${uid}/courses/${courseId}`).get()).data();
+    assert.equal(after.amountPaid, DEMO.course.price);
+  });
+});
