@@ -190,7 +190,8 @@ export class TriggerDelivery {
           const parsed = parseTrigger(t);
           if (parsed) {
             const known = this.triggers.find((k) => k.id === parsed.id);
-            found.push({ ...parsed, key: known?.key });
+            // The emulator lists a trigger once per generation (a re-enable adds one): deliver once per id.
+            if (!found.some((f) => f.id === parsed.id)) found.push({ ...parsed, key: known?.key });
           }
         }
       }
