@@ -1,6 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { RpcError, invalidArgument } from "./errors";
+import { RpcError, aborted, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
 import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
@@ -428,6 +428,10 @@ export class Engine {
     }
     try {
       await this.opts.transactions.acquire(txn, names);
+      // An older transaction may have wounded this one while the lock grant was being delivered.
+      if (txn && txn.state !== "active") {
+        throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
+      }
       const result = this.applyAtomically(writes, names, md);
       if (txn) {
         this.opts.transactions.finish(txn, "finished");

@@ -28,6 +28,8 @@ interface ActiveTarget {
   /** Current result set: name → updateTime in micros. */
   results: Map<string, number>;
   evaluate(): StoredDocument[];
+  /** Re-judges the target against the security rules (throws PERMISSION_DENIED). */
+  authorize(docs: StoredDocument[]): void;
 }
 
 function resumeToken(time: Ts): Buffer {
@@ -103,11 +105,33 @@ export function serveListen(
     });
   };
 
+  const removeWithCause = (id: number, err: RpcError): void => {
+    targets.delete(id);
+    send({
+      targetChange: {
+        targetChangeType: "REMOVE",
+        targetIds: [id],
+        cause: { code: err.code, message: err.message },
+      },
+    });
+  };
+
   const unsubscribe = engine.onChanges((_changes, time) => {
     if (closed || targets.size === 0) return;
     try {
       let any = false;
-      for (const t of targets.values()) any = pushDiff(t, time) || any;
+      for (const t of [...targets.values()]) {
+        // Rules are judged again on every change, as production does: a listener whose data
+        // stops being readable (a course unpublished) ends with PERMISSION_DENIED.
+        try {
+          t.authorize(t.evaluate());
+        } catch (err) {
+          if (!(err instanceof RpcError)) throw err;
+          removeWithCause(t.id, err);
+          continue;
+        }
+        any = pushDiff(t, time) || any;
+      }
       if (any) globalSnapshot(time);
     } catch (err) {
       fail(err);
@@ -118,23 +142,28 @@ export function serveListen(
     const id = req.targetId ?? 0;
     if (targets.has(id)) throw new RpcError(status.INVALID_ARGUMENT, `Target id ${id} is already in use.`);
     let evaluate: () => StoredDocument[];
+    let authorize: (docs: StoredDocument[]) => void;
     if (req.documents) {
       const names = req.documents.documents ?? [];
       for (const n of names) splitDocumentName(n);
-      engine.authorizeRead(call.metadata, names);
       evaluate = () =>
         names.map((n) => engine.store.get(n)).filter((d): d is StoredDocument => d !== undefined);
+      authorize = () => {
+        engine.authorizeRead(call.metadata, names);
+      };
     } else if (req.query?.structuredQuery) {
       const parent = req.query.parent ?? "";
       validateParent(parent);
       const q = req.query.structuredQuery;
-      const first = runQuery(q, parent, engine.store.all());
-      engine.authorizeQuery(call.metadata, parent, q, first);
       evaluate = () => runQuery(q, parent, engine.store.all());
+      authorize = (docs) => {
+        engine.authorizeQuery(call.metadata, parent, q, docs);
+      };
     } else {
       throw new RpcError(status.INVALID_ARGUMENT, "A listen target needs documents or a query.");
     }
-    const target: ActiveTarget = { id, results: new Map(), evaluate };
+    authorize(evaluate());
+    const target: ActiveTarget = { id, results: new Map(), evaluate, authorize };
     targets.set(id, target);
     const time = engine.store.currentTime();
     send({ targetChange: { targetChangeType: "ADD", targetIds: [id] } });
@@ -161,15 +190,7 @@ export function serveListen(
           // A target that cannot be served (denied by rules, invalid) is removed with a cause;
           // the stream itself stays open for the other targets, as Firestore does.
           if (!(err instanceof RpcError)) throw err;
-          const id = raw.addTarget.targetId ?? 0;
-          targets.delete(id);
-          send({
-            targetChange: {
-              targetChangeType: "REMOVE",
-              targetIds: [id],
-              cause: { code: err.code, message: err.message },
-            },
-          });
+          removeWithCause(raw.addTarget.targetId ?? 0, err);
         }
       } else if (raw.removeTarget !== undefined) {
         targets.delete(raw.removeTarget);

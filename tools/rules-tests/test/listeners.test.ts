@@ -112,6 +112,34 @@ describe("snapshot listeners under the rules", () => {
     expect(seen[seen.length - 1]).toContain("late-course");
   });
 
+  test("a listener on a course ends with permission-denied when the course is unpublished", async () => {
+    let markFirst: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => {
+      markFirst = resolve;
+    });
+    const ended = new Promise<{ code?: string }>((resolve, reject) => {
+      let snapshots = 0;
+      const unsubscribe = onSnapshot(
+        doc(db("anonymous"), PATHS.publishedCourse),
+        () => {
+          snapshots++;
+          if (snapshots === 1) markFirst();
+          else reject(new Error("received data after the course was unpublished"));
+        },
+        (err) => {
+          unsubscribe();
+          resolve(err);
+        },
+      );
+    });
+    // The listener was allowed and has data before the change that makes it unreadable.
+    await first;
+    await holder.get().withSecurityRulesDisabled(async (ctx) => {
+      await setDoc(doc(firestoreOf(ctx), PATHS.publishedCourse), { published: false }, { merge: true });
+    });
+    await expect(ended).resolves.toMatchObject({ code: "permission-denied" });
+  });
+
   test("an unconstrained listener on courses is denied", async () => {
     await expect(watchQuery(collection(db("owner"), "courses"), () => true)).rejects.toMatchObject({
       code: "permission-denied",
