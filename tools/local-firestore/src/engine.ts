@@ -36,6 +36,8 @@ export interface OperationCounts {
   transactionsBegun: number;
   transactionsCommitted: number;
   transactionsAborted: number;
+  /** Requests that had to wait for a lock held by a transaction. */
+  lockWaits: number;
 }
 
 /** Hook for the security-rules layer: called for requests not made with admin credentials. */
@@ -117,6 +119,9 @@ export class Engine {
     opts.transactions.onAbort = () => {
       this.counts.transactionsAborted++;
     };
+    opts.transactions.onLockWait = () => {
+      this.counts.lockWaits++;
+    };
   }
 
   static zeroCounts(): OperationCounts {
@@ -128,6 +133,7 @@ export class Engine {
       transactionsBegun: 0,
       transactionsCommitted: 0,
       transactionsAborted: 0,
+      lockWaits: 0,
     };
   }
 

@@ -50,6 +50,8 @@ export class TransactionManager {
   private nextAge = 1;
   /** Called once for each active transaction that is aborted (wounded, timed out, expired, cleared). */
   onAbort: ((txn: Transaction, reason: string | undefined) => void) | undefined;
+  /** Called each time a request starts waiting for a lock another transaction holds. */
+  onLockWait: (() => void) | undefined;
   private readonly idleTimeoutMs: number;
   private readonly maxLifetimeMs: number;
   private readonly lockWaitTimeoutMs: number;
@@ -151,6 +153,7 @@ export class TransactionManager {
       if (txn) this.finish(txn, "aborted", "lock wait timed out");
       return Promise.reject(aborted(`Too much contention on document ${name}. Please try again.`));
     }
+    this.onLockWait?.();
     return new Promise<void>((resolve, reject) => {
       let queue = this.queues.get(name);
       if (!queue) {

@@ -218,3 +218,12 @@ export function compareTimestamps(
 export function ids(snap: { docs: Array<{ id: string }> }): string[] {
   return snap.docs.map((d) => d.id);
 }
+
+/** Polls until `condition` holds; fails after `timeoutMs`. Never a fixed sleep. */
+export async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { Timestamp } from "firebase-admin/firestore";
 
-import { compareTimestamps, deferred, useFirestore } from "./support";
+import { LOCAL, compareTimestamps, deferred, useFirestore, waitUntil } from "./support";
 
 const ctx = useFirestore("transactions");
 
@@ -158,8 +158,11 @@ describe("read-write transactions", () => {
       attempts.t2++;
       const snap = await tx.get(contested);
       t2HasLock.resolve();
-      // Give T1 the chance to ask for the document while T2 holds it.
-      await new Promise((r) => setTimeout(r, 200));
+      // Let T1 ask for the document while T2 holds it: locally, wait until the server reports that
+      // T1 waits for the lock or wounded T2; against another emulator (no counters) give it a moment.
+      if (LOCAL) {
+        await waitUntil(() => ctx.stats().lockWaits > 0 || ctx.stats().transactionsAborted > 0);
+      } else await new Promise((r) => setTimeout(r, 200));
       tx.update(contested, {
         n: (snap.get("n") as number) + 1,
         log: [...(snap.get("log") as string[]), `t2#${attempts.t2}`],

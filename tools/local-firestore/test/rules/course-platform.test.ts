@@ -1,7 +1,11 @@
 import { compileRules, type CompiledRules, type RulesAuth, type RulesQuery } from "../../src/rules";
 import { ask, T0, user, val, type Ask } from "./helpers";
 
-/** Rules of a course platform: profiles, enrollments, a course catalogue and a payments ledger. */
+/**
+ * A FIXTURE for exercising the engine on a realistic file: the rules of a course platform
+ * (profiles, enrollments, a course catalogue and a payments ledger). It is not the project's
+ * firestore.rules, which is tested as a matrix in tools/rules-tests.
+ */
 export const COURSE_RULES = `rules_version = '2';
 service cloud.firestore {
   match /databases/{database}/documents {
