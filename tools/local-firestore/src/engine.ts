@@ -470,7 +470,24 @@ export class Engine {
       const name = names[i] ?? "";
       if (!before.has(name)) before.set(name, store.get(name));
       const current = after.has(name) ? after.get(name) : before.get(name);
-      const { after: next, transformResults } = applyWrite(w, current, commitTime);
+      let outcome: ReturnType<typeof applyWrite>;
+      try {
+        outcome = applyWrite(w, current, commitTime);
+      } catch (err) {
+        // Security rules are judged before preconditions, so a caller the rules deny learns
+        // nothing about the document (not even that it is missing or already exists).
+        if (err instanceof RpcError && this.accessCheck) {
+          const attempted: StoredDocument | undefined = w.update
+            ? { name, fields: w.update.fields ?? {}, createTime: commitTime, updateTime: commitTime }
+            : undefined;
+          this.accessCheck(md, {
+            kind: "write",
+            changes: [{ name, before: current, after: w.delete ? undefined : (attempted ?? current) }],
+          });
+        }
+        throw err;
+      }
+      const { after: next, transformResults } = outcome;
       if (next) {
         const size = documentSize(name, next.fields);
         if (size > MAX_DOCUMENT_SIZE) {
@@ -633,9 +650,10 @@ export class Engine {
   }
 
   /** Deletes every document of a project's database; aborts open transactions. */
-  clear(): void {
+  /** Deletes every document (of one database when given, e.g. "projects/p/databases/(default)"); aborts open transactions. */
+  clear(database?: string): void {
     this.opts.transactions.abortAll("database cleared");
-    this.opts.store.clear();
+    this.opts.store.clear(database === undefined ? undefined : `${database}/documents/`);
   }
 }
 

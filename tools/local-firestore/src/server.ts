@@ -48,8 +48,8 @@ export interface LocalFirestore {
   /** `host:port`, the value for FIRESTORE_EMULATOR_HOST. */
   readonly address: string;
   readonly faults: FaultInjector;
-  /** Deletes all documents and aborts open transactions. */
-  clear(): Promise<void>;
+  /** Deletes all documents (or one project's, given its id) and aborts open transactions. */
+  clear(projectId?: string): Promise<void>;
   stats(): Stats;
   resetStats(): void;
   /** Resolves when every trigger event queued so far has been delivered (or given up on). */
@@ -90,8 +90,8 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     port: 0,
     address: "",
     faults,
-    clear: () => {
-      engine.clear();
+    clear: (project) => {
+      engine.clear(project === undefined ? undefined : `projects/${project}/databases/(default)`);
       return Promise.resolve();
     },
     stats: () => ({
@@ -264,8 +264,10 @@ async function handleHttp(
     res.end("Ok");
     return;
   }
-  if (method === "DELETE" && /^\/emulator\/v1\/projects\/[^/]+\/databases\/[^/]+\/documents$/.test(path)) {
-    await ctx.api.clear();
+  const clearPath = /^\/emulator\/v1\/projects\/([^/]+)\/databases\/([^/]+)\/documents$/.exec(path);
+  if (method === "DELETE" && clearPath) {
+    // Only that project's database, as the official emulator does.
+    ctx.engine.clear(`projects/${clearPath[1] ?? ""}/databases/${decodeURIComponent(clearPath[2] ?? "")}`);
     send(res, 200, {});
     return;
   }

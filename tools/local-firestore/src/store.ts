@@ -97,9 +97,15 @@ export class Store {
     }
   }
 
-  clear(): void {
-    this.docs.clear();
-    this.history.clear();
+  /** Deletes every document, or only those whose name starts with `prefix` (one database). */
+  clear(prefix?: string): void {
+    if (prefix === undefined) {
+      this.docs.clear();
+      this.history.clear();
+      return;
+    }
+    for (const name of [...this.docs.keys()]) if (name.startsWith(prefix)) this.docs.delete(name);
+    for (const name of [...this.history.keys()]) if (name.startsWith(prefix)) this.history.delete(name);
   }
 
   /** Replaces all data (import). */

@@ -311,3 +311,11 @@ describe("the admin claim", () => {
     expect(snapshot.data()).toEqual(seedData(PATHS.draftCourse));
   });
 });
+
+describe("no existence oracle through write errors", () => {
+  test("updating a missing document the rules deny is permission-denied, not not-found", async () => {
+    await assertFails(
+      updateDoc(doc(db("otherUser"), `users/${OWNER_UID}/courses/no-such-course`), { amountPaid: 1 }),
+    );
+  });
+});
