@@ -3,8 +3,12 @@ import { createHash } from "node:crypto";
 
 /** Firestore-safe document id we mint or accept: 1–128 chars of [A-Za-z0-9_-], not `__…__`. */
 export const DOC_ID_PATTERN = /^(?!__.*__$)[A-Za-z0-9_-]{1,128}$/;
-/** Firebase Auth uid: looser, but a single safe path segment. */
-export const UID_PATTERN = /^(?!__.*__$)(?!\.\.?$)[^/\s]{1,128}$/;
+/**
+ * Firebase Auth uid: looser, but a single safe path segment, and well-formed text: a lone UTF-16 surrogate cannot
+ * be encoded as UTF-8, so Firestore would name a different document than the one asked for (the read fails).
+ */
+export const UID_PATTERN =
+  /^(?!__.*__$)(?!\.\.?$)(?!.*(?:[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]))[^/\s]{1,128}$/;
 
 export const isDocId = (value: unknown): value is string =>
   typeof value === "string" && DOC_ID_PATTERN.test(value);

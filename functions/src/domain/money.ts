@@ -19,20 +19,42 @@ export function addCents(a: number, b: number): number {
   return sum;
 }
 
+/**
+ * The smallest amount the payment provider will charge, in minor units of the currency (Stripe: $0.50, €0.50,
+ * £0.30); other currencies default to 50. Stripe refuses a smaller payment intent outright, so a smaller amount,
+ * even a remaining balance, cannot be paid through the provider (an admin can record it as a manual payment).
+ */
+const MIN_CHARGE_CENTS: ReadonlyMap<string, number> = new Map([
+  ["usd", 50],
+  ["eur", 50],
+  ["gbp", 30],
+]);
+export const DEFAULT_MIN_CHARGE_CENTS = 50;
+
+export function minimumChargeCents(currency: string): number {
+  return MIN_CHARGE_CENTS.get(currency) ?? DEFAULT_MIN_CHARGE_CENTS;
+}
+
 export type PaymentAmountDecision =
   | { ok: true; amount: number; isRemainingBalance: boolean }
-  | { ok: false; reason: "nothing-due" | "exceeds-amount-due" | "below-minimum" };
+  | { ok: false; reason: "nothing-due" | "exceeds-amount-due" | "below-minimum" | "below-minimum-charge" };
 
 /**
  * The amount a `startPayment` charges: the requested amount, or the whole remaining balance when omitted.
- * Valid when 1 ≤ amount ≤ amountDue.
+ * Valid when 1 ≤ amount ≤ amountDue and amount ≥ the currency's minimum charge (even for a remaining balance).
  */
-export function decidePaymentAmount(requested: number | undefined, amountDue: number): PaymentAmountDecision {
+export function decidePaymentAmount(
+  requested: number | undefined,
+  amountDue: number,
+  currency: string,
+): PaymentAmountDecision {
   if (amountDue <= 0) return { ok: false, reason: "nothing-due" };
-  if (requested === undefined) return { ok: true, amount: amountDue, isRemainingBalance: true };
-  if (!Number.isSafeInteger(requested) || requested < 1) return { ok: false, reason: "below-minimum" };
-  if (requested > amountDue) return { ok: false, reason: "exceeds-amount-due" };
-  return { ok: true, amount: requested, isRemainingBalance: requested === amountDue };
+  if (requested !== undefined && (!Number.isSafeInteger(requested) || requested < 1))
+    return { ok: false, reason: "below-minimum" };
+  if (requested !== undefined && requested > amountDue) return { ok: false, reason: "exceeds-amount-due" };
+  const amount = requested ?? amountDue;
+  if (amount < minimumChargeCents(currency)) return { ok: false, reason: "below-minimum-charge" };
+  return { ok: true, amount, isRemainingBalance: amount === amountDue };
 }
 
 /** What can still be refunded of one payment: its amount minus the refunds of it already recorded. */

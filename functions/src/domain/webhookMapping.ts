@@ -2,7 +2,7 @@
  * Webhook event → domain command. Pure: takes a verified, schema-parsed event and decides what it means for
  * the ledger, without touching any database.
  */
-import type { ParsedWebhookEvent } from "../schemas/webhook";
+import type { ParsedWebhookEvent, RefundObject } from "../schemas/webhook";
 import { disputeOutcomeFromStatus, type DisputeEvent } from "./disputes";
 import { isDocId, isUid } from "./ids";
 import type { LedgerEntryInput, LedgerSource } from "./ledger";
@@ -15,11 +15,12 @@ export type DeadLetterReason =
   | "metadata-missing"
   | "metadata-invalid"
   | "payment-reference-missing"
-  | "refund-list-missing"
   | "invalid-amount"
   | "unknown-payment"
   | "unknown-enrollment"
-  | "currency-mismatch";
+  | "currency-mismatch"
+  /** A non-transient unexpected failure while processing (a bug or corrupt stored data); see the logs. */
+  | "internal-error";
 
 export type WebhookCommand =
   | { kind: "deadLetter"; reason: DeadLetterReason }
@@ -66,8 +67,29 @@ function targetOf(
   return { kind: "lookup", providerPaymentId };
 }
 
-/** Refund statuses that do not move money. */
-const NON_MONEY_REFUND_STATUSES = new Set(["failed", "canceled"]);
+/**
+ * Only a `succeeded` refund has moved money: `pending` (and `requires_action`) may still fail, `failed` and
+ * `canceled` never move it. A refund first seen pending is applied by the later event that shows it succeeded.
+ */
+export function isMoneyMovingRefund(refund: Pick<RefundObject, "amount" | "status">): boolean {
+  return refund.amount > 0 && refund.status === "succeeded";
+}
+
+function refundEntry(
+  refund: RefundObject,
+  providerPaymentId: string,
+  source: LedgerSource,
+): LedgerEntryInput {
+  return {
+    id: refund.id,
+    type: "refund",
+    amount: -refund.amount,
+    currency: refund.currency,
+    source,
+    providerPaymentId,
+    providerRefundId: refund.id,
+  };
+}
 
 export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource): WebhookCommand {
   switch (event.type) {
@@ -100,25 +122,34 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
     }
     case "charge.refunded": {
       const charge = event.object;
+      // Since Stripe API 2022-11-15 the charge carries no refund list (before, at most 10): the refund.*
+      // events carry each refund, keyed by the same refund id, so nothing is lost by not dead-lettering.
+      if (charge.refunds === undefined || charge.refunds === null)
+        return { kind: "noop", reason: "refund-list-absent" };
       const providerPaymentId = charge.payment_intent ?? charge.id;
       const target = targetOf(charge.metadata, providerPaymentId);
       if (target.kind === "deadLetter") return target;
-      if (charge.refunds === undefined || charge.refunds === null) {
-        return { kind: "deadLetter", reason: "refund-list-missing" };
-      }
-      const entries: LedgerEntryInput[] = charge.refunds.data
-        .filter((r) => r.amount > 0 && !NON_MONEY_REFUND_STATUSES.has(r.status ?? ""))
-        .map((r) => ({
-          id: r.id,
-          type: "refund",
-          amount: -r.amount,
-          currency: r.currency,
-          source,
-          providerPaymentId,
-          providerRefundId: r.id,
-        }));
+      const entries = charge.refunds.data
+        .filter(isMoneyMovingRefund)
+        .map((r) => refundEntry(r, providerPaymentId, source));
       if (entries.length === 0) return { kind: "noop", reason: "no-money-moving-refunds" };
       return { kind: "applyEntries", target, entries, checkoutId: null };
+    }
+    case "refund.created":
+    case "refund.updated": {
+      const refund = event.object;
+      if (refund.status !== "succeeded") return { kind: "noop", reason: "refund-not-succeeded" };
+      if (refund.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
+      const providerPaymentId = refund.payment_intent ?? refund.charge ?? null;
+      if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+      const target = targetOf(refund.metadata, providerPaymentId);
+      if (target.kind === "deadLetter") return target;
+      return {
+        kind: "applyEntries",
+        target,
+        entries: [refundEntry(refund, providerPaymentId, source)],
+        checkoutId: null,
+      };
     }
     case "charge.dispute.created":
     case "charge.dispute.closed": {

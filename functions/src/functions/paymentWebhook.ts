@@ -5,13 +5,13 @@ import { REGION, stripeWebhookSecret, webhookSecretValue } from "../shared/confi
 export const paymentWebhook = onRequest(
   { region: REGION, secrets: [stripeWebhookSecret] },
   async (req, res) => {
-    const [{ handleWebhook }, { getPaymentProvider }] = await Promise.all([
+    const [{ handleWebhook }, { paymentProviderSource }] = await Promise.all([
       import("../services/webhookService"),
       import("../services/payments"),
     ]);
     const result = await handleWebhook(
       { method: req.method, rawBody: req.rawBody, signature: req.headers["stripe-signature"] },
-      { secret: webhookSecretValue(), source: getPaymentProvider().name },
+      { secret: webhookSecretValue(), source: paymentProviderSource() },
     );
     res.status(result.status).json(result.body);
   },

@@ -37,8 +37,11 @@ export const refundPaymentInput = z.strictObject({
   paymentId: docIdSchema,
   /** Omitted: refund everything still refundable of that payment. */
   amount: positiveCentsSchema.optional(),
-  /** Optional retry key; distinguishes two deliberate refunds of the same amount of one payment. */
-  requestId: requestIdSchema.optional(),
+  /**
+   * Retry key (required): generated once per logical refund and reused on every retry. Two deliberate refunds of
+   * the same amount of one payment need two requestIds; without one they would collapse into a single refund.
+   */
+  requestId: requestIdSchema,
 });
 export type RefundPaymentInput = z.infer<typeof refundPaymentInput>;
 

@@ -22,8 +22,12 @@ export const referenceSchema = z
 /** A positive amount in cents. */
 export const positiveCentsSchema = z.int().min(1).max(MAX_AMOUNT_CENTS);
 
-/** A price in cents (0 = free course). */
-export const priceCentsSchema = z.int().min(0).max(MAX_AMOUNT_CENTS);
+/** A price in cents (0 = free course). `-0` (valid JSON) becomes 0: firebase-admin would store it as a double. */
+export const priceCentsSchema = z
+  .int()
+  .min(0)
+  .max(MAX_AMOUNT_CENTS)
+  .transform((cents) => (cents === 0 ? 0 : cents));
 
 /** ISO 4217 code in lower case, as Stripe uses it. */
 export const currencySchema = z.string().regex(/^[a-z]{3}$/, "must be a 3-letter lowercase currency code");
@@ -35,6 +39,11 @@ export const titleSchema = z
   .min(1)
   .max(200)
   // eslint-disable-next-line no-control-regex
-  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters");
+  .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters")
+  // A lone UTF-16 surrogate cannot be encoded as UTF-8: it would be stored mangled (or refused by Firestore).
+  .refine(
+    (s) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s),
+    "must be well-formed text",
+  );
 
 export { MAX_INPUT_DEPTH, hasForbiddenKeys } from "../shared/inputGuards";

@@ -14,6 +14,8 @@ export const HANDLED_EVENT_TYPES = [
   "payment_intent.succeeded",
   "payment_intent.payment_failed",
   "charge.refunded",
+  "refund.created",
+  "refund.updated",
   "charge.dispute.created",
   "charge.dispute.closed",
 ] as const;
@@ -50,6 +52,7 @@ export const paymentIntentSchema = z.object({
 });
 export type PaymentIntentObject = z.infer<typeof paymentIntentSchema>;
 
+/** A Refund, as listed in `charge.refunds.data` or as the object of a `refund.*` event. Only `succeeded` moves money. */
 export const refundSchema = z.object({
   id: providerIdSchema,
   object: z.literal("refund").optional(),
@@ -57,8 +60,13 @@ export const refundSchema = z.object({
   currency: currencySchema,
   status: z.string().max(50).nullable().optional(),
   payment_intent: providerIdSchema.nullable().optional(),
+  charge: providerIdSchema.nullable().optional(),
+  metadata: metadataSchema,
 });
 export type RefundObject = z.infer<typeof refundSchema>;
+
+/** The object of `refund.created` / `refund.updated`. */
+export const refundEventObjectSchema = refundSchema.extend({ object: z.literal("refund") });
 
 export const chargeSchema = z.object({
   id: providerIdSchema,
@@ -68,10 +76,12 @@ export const chargeSchema = z.object({
   currency: currencySchema,
   payment_intent: providerIdSchema.nullable().optional(),
   metadata: metadataSchema,
+  /** Absent since Stripe API 2022-11-15 (and at most 10 entries before): `refund.*` events carry each refund. */
   refunds: z
     .object({
       object: z.literal("list").optional(),
       data: z.array(refundSchema).max(100),
+      has_more: z.boolean().optional(),
     })
     .nullable()
     .optional(),
@@ -97,6 +107,7 @@ export type ParsedWebhookEvent =
       object: PaymentIntentObject;
     }
   | { id: string; type: "charge.refunded"; object: ChargeObject }
+  | { id: string; type: "refund.created" | "refund.updated"; object: RefundObject }
   | { id: string; type: "charge.dispute.created" | "charge.dispute.closed"; object: DisputeObject };
 
 export type WebhookParseResult =
@@ -125,6 +136,13 @@ export function parseWebhookEvent(body: unknown): WebhookParseResult {
     }
     case "charge.refunded": {
       const parsed = chargeSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: "handled", event: { id, type, object: parsed.data } }
+        : { kind: "malformed", issues: issuesOf(parsed.error) };
+    }
+    case "refund.created":
+    case "refund.updated": {
+      const parsed = refundEventObjectSchema.safeParse(raw);
       return parsed.success
         ? { kind: "handled", event: { id, type, object: parsed.data } }
         : { kind: "malformed", issues: issuesOf(parsed.error) };

@@ -2,7 +2,7 @@
 import { manualPaymentLedgerId, manualRefundLedgerId, refundIdempotencyKey } from "../domain/ids";
 import { decideRefundAmount } from "../domain/money";
 import type { RecordManualPaymentInput, RefundPaymentInput } from "../schemas/callables";
-import { alreadyExists, failedPrecondition, notFound } from "../shared/errors";
+import { ProviderError, alreadyExists, failedPrecondition, notFound } from "../shared/errors";
 import { logInfo } from "../shared/log";
 import { refs } from "./firestore/refs";
 import { applyLedgerEntries, applyManualRefund } from "./ledgerService";
@@ -93,7 +93,7 @@ export async function refundPayment(adminUid: string, input: RefundPaymentInput)
     return { refundId: result.refundId, amount: result.amount, applied: true, status: "succeeded" };
   }
 
-  const provider = getPaymentProvider();
+  const provider = await getPaymentProvider();
   if (payment.source !== provider.name) {
     throw failedPrecondition("This payment belongs to a different payment provider.");
   }
@@ -102,13 +102,24 @@ export async function refundPayment(adminUid: string, input: RefundPaymentInput)
     payment.amount,
     enrollment.refundedByPayment[input.paymentId] ?? 0,
   );
-  if (!decision.ok) throw failedPrecondition(`Refund not possible: ${decision.reason}.`);
-  const refund = await provider.createRefund({
+  const refundParams = {
     paymentId: input.paymentId,
     amount: input.amount,
     idempotencyKey,
     metadata: { uid: input.uid, courseId: input.courseId },
-  });
+  };
+  if (!decision.ok) {
+    // A retry of a refund whose webhook has already been applied finds nothing (or too little) left to refund.
+    // The provider answers a repeated idempotency key with the refund it made; for any other request it refuses
+    // too, and the answer stays failed-precondition.
+    const earlier = await provider.createRefund(refundParams).catch((error: unknown) => {
+      if (error instanceof ProviderError && !error.transient) return null;
+      throw error;
+    });
+    if (earlier === null) throw failedPrecondition(`Refund not possible: ${decision.reason}.`);
+    return { refundId: earlier.refundId, amount: earlier.amount, applied: false, status: earlier.status };
+  }
+  const refund = await provider.createRefund(refundParams);
   logInfo("provider refund created", {
     adminUid,
     uid: input.uid,

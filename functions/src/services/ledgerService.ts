@@ -10,7 +10,7 @@
  * Redelivery, concurrent delivery and a commit whose reply was lost (the SDK reruns the transaction, which
  * now finds the ledger doc / event record) therefore all change the enrollment exactly once.
  */
-import { FieldValue, Timestamp, type Transaction } from "firebase-admin/firestore";
+import { FieldValue, Timestamp, type DocumentReference, type Transaction } from "firebase-admin/firestore";
 import { nextCheckoutStatus, type CheckoutEvent } from "../domain/checkoutStatus";
 import { countOpenDisputes, decideDisputeTransition, type DisputeEvent } from "../domain/disputes";
 import { decideLedgerApplication, type LedgerEntryInput, type LedgerTotals } from "../domain/ledger";
@@ -18,7 +18,7 @@ import { decideRefundAmount } from "../domain/money";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { failedPrecondition, notFound } from "../shared/errors";
-import type { EnrollmentDoc, WebhookEventDoc } from "./firestore/models";
+import type { CheckoutDoc, EnrollmentDoc, LedgerDoc, WebhookEventDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
 
@@ -71,6 +71,26 @@ function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterRe
   });
   recordEvent(tx, event, "dead-lettered");
   return { kind: "dead-lettered", reason };
+}
+
+/** Creates the (immutable) ledger doc of `entry`; the caller has decided that it applies. */
+function createLedgerDoc(
+  tx: Transaction,
+  ref: DocumentReference<LedgerDoc>,
+  entry: LedgerEntryInput,
+  origin: { eventId: string | null; recordedBy: string | null },
+): void {
+  tx.create(ref, {
+    amount: entry.amount,
+    currency: entry.currency,
+    type: entry.type,
+    source: entry.source,
+    providerPaymentId: entry.providerPaymentId,
+    providerRefundId: entry.providerRefundId ?? null,
+    eventId: origin.eventId,
+    recordedBy: origin.recordedBy,
+    createdAt: FieldValue.serverTimestamp(),
+  });
 }
 
 /** Returns true when the event was processed before (one read, no writes). */
@@ -161,16 +181,9 @@ export async function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerO
     for (const { entry, index } of applied) {
       const ref = ledgerRefs[index];
       if (ref === undefined) continue;
-      tx.create(ref, {
-        amount: entry.amount,
-        currency: entry.currency,
-        type: entry.type,
-        source: entry.source,
-        providerPaymentId: entry.providerPaymentId,
-        providerRefundId: entry.providerRefundId ?? null,
+      createLedgerDoc(tx, ref, entry, {
         eventId: p.event?.eventId ?? null,
         recordedBy: p.recordedBy ?? null,
-        createdAt: FieldValue.serverTimestamp(),
       });
     }
 
@@ -188,7 +201,8 @@ export async function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerO
       });
     }
     if (checkoutRef !== null && checkout !== undefined) {
-      advanceCheckout(tx, checkoutRef, checkout.status, "succeeded");
+      const paymentId = p.entries.find((e) => e.type === "payment")?.providerPaymentId ?? null;
+      advanceCheckout(tx, checkoutRef, checkout, "succeeded", paymentId);
     }
     if (p.event !== null) recordEvent(tx, p.event, applied.length > 0 ? "applied" : "duplicate");
     return applied.length > 0
@@ -197,14 +211,25 @@ export async function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerO
   });
 }
 
+/**
+ * Moves a checkout's status, and records its provider payment id when it has none yet (a checkout whose
+ * startPayment never reached its second transaction): refunds and disputes find their enrollment by it.
+ */
 function advanceCheckout(
   tx: Transaction,
-  ref: ReturnType<typeof refs.checkout>,
-  current: Parameters<typeof nextCheckoutStatus>[0],
+  ref: DocumentReference<CheckoutDoc>,
+  current: Pick<CheckoutDoc, "status" | "providerPaymentId">,
   event: CheckoutEvent,
+  providerPaymentId: string | null,
 ): void {
-  const next = nextCheckoutStatus(current, event);
-  if (next !== current) updateIn(tx, ref, { status: next, updatedAt: FieldValue.serverTimestamp() });
+  const next = nextCheckoutStatus(current.status, event);
+  const learnsPaymentId = current.providerPaymentId === null && providerPaymentId !== null;
+  if (next === current.status && !learnsPaymentId) return;
+  updateIn(tx, ref, {
+    status: next,
+    ...(learnsPaymentId ? { providerPaymentId } : {}),
+    updatedAt: FieldValue.serverTimestamp(),
+  });
 }
 
 /** `payment_intent.payment_failed`: no money moves; the checkout may become `failed` (never after `succeeded`). */
@@ -212,6 +237,7 @@ export async function recordPaymentFailed(p: {
   uid: string;
   courseId: string;
   checkoutId: string | null;
+  providerPaymentId: string;
   event: EventContext;
 }): Promise<LedgerOutcome> {
   const enrollmentRef = refs.enrollment(p.uid, p.courseId);
@@ -223,11 +249,9 @@ export async function recordPaymentFailed(p: {
     if (enrollment === undefined) return deadLetterIn(tx, p.event, "unknown-enrollment");
     if (checkoutRef !== null && checkout !== undefined) {
       const next = nextCheckoutStatus(checkout.status, "failed");
-      if (next !== checkout.status) {
-        updateIn(tx, checkoutRef, { status: next, updatedAt: FieldValue.serverTimestamp() });
-        if (enrollment.openCheckout?.checkoutId === p.checkoutId) {
-          updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
-        }
+      advanceCheckout(tx, checkoutRef, checkout, "failed", p.providerPaymentId);
+      if (next !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
+        updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
       }
     }
     recordEvent(tx, p.event, "noop");
@@ -281,17 +305,7 @@ export async function applyDisputeEvent(p: {
       const ledger = decideLedgerApplication(totals, adjustmentSnap.exists, entry);
       if (ledger.kind === "reject") return deadLetterIn(tx, p.event, "invalid-amount");
       if (ledger.kind === "apply") {
-        tx.create(adjustmentRef, {
-          amount: entry.amount,
-          currency: entry.currency,
-          type: entry.type,
-          source: entry.source,
-          providerPaymentId: entry.providerPaymentId,
-          providerRefundId: null,
-          eventId: p.event.eventId,
-          recordedBy: null,
-          createdAt: FieldValue.serverTimestamp(),
-        });
+        createLedgerDoc(tx, adjustmentRef, entry, { eventId: p.event.eventId, recordedBy: null });
         totals = { ...totals, amountPaid: ledger.amountPaid, ledgerCount: ledger.ledgerCount };
         applied = [entry.id];
       }
@@ -360,17 +374,7 @@ export async function applyManualRefund(p: {
     };
     const decision = decideLedgerApplication(totalsOf(enrollment), false, entry);
     if (decision.kind !== "apply") throw failedPrecondition("Refund not possible.");
-    tx.create(refundRef, {
-      amount: entry.amount,
-      currency: entry.currency,
-      type: entry.type,
-      source: entry.source,
-      providerPaymentId: entry.providerPaymentId,
-      providerRefundId: entry.providerRefundId ?? null,
-      eventId: null,
-      recordedBy: p.recordedBy,
-      createdAt: FieldValue.serverTimestamp(),
-    });
+    createLedgerDoc(tx, refundRef, entry, { eventId: null, recordedBy: p.recordedBy });
     updateIn(tx, enrollmentRef, {
       amountPaid: decision.amountPaid,
       ledgerCount: decision.ledgerCount,

@@ -7,7 +7,8 @@
  *   4. Duplicate? One read of webhookEvents/{eventId} → 200, no writes.
  *   5. Map to a domain command and run it in one transaction (ledgerService).
  *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
- *   the provider retries; unexpected errors are logged and also answered 500 (a retry is harmless, a lost event is not).
+ *   the provider retries. Any other unexpected error (a bug, corrupt stored data) would fail the same way on every
+ *   retry: it is logged and dead-lettered with reason `internal-error` (ids only, no payload) and answered 200.
  */
 import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
@@ -15,7 +16,12 @@ import { hasForbiddenKeys } from "../schemas/common";
 import { parseWebhookEvent, type ParsedWebhookEvent } from "../schemas/webhook";
 import { isTransientError } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
-import { checkoutsByProviderPaymentId } from "./firestore/refs";
+import {
+  COLLECTIONS,
+  checkoutsByProviderPaymentId,
+  ledgerEntriesByProviderPaymentId,
+} from "./firestore/refs";
+import { isUnknownCommitOutcome } from "./firestore/transactions";
 import {
   applyDisputeEvent,
   applyLedgerEntries,
@@ -73,12 +79,27 @@ async function verifySignature(
   } catch {
     return { ok: false, reason: "bad-signature" };
   }
-  // The stripe package only rejects old timestamps; refuse future-dated ones beyond the same tolerance.
-  const timestamp = Number(/(?:^|,)\s*t=(\d{1,12})(?:,|$)/.exec(header)?.[1]);
+  // The stripe package only rejects old timestamps; refuse future-dated ones beyond the same tolerance. The
+  // timestamp must be the one the package verified the HMAC with (see signedTimestamp).
+  const timestamp = signedTimestamp(header);
   if (!Number.isFinite(timestamp) || timestamp * 1000 > nowMs + SIGNATURE_TOLERANCE_SECONDS * 1000) {
     return { ok: false, reason: "future-timestamp" };
   }
   return { ok: true, event };
+}
+
+/**
+ * The header's timestamp read exactly as the stripe package reads it when it verifies the HMAC: elements split on
+ * ",", key and value on "=", the LAST element keyed `t`, parseInt. Reading it any other way (e.g. the first `t=`)
+ * lets a forger put a current `t=` in front of a genuine future-dated header and pass the future check.
+ */
+function signedTimestamp(header: string): number {
+  let timestamp = NaN;
+  for (const element of header.split(",")) {
+    const [key, value] = element.split("=");
+    if (key === "t") timestamp = parseInt(value ?? "", 10);
+  }
+  return timestamp;
 }
 
 export async function handleWebhook(req: WebhookRequest, options: WebhookOptions): Promise<WebhookResponse> {
@@ -117,6 +138,9 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     eventType: event.type,
     providerObjectId: event.object.id,
   };
+  if (event.type === "charge.refunded" && event.object.refunds?.has_more === true) {
+    logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
+  }
   try {
     if (await isEventProcessed(event.id)) return reply(200, { received: true, outcome: "duplicate" });
     const outcome = await execute(mapWebhookEvent(event, options.source), context, options.source);
@@ -129,17 +153,36 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     });
     return reply(200, { received: true, outcome: outcome.kind });
   } catch (error) {
-    const transient = isTransientError(error);
+    // A commit whose outcome is unknown is retried by the provider: the rerun finds its own writes.
+    const transient = isTransientError(error) || isUnknownCommitOutcome(error);
     logError("webhook event failed", { eventId: event.id, type: event.type, transient }, error);
-    return reply(500, { received: false, error: transient ? "transient" : "internal" });
+    if (transient) return reply(500, { received: false, error: "transient" });
+    return deadLetterUnexpected(context);
+  }
+}
+
+/** A permanent unexpected failure: dead letter (ids and reason only) + 200; 500 only if even that fails. */
+async function deadLetterUnexpected(context: EventContext): Promise<WebhookResponse> {
+  try {
+    const outcome = await deadLetterEvent(context, "internal-error");
+    return reply(200, { received: true, outcome: outcome.kind });
+  } catch (error) {
+    logError("webhook dead letter failed", { eventId: context.eventId, type: context.eventType }, error);
+    return reply(500, { received: false, error: "internal" });
   }
 }
 
 async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
   if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
-  const snap = await checkoutsByProviderPaymentId(target.providerPaymentId).get();
-  const checkout = snap.docs[0]?.data();
-  return checkout === undefined ? null : { uid: checkout.uid, courseId: checkout.courseId };
+  const checkout = (await checkoutsByProviderPaymentId(target.providerPaymentId).get()).docs[0]?.data();
+  if (checkout !== undefined) return { uid: checkout.uid, courseId: checkout.courseId };
+  // No checkout (a payment made outside startPayment, or one whose checkout never learnt its payment id):
+  // the payment's ledger entry at users/{uid}/courses/{courseId}/payments/{id} names the enrollment.
+  const entry = (await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get()).docs[0];
+  const enrollment = entry?.ref.parent.parent;
+  const user = enrollment?.parent.parent;
+  if (enrollment?.parent.id !== COLLECTIONS.enrollments || user?.parent.id !== COLLECTIONS.users) return null;
+  return { uid: user.id, courseId: enrollment.id };
 }
 
 async function execute(
@@ -151,6 +194,7 @@ async function execute(
     case "deadLetter":
       return deadLetterEvent(event, command.reason);
     case "noop":
+      logInfo("webhook event moves no money", { eventId: event.eventId, reason: command.reason });
       return recordNoopEvent(event);
     case "applyEntries": {
       const target = await resolveTarget(command.target);
@@ -165,7 +209,12 @@ async function execute(
     case "paymentFailed": {
       const target = await resolveTarget(command.target);
       if (target === null) return deadLetterEvent(event, "unknown-payment");
-      return recordPaymentFailed({ ...target, checkoutId: command.checkoutId, event });
+      return recordPaymentFailed({
+        ...target,
+        checkoutId: command.checkoutId,
+        providerPaymentId: command.providerPaymentId,
+        event,
+      });
     }
     case "dispute": {
       const target = await resolveTarget(command.target);

@@ -1,6 +1,11 @@
+import { z } from "zod";
 import { localPaymentId } from "../../src/services/payments/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
+import type { PaymentProvider } from "../../src/services/payments/provider";
 import { checkoutIdFor } from "../../src/domain/ids";
+import { firestore } from "../../src/shared/admin";
+import { ProviderError } from "../../src/shared/errors";
+import { validatedOnCall } from "../../src/shared/validatedOnCall";
 import {
   ADMIN,
   call,
@@ -11,6 +16,7 @@ import {
   expectHttpsError,
   installLocalProvider,
   ledgerSum,
+  postWebhook,
   readDoc,
   recordManualPayment,
   refundPayment,
@@ -240,19 +246,41 @@ describe("recordManualPayment and refundPayment", () => {
       amount: 1000,
       reference: "cash-1",
     });
-    const partial = { uid: STUDENT.uid, courseId: "c1", paymentId: "manual_cash-1", amount: 400 };
+    const partial = {
+      uid: STUDENT.uid,
+      courseId: "c1",
+      paymentId: "manual_cash-1",
+      amount: 400,
+      requestId: "refund-partial-1",
+    };
     const r1 = await call(refundPayment, ADMIN, partial);
     const r2 = await call(refundPayment, ADMIN, partial);
     expect(r2).toEqual(r1);
     expect(r1).toMatchObject({ amount: 400, applied: true });
     await expectHttpsError(call(refundPayment, ADMIN, { ...partial, amount: 601 }), "failed-precondition");
-    await call(refundPayment, ADMIN, { uid: STUDENT.uid, courseId: "c1", paymentId: "manual_cash-1" });
+    await call(refundPayment, ADMIN, {
+      uid: STUDENT.uid,
+      courseId: "c1",
+      paymentId: "manual_cash-1",
+      requestId: "refund-full-1",
+    });
     await expectHttpsError(
-      call(refundPayment, ADMIN, { uid: STUDENT.uid, courseId: "c1", paymentId: "manual_cash-1", amount: 1 }),
+      call(refundPayment, ADMIN, {
+        uid: STUDENT.uid,
+        courseId: "c1",
+        paymentId: "manual_cash-1",
+        amount: 1,
+        requestId: "refund-more-1",
+      }),
       "failed-precondition",
     );
     await expectHttpsError(
-      call(refundPayment, ADMIN, { uid: STUDENT.uid, courseId: "c1", paymentId: "pi_unknown" }),
+      call(refundPayment, ADMIN, {
+        uid: STUDENT.uid,
+        courseId: "c1",
+        paymentId: "pi_unknown",
+        requestId: "refund-none-1",
+      }),
       "not-found",
     );
     expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
@@ -265,34 +293,211 @@ describe("recordManualPayment and refundPayment", () => {
     expect((await ledgerSum(STUDENT.uid, "c1")).sum).toBe(0);
   });
 
-  it("refunds a provider payment through the provider; money moves when charge.refunded arrives", async () => {
+  it("requires a requestId; two deliberate refunds of the same amount are two refunds, a retry is one", async () => {
+    await call(recordManualPayment, ADMIN, {
+      uid: STUDENT.uid,
+      courseId: "c1",
+      amount: 1000,
+      reference: "cash-2",
+    });
+    const base = { uid: STUDENT.uid, courseId: "c1", paymentId: "manual_cash-2", amount: 100 };
+    const before = await snapshotAll();
+    const err = await expectHttpsError(call(refundPayment, ADMIN, base), "invalid-argument");
+    expect(err.details).toEqual({ fields: ["requestId"] });
+    expect(await snapshotAll()).toEqual(before);
+    const first = await call(refundPayment, ADMIN, { ...base, requestId: "refund-first-1" });
+    const retry = await call(refundPayment, ADMIN, { ...base, requestId: "refund-first-1" });
+    const second = await call(refundPayment, ADMIN, { ...base, requestId: "refund-second-1" });
+    expect(retry).toEqual(first);
+    expect(second.refundId).not.toBe(first.refundId);
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
+      amountPaid: 800,
+      refundCount: 2,
+      refundedByPayment: { "manual_cash-2": 200 },
+    });
+  });
+
+  it("refunds a provider payment through the provider; money moves when refund.created arrives", async () => {
     const provider = installLocalProvider();
     const started = await call(startPayment, STUDENT, { courseId: "c1", requestId: "req-00000010" });
     await provider.confirmPayment(started.paymentId);
-    const refund = await call(refundPayment, ADMIN, {
+    const input = {
       uid: STUDENT.uid,
       courseId: "c1",
       paymentId: started.paymentId,
       amount: 250,
-    });
-    expect(refund).toMatchObject({ amount: 250, applied: false });
+      requestId: "refund-00000010",
+    };
+    const refund = await call(refundPayment, ADMIN, input);
+    expect(refund).toMatchObject({ amount: 250, applied: false, status: "succeeded" });
     expect(await readDoc(`users/student-1/courses/c1/payments/${refund.refundId}`)).toMatchObject({
       amount: -250,
       type: "refund",
       providerPaymentId: started.paymentId,
       providerRefundId: refund.refundId,
     });
-    const again = await call(refundPayment, ADMIN, {
-      uid: STUDENT.uid,
-      courseId: "c1",
-      paymentId: started.paymentId,
-      amount: 250,
+    // Like current Stripe: charge.refunded carries no refund list (a noop), refund.created applies the refund.
+    const events = await firestore().collection("webhookEvents").get();
+    expect(
+      Object.fromEntries(events.docs.map((d) => [d.get("type") as string, d.get("outcome") as string])),
+    ).toEqual({
+      "payment_intent.succeeded": "applied",
+      "charge.refunded": "noop",
+      "refund.created": "applied",
     });
+    const again = await call(refundPayment, ADMIN, input);
     expect(again.refundId).toBe(refund.refundId);
     expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
       amountPaid: 750,
+      refundCount: 1,
       paymentStatus: "partial",
       accessStatus: "locked",
     });
+  });
+
+  it("a pending provider refund moves no money until refund.updated says it succeeded", async () => {
+    const provider = installLocalProvider({ refundStatus: "pending" });
+    const started = await call(startPayment, STUDENT, { courseId: "c1", requestId: "req-00000011" });
+    await provider.confirmPayment(started.paymentId);
+    const refund = await call(refundPayment, ADMIN, {
+      uid: STUDENT.uid,
+      courseId: "c1",
+      paymentId: started.paymentId,
+      requestId: "refund-00000011",
+    });
+    expect(refund).toMatchObject({ amount: 1000, applied: false, status: "pending" });
+    const ledgerPath = `users/student-1/courses/c1/payments/${refund.refundId}`;
+    expect(await readDoc(ledgerPath)).toBeUndefined();
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
+      amountPaid: 1000,
+      paymentStatus: "paid",
+    });
+    const settled = await provider.updateRefund(started.paymentId, refund.refundId, "succeeded");
+    expect(settled.status).toBe(200);
+    expect(await readDoc(ledgerPath)).toMatchObject({ amount: -1000, type: "refund" });
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
+      amountPaid: 0,
+      refundCount: 1,
+      paymentStatus: "refunded",
+      accessStatus: "revoked",
+    });
+    // A redelivery, or a later status change of an applied refund, changes nothing more.
+    expect((await postWebhook(settled.rawBody, settled.signature)).body).toEqual({
+      received: true,
+      outcome: "duplicate",
+    });
+    expect((await ledgerSum(STUDENT.uid, "c1")).sum).toBe(0);
+  });
+});
+
+describe("startPayment: provider failures, minimum charge, two tabs", () => {
+  beforeEach(async () => {
+    await createCourse("c1", 1000);
+    await enroll(STUDENT.uid, "c1");
+  });
+
+  function failingProvider(transient: boolean): PaymentProvider {
+    return {
+      name: "local",
+      createPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
+      createRefund: () => Promise.reject(new ProviderError("provider said no", transient)),
+    };
+  }
+
+  it("a permanent provider error fails the checkout, clears openCheckout and answers failed-precondition", async () => {
+    setPaymentProviderForTesting(failingProvider(false));
+    const err = await expectHttpsError(
+      call(startPayment, STUDENT, { courseId: "c1", requestId: "req-refused-1" }),
+      "failed-precondition",
+    );
+    expect(err.message).toBe("The payment provider refused this payment.");
+    const checkoutId = checkoutIdFor(STUDENT.uid, "req-refused-1");
+    expect(await readDoc(`checkouts/${checkoutId}`)).toMatchObject({
+      status: "failed",
+      providerPaymentId: null,
+    });
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({ openCheckout: null });
+    // A second tab is not sent to the failed checkout: a new request gets a new, working payment.
+    installLocalProvider();
+    const next = await call(startPayment, STUDENT, { courseId: "c1", requestId: "req-refused-2" });
+    expect(next.checkoutId).toBe(checkoutIdFor(STUDENT.uid, "req-refused-2"));
+    expect(next.status).toBe("pending");
+  });
+
+  it("a transient provider error answers unavailable and keeps the checkout for a retry of the same requestId", async () => {
+    setPaymentProviderForTesting(failingProvider(true));
+    await expectHttpsError(
+      call(startPayment, STUDENT, { courseId: "c1", requestId: "req-flaky-01" }),
+      "unavailable",
+    );
+    const checkoutId = checkoutIdFor(STUDENT.uid, "req-flaky-01");
+    expect(await readDoc(`checkouts/${checkoutId}`)).toMatchObject({ status: "creating" });
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({ openCheckout: { checkoutId } });
+    installLocalProvider();
+    const retried = await call(startPayment, STUDENT, { courseId: "c1", requestId: "req-flaky-01" });
+    expect(retried).toMatchObject({ checkoutId, status: "pending", paymentId: localPaymentId(checkoutId) });
+  });
+
+  it("refuses an amount below the currency's minimum charge, even when it is the remaining balance", async () => {
+    const before = await snapshotAll();
+    const err = await expectHttpsError(
+      call(startPayment, STUDENT, { courseId: "c1", requestId: "req-tiny-001", amount: 49 }),
+      "failed-precondition",
+    );
+    expect(err.message).toMatch(/below the minimum charge/);
+    expect(await snapshotAll()).toEqual(before);
+    await call(recordManualPayment, ADMIN, {
+      uid: STUDENT.uid,
+      courseId: "c1",
+      amount: 970,
+      reference: "bank-9",
+    });
+    const rest = await expectHttpsError(
+      call(startPayment, STUDENT, { courseId: "c1", requestId: "req-tiny-002" }),
+      "failed-precondition",
+    );
+    expect(rest.message).toMatch(/below the minimum charge/);
+    expect(await countDocs("checkouts")).toBe(0);
+    expect(await countDocs("localProvider")).toBe(0);
+  });
+
+  it("the second tab's requestId keeps naming the same payment, even after that payment completed", async () => {
+    const provider = installLocalProvider();
+    const a = await call(startPayment, STUDENT, { courseId: "c1", requestId: "tab-a-00001" });
+    const b = await call(startPayment, STUDENT, { courseId: "c1", requestId: "tab-b-00001" });
+    expect(b).toEqual(a);
+    expect(await readDoc(`checkouts/${checkoutIdFor(STUDENT.uid, "tab-b-00001")}`)).toMatchObject({
+      aliasOf: a.checkoutId,
+      requestId: "tab-b-00001",
+      uid: STUDENT.uid,
+    });
+    await provider.confirmPayment(a.paymentId);
+    expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
+      paymentStatus: "paid",
+      openCheckout: null,
+    });
+    const retryB = await call(startPayment, STUDENT, { courseId: "c1", requestId: "tab-b-00001" });
+    expect(retryB).toEqual({ ...a, status: "succeeded" });
+    await expectHttpsError(
+      call(startPayment, STUDENT, { courseId: "c1", requestId: "tab-b-00001", amount: 500 }),
+      "invalid-argument",
+    );
+    expect(await countDocs("localProvider")).toBe(1);
+  });
+});
+
+describe("validatedOnCall", () => {
+  it("answers an unexpected handler error with `internal` and a generic message (no internal detail)", async () => {
+    const fn = validatedOnCall({
+      name: "explodingCallable",
+      load: () =>
+        Promise.resolve({
+          schema: z.strictObject({}),
+          handler: (): Promise<never> => Promise.reject(new Error("secret detail")),
+        }),
+    });
+    const err = await expectHttpsError(call(fn, STUDENT, {}), "internal");
+    expect(err.message).toBe("Internal error.");
+    expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain("secret detail");
   });
 });

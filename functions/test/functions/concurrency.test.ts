@@ -69,7 +69,12 @@ describe("startPayment under concurrency", () => {
     expect(b.paymentId).toBe(a.paymentId);
     expect(b.checkoutId).toBe(a.checkoutId);
     expect(await countDocs("localProvider")).toBe(1);
-    expect(await countDocs("checkouts")).toBe(1);
+    // One checkout, plus an alias naming it for the other tab's requestId.
+    const checkouts = await firestore().collection("checkouts").get();
+    expect(checkouts.docs.map((d) => (d.get("aliasOf") as string | undefined) ?? null).sort()).toEqual([
+      a.checkoutId,
+      null,
+    ]);
     expect(await readDoc("users/u1/courses/c1")).toMatchObject({
       openCheckout: { checkoutId: a.checkoutId, amount: 100_000 },
     });
@@ -129,8 +134,10 @@ describe("webhook under concurrency and faults", () => {
       paymentSucceededEvent(pay("u1", "pi_lost", 4000), "evt_lost"),
       TEST_WEBHOOK_SECRET,
     );
+    lf.server().resetStats();
     lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 1 });
     const first = await postWebhook(event.rawBody, event.signature);
+    expect(lf.server().stats().faultsInjected).toBe(1);
     const second = await postWebhook(event.rawBody, event.signature);
     expect(first.status).toBe(200);
     expect(second).toEqual({ status: 200, body: { received: true, outcome: "duplicate" } });
@@ -140,8 +147,11 @@ describe("webhook under concurrency and faults", () => {
 
   it("a lost reply on startPayment's commits still yields one checkout and one provider payment", async () => {
     await enroll("u1", "c1");
+    lf.server().resetStats();
     lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 3 });
     const a = await call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "lost-0001" });
+    // startPayment's own two transactions and the local provider's create: three commits, each reply lost.
+    expect(lf.server().stats().faultsInjected).toBe(3);
     const b = await call(startPayment, { uid: "u1" }, { courseId: "c1", requestId: "lost-0001" });
     expect(b.paymentId).toBe(a.paymentId);
     expect(await countDocs("localProvider")).toBe(1);

@@ -31,25 +31,30 @@ afterAll(() => {
   setPaymentProviderForTesting(undefined);
 });
 
+/** Snapshots of the enrollment: before enrolling, after enrolling, after its full payment (pi_1, 1000). */
+async function enrollAndPay(): Promise<{ s0: DocumentSnapshot; s1: DocumentSnapshot; s2: DocumentSnapshot }> {
+  const s0 = await snap();
+  await enroll("u1", "c1");
+  const s1 = await snap();
+  await deliverEvent(
+    paymentSucceededEvent(
+      {
+        id: "pi_1",
+        chargeId: "ch_1",
+        amount: 1000,
+        currency: "usd",
+        metadata: { uid: "u1", courseId: "c1" },
+        refunds: [],
+      },
+      "evt_1",
+    ),
+  );
+  return { s0, s1, s2: await snap() };
+}
+
 describe("onEnrollmentWritten", () => {
   it("counts enrollment and payment once each, even when every event is delivered twice (and concurrently)", async () => {
-    const s0 = await snap();
-    await enroll("u1", "c1");
-    const s1 = await snap();
-    await deliverEvent(
-      paymentSucceededEvent(
-        {
-          id: "pi_1",
-          chargeId: "ch_1",
-          amount: 1000,
-          currency: "usd",
-          metadata: { uid: "u1", courseId: "c1" },
-          refunds: [],
-        },
-        "evt_1",
-      ),
-    );
-    const s2 = await snap();
+    const { s0, s1, s2 } = await enrollAndPay();
     await deliver("ce-1", s0, s1);
     await deliver("ce-1", s0, s1);
     await Promise.all([deliver("ce-2", s1, s2), deliver("ce-2", s1, s2), deliver("ce-2", s1, s2)]);
@@ -58,23 +63,7 @@ describe("onEnrollmentWritten", () => {
   });
 
   it("converges when events arrive out of order", async () => {
-    const s0 = await snap();
-    await enroll("u1", "c1");
-    const s1 = await snap();
-    await deliverEvent(
-      paymentSucceededEvent(
-        {
-          id: "pi_1",
-          chargeId: "ch_1",
-          amount: 1000,
-          currency: "usd",
-          metadata: { uid: "u1", courseId: "c1" },
-          refunds: [],
-        },
-        "evt_1",
-      ),
-    );
-    const s2 = await snap();
+    const { s0, s1, s2 } = await enrollAndPay();
     await deliver("ce-b", s1, s2);
     await deliver("ce-a", s0, s1);
     expect(await readDoc("courseStats/c1")).toMatchObject({ enrolledCount: 1, paidCount: 1, revenue: 1000 });

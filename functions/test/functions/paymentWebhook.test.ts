@@ -5,6 +5,7 @@ import {
   disputeEvent,
   paymentFailedEvent,
   paymentSucceededEvent,
+  refundEvent,
   signEvent,
   type LocalPaymentView,
   type StripeEventJson,
@@ -252,6 +253,190 @@ describe("processing", () => {
     expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });
     expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 1000, paymentStatus: "paid" });
   });
+});
+
+describe("refunds: refund.created / refund.updated (Stripe API ≥ 2022-11-15 lists no refunds on the charge)", () => {
+  const refundMeta = { uid: UID, courseId: "c1" };
+
+  it("a pending refund moves no money; refund.updated to succeeded applies it exactly once", async () => {
+    const p = payment("pi_1", 1000);
+    await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
+    const pending = { id: "re_1", amount: 400, status: "pending", metadata: refundMeta };
+    const succeeded = { ...pending, status: "succeeded" };
+    expect(await deliverEvent(refundEvent(p, pending, "refund.created", "evt_re_created"))).toEqual({
+      status: 200,
+      body: { received: true, outcome: "noop" },
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 1000, refundCount: 0 });
+    const updated = refundEvent(p, succeeded, "refund.updated", "evt_re_updated");
+    expect((await deliverEvent(updated)).body).toEqual({ received: true, outcome: "applied" });
+    // The same refund again: redelivered, as another event, or in a charge.refunded list: counted once.
+    expect((await deliverEvent(updated)).body).toEqual({ received: true, outcome: "duplicate" });
+    expect((await deliverEvent(refundEvent(p, succeeded, "refund.updated", "evt_re_again"))).body).toEqual({
+      received: true,
+      outcome: "duplicate",
+    });
+    await deliverEvent(chargeRefundedEvent({ ...p, refunds: [succeeded] }, "evt_charge_list"));
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 600, ids: ["pi_1", "re_1"] });
+    expect(await readDoc(`${ENROLLMENT}/payments/re_1`)).toMatchObject({
+      amount: -400,
+      type: "refund",
+      providerPaymentId: "pi_1",
+      providerRefundId: "re_1",
+      eventId: "evt_re_updated",
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 600,
+      refundCount: 1,
+      refundedByPayment: { pi_1: 400 },
+      paymentStatus: "partial",
+    });
+  });
+
+  it("failed and canceled refunds never apply; refund.created already succeeded applies at once", async () => {
+    const p = payment("pi_1", 1000);
+    await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
+    for (const [i, status] of ["failed", "canceled"].entries()) {
+      const refund = { id: `re_x${i}`, amount: 100, status, metadata: refundMeta };
+      expect((await deliverEvent(refundEvent(p, refund, "refund.updated", `evt_x${i}`))).body).toEqual({
+        received: true,
+        outcome: "noop",
+      });
+    }
+    const direct = { id: "re_ok", amount: 1000, status: "succeeded", metadata: refundMeta };
+    expect((await deliverEvent(refundEvent(p, direct, "refund.created", "evt_ok"))).body).toEqual({
+      received: true,
+      outcome: "applied",
+    });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_1", "re_ok"] });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ paymentStatus: "refunded", accessStatus: "revoked" });
+    expect(await countDocs("deadLetters")).toBe(0);
+  });
+
+  it("charge.refunded without a refund list answers 200 and dead-letters nothing; the list, when present, applies only succeeded refunds", async () => {
+    const p = payment("pi_1", 1000);
+    await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
+    const withoutList = chargeRefundedEvent(
+      { ...p, refunds: [{ id: "re_1", amount: 300, status: "succeeded" }] },
+      "evt_nolist",
+      {
+        refundList: false,
+      },
+    );
+    expect(withoutList.data.object).not.toHaveProperty("refunds");
+    expect(await deliverEvent(withoutList)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "noop" },
+    });
+    expect(await countDocs("deadLetters")).toBe(0);
+    expect(await readDoc("webhookEvents/evt_nolist")).toMatchObject({ outcome: "noop" });
+    const list = [
+      { id: "re_1", amount: 300, status: "succeeded" },
+      { id: "re_2", amount: 200, status: "pending" },
+      { id: "re_3", amount: 100, status: "failed" },
+    ];
+    expect((await deliverEvent(chargeRefundedEvent({ ...p, refunds: list }, "evt_list"))).body).toEqual({
+      received: true,
+      outcome: "applied",
+    });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_1", "re_1"] });
+  });
+
+  it("a refund without metadata finds its enrollment through the payment's ledger entry (no checkout)", async () => {
+    const p = payment("pi_nocheckout", 1000);
+    await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
+    expect(await countDocs("checkouts")).toBe(0);
+    const refund = { id: "re_lookup", amount: 250, status: "succeeded", metadata: {} };
+    expect((await deliverEvent(refundEvent(p, refund, "refund.created", "evt_lookup"))).body).toEqual({
+      received: true,
+      outcome: "applied",
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 750,
+      refundedByPayment: { pi_nocheckout: 250 },
+    });
+    // A refund of a payment nobody knows is a permanent failure.
+    const stranger = payment("pi_stranger", 1000, { metadata: {} });
+    expect(
+      (await deliverEvent(refundEvent(stranger, { ...refund, id: "re_stranger" }, "refund.created", "evt_s")))
+        .body,
+    ).toEqual({
+      received: true,
+      outcome: "dead-lettered",
+    });
+    expect(await readDoc("deadLetters/evt_s")).toMatchObject({ reason: "unknown-payment" });
+  });
+});
+
+describe("finding the enrollment of a dispute (payment intent id → checkout, else ledger)", () => {
+  it("a dispute without metadata on a payment made outside startPayment is matched through the ledger", async () => {
+    const p = payment("pi_manualflow", 1000);
+    await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
+    const dispute = disputeEvent(
+      { ...p, metadata: {} },
+      { id: "dp_l", amount: 1000, status: "needs_response" },
+      "charge.dispute.created",
+      "evt_dp_l",
+    );
+    expect((await deliverEvent(dispute)).body).toEqual({ received: true, outcome: "applied" });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ openDisputes: 1, accessStatus: "suspended" });
+  });
+
+  it("a checkout that never learnt its payment id gets it when the payment succeeds", async () => {
+    const provider = installLocalProvider();
+    const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "req-crashed-1" });
+    // As if startPayment had crashed between creating the provider payment and its second transaction.
+    await firestore()
+      .doc(`checkouts/${started.checkoutId}`)
+      .update({ providerPaymentId: null, clientSecret: null, status: "creating" });
+    await provider.confirmPayment(started.paymentId);
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({
+      status: "succeeded",
+      providerPaymentId: started.paymentId,
+    });
+  });
+});
+
+describe("unexpected failures: dead letter when permanent, 500 only when transient", () => {
+  it("a non-transient unexpected error (corrupt stored enrollment) → dead letter `internal-error` + 200", async () => {
+    await firestore().doc(ENROLLMENT).update({ amountPaid: "a lot" });
+    const event = paymentSucceededEvent(payment("pi_c", 1000), "evt_corrupt");
+    expect(await deliverEvent(event)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "dead-lettered" },
+    });
+    const letter = await readDoc("deadLetters/evt_corrupt");
+    // Ids, type and reason only: no payload.
+    expect(Object.keys(letter ?? {}).sort()).toEqual([
+      "createdAt",
+      "eventId",
+      "providerObjectId",
+      "reason",
+      "type",
+    ]);
+    expect(letter).toMatchObject({
+      eventId: "evt_corrupt",
+      type: "payment_intent.succeeded",
+      reason: "internal-error",
+      providerObjectId: "pi_c",
+    });
+    expect(await readDoc("webhookEvents/evt_corrupt")).toMatchObject({ outcome: "dead-lettered" });
+    expect((await deliverEvent(event)).body).toEqual({ received: true, outcome: "duplicate" });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: [] });
+  });
+
+  it("an injected UNAVAILABLE (on every retry of the first read) → 500 and nothing recorded, so the provider retries", async () => {
+    const event = paymentSucceededEvent(payment("pi_u", 1000), "evt_unavailable");
+    // The SDK tries a read 5 times; all five fail. (On Commit, gax would keep retrying UNAVAILABLE for 60 s.)
+    lf.server().resetStats();
+    lf.server().faults.inject({ method: "BatchGetDocuments", kind: "unavailable", times: 5 });
+    expect(await deliverEvent(event)).toEqual({ status: 500, body: { received: false, error: "transient" } });
+    expect(lf.server().stats().faultsInjected).toBe(5);
+    expect(await readDoc("webhookEvents/evt_unavailable")).toBeUndefined();
+    expect(await countDocs("deadLetters")).toBe(0);
+    expect((await deliverEvent(event)).body).toEqual({ received: true, outcome: "applied" });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1000, ids: ["pi_u"] });
+  }, 60_000);
 });
 
 describe("reads back what the ledger says", () => {

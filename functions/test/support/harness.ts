@@ -9,7 +9,7 @@ import { startPayment } from "../../src/functions/startPayment";
 import { upsertCourse } from "../../src/functions/upsertCourse";
 import { firestore } from "../../src/shared/admin";
 import { signEvent, type StripeEventJson } from "../../src/services/payments/localEvents";
-import { LocalPaymentProvider } from "../../src/services/payments/localProvider";
+import { LocalPaymentProvider, type LocalProviderOptions } from "../../src/services/payments/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import { TEST_WEBHOOK_SECRET } from "./localFirestore";
 
@@ -117,8 +117,11 @@ export async function deliverEvent(event: StripeEventJson, timestampSeconds?: nu
 }
 
 /** A local provider whose events go straight into the webhook handler. */
-export function installLocalProvider(): LocalPaymentProvider {
+export function installLocalProvider(
+  options: Pick<LocalProviderOptions, "refundStatus"> = {},
+): LocalPaymentProvider {
   const provider = new LocalPaymentProvider({
+    ...options,
     webhookSecret: () => TEST_WEBHOOK_SECRET,
     deliver: async (rawBody, signature) => (await postWebhook(rawBody, signature)).status,
   });

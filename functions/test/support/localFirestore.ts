@@ -21,7 +21,7 @@ export interface LocalFirestoreServer {
     ): void;
     clear(): void;
   };
-  stats(): { reads: number; writes: number; rpcs: Record<string, number> };
+  stats(): { reads: number; writes: number; rpcs: Record<string, number>; faultsInjected: number };
   resetStats(): void;
   close(): Promise<void>;
 }

@@ -1,20 +1,43 @@
-import { addCents, decidePaymentAmount, decideRefundAmount, refundableAmount } from "../../src/domain/money";
+import {
+  DEFAULT_MIN_CHARGE_CENTS,
+  addCents,
+  decidePaymentAmount,
+  decideRefundAmount,
+  minimumChargeCents,
+  refundableAmount,
+} from "../../src/domain/money";
 
 describe("decidePaymentAmount", () => {
   it("pays the remaining balance when the amount is omitted", () => {
-    expect(decidePaymentAmount(undefined, 700)).toEqual({ ok: true, amount: 700, isRemainingBalance: true });
+    expect(decidePaymentAmount(undefined, 700, "usd")).toEqual({
+      ok: true,
+      amount: 700,
+      isRemainingBalance: true,
+    });
   });
-  it("accepts 1 ≤ amount ≤ amountDue", () => {
-    expect(decidePaymentAmount(1, 700)).toEqual({ ok: true, amount: 1, isRemainingBalance: false });
-    expect(decidePaymentAmount(700, 700)).toEqual({ ok: true, amount: 700, isRemainingBalance: true });
+  it("accepts minimum charge ≤ amount ≤ amountDue", () => {
+    expect(decidePaymentAmount(50, 700, "usd")).toEqual({ ok: true, amount: 50, isRemainingBalance: false });
+    expect(decidePaymentAmount(700, 700, "usd")).toEqual({ ok: true, amount: 700, isRemainingBalance: true });
   });
   it("refuses more than is due, nothing due, and non-positive or fractional amounts", () => {
-    expect(decidePaymentAmount(701, 700)).toEqual({ ok: false, reason: "exceeds-amount-due" });
-    expect(decidePaymentAmount(undefined, 0)).toEqual({ ok: false, reason: "nothing-due" });
-    expect(decidePaymentAmount(5, 0)).toEqual({ ok: false, reason: "nothing-due" });
-    expect(decidePaymentAmount(0, 700)).toEqual({ ok: false, reason: "below-minimum" });
-    expect(decidePaymentAmount(-5, 700)).toEqual({ ok: false, reason: "below-minimum" });
-    expect(decidePaymentAmount(1.5, 700)).toEqual({ ok: false, reason: "below-minimum" });
+    expect(decidePaymentAmount(701, 700, "usd")).toEqual({ ok: false, reason: "exceeds-amount-due" });
+    expect(decidePaymentAmount(undefined, 0, "usd")).toEqual({ ok: false, reason: "nothing-due" });
+    expect(decidePaymentAmount(5, 0, "usd")).toEqual({ ok: false, reason: "nothing-due" });
+    expect(decidePaymentAmount(0, 700, "usd")).toEqual({ ok: false, reason: "below-minimum" });
+    expect(decidePaymentAmount(-5, 700, "usd")).toEqual({ ok: false, reason: "below-minimum" });
+    expect(decidePaymentAmount(1.5, 700, "usd")).toEqual({ ok: false, reason: "below-minimum" });
+  });
+  it("refuses amounts below the currency's minimum charge, even a remaining balance", () => {
+    expect(minimumChargeCents("usd")).toBe(50);
+    expect(minimumChargeCents("eur")).toBe(50);
+    expect(minimumChargeCents("gbp")).toBe(30);
+    expect(minimumChargeCents("xyz")).toBe(DEFAULT_MIN_CHARGE_CENTS);
+    expect(DEFAULT_MIN_CHARGE_CENTS).toBe(50);
+    expect(decidePaymentAmount(1, 700, "usd")).toEqual({ ok: false, reason: "below-minimum-charge" });
+    expect(decidePaymentAmount(49, 700, "eur")).toEqual({ ok: false, reason: "below-minimum-charge" });
+    expect(decidePaymentAmount(30, 700, "gbp")).toEqual({ ok: true, amount: 30, isRemainingBalance: false });
+    expect(decidePaymentAmount(undefined, 49, "usd")).toEqual({ ok: false, reason: "below-minimum-charge" });
+    expect(decidePaymentAmount(49, 49, "usd")).toEqual({ ok: false, reason: "below-minimum-charge" });
   });
 });
 

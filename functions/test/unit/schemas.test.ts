@@ -52,10 +52,14 @@ describe("callable inputs", () => {
       recordManualPaymentInput.safeParse({ uid: "u1", courseId: "c1", amount: 100, reference: "a/b" })
         .success,
     ).toBe(false);
-    expect(refundPaymentInput.safeParse({ uid: "u1", courseId: "c1", paymentId: "pi_1" }).success).toBe(true);
-    expect(
-      refundPaymentInput.safeParse({ uid: "u1", courseId: "c1", paymentId: "pi_1", amount: 0 }).success,
-    ).toBe(false);
+    const refund = { uid: "u1", courseId: "c1", paymentId: "pi_1", requestId: "refund-0001" };
+    expect(refundPaymentInput.safeParse(refund).success).toBe(true);
+    expect(refundPaymentInput.safeParse({ ...refund, amount: 0 }).success).toBe(false);
+    // requestId is required: two deliberate refunds of the same amount must not collapse into one.
+    expect(refundPaymentInput.safeParse({ uid: "u1", courseId: "c1", paymentId: "pi_1" }).success).toBe(
+      false,
+    );
+    expect(refundPaymentInput.safeParse({ ...refund, requestId: "short" }).success).toBe(false);
     expect(enrollInCourseInput.safeParse({ courseId: "c1" }).success).toBe(true);
     expect(enrollInCourseInput.safeParse(null).success).toBe(false);
     expect(enrollInCourseInput.safeParse([]).success).toBe(false);
@@ -119,6 +123,40 @@ describe("webhook event parsing", () => {
       id: "evt_1",
       type: "customer.created",
     });
+  });
+  it("parses refund.created / refund.updated; a refund event's object must be a refund", () => {
+    const refund = {
+      id: "re_1",
+      object: "refund",
+      amount: 300,
+      currency: "usd",
+      status: "pending",
+      payment_intent: "pi_1",
+      charge: "ch_1",
+      metadata: {},
+      balance_transaction: null,
+    };
+    for (const type of ["refund.created", "refund.updated"]) {
+      expect(parseWebhookEvent(envelope(type, refund))).toEqual({
+        kind: "handled",
+        event: {
+          id: "evt_1",
+          type,
+          object: {
+            id: "re_1",
+            object: "refund",
+            amount: 300,
+            currency: "usd",
+            status: "pending",
+            payment_intent: "pi_1",
+            charge: "ch_1",
+            metadata: {},
+          },
+        },
+      });
+      expect(parseWebhookEvent(envelope(type, { ...refund, object: "charge" })).kind).toBe("malformed");
+      expect(parseWebhookEvent(envelope(type, { ...refund, amount: "300" })).kind).toBe("malformed");
+    }
   });
   it("rejects a malformed handled event", () => {
     expect(parseWebhookEvent(envelope("payment_intent.succeeded", { ...pi, amount: -1 })).kind).toBe(

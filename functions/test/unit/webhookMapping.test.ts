@@ -57,7 +57,7 @@ describe("webhook event → command", () => {
     ).toEqual({ kind: "deadLetter", reason: "metadata-invalid" });
   });
 
-  it("charge.refunded → one refund entry per refund id, skipping failed ones", () => {
+  it("charge.refunded → one refund entry per refund id, only for succeeded refunds", () => {
     const cmd = mapWebhookEvent(
       {
         id: "evt_2",
@@ -74,6 +74,8 @@ describe("webhook event → command", () => {
               { id: "re_1", amount: 100, currency: "usd", status: "succeeded" },
               { id: "re_2", amount: 200, currency: "usd", status: "failed" },
               { id: "re_3", amount: 300, currency: "usd", status: "pending" },
+              { id: "re_4", amount: 400, currency: "usd", status: "canceled" },
+              { id: "re_5", amount: 500, currency: "usd", status: "succeeded" },
             ],
           },
         },
@@ -84,11 +86,11 @@ describe("webhook event → command", () => {
       cmd.kind === "applyEntries" && cmd.entries.map((e) => [e.id, e.amount, e.providerPaymentId]),
     ).toEqual([
       ["re_1", -100, "pi_1"],
-      ["re_3", -300, "pi_1"],
+      ["re_5", -500, "pi_1"],
     ]);
   });
 
-  it("charge.refunded without metadata looks the enrollment up by payment intent; without refund list → dead letter", () => {
+  it("charge.refunded without metadata looks the enrollment up by payment intent; without refund list → noop (refund.* events carry the refunds)", () => {
     const charge = {
       id: "ch_1",
       object: "charge" as const,
@@ -96,12 +98,103 @@ describe("webhook event → command", () => {
       currency: "usd",
       payment_intent: "pi_1",
     };
-    const withRefunds = { ...charge, refunds: { data: [{ id: "re_1", amount: 100, currency: "usd" }] } };
+    const withRefunds = {
+      ...charge,
+      refunds: { data: [{ id: "re_1", amount: 100, currency: "usd", status: "succeeded" }] },
+    };
     const cmd = mapWebhookEvent({ id: "e", type: "charge.refunded", object: withRefunds }, "stripe");
     expect(cmd.kind === "applyEntries" && cmd.target).toEqual({ kind: "lookup", providerPaymentId: "pi_1" });
     expect(mapWebhookEvent({ id: "e", type: "charge.refunded", object: charge }, "stripe")).toEqual({
-      kind: "deadLetter",
-      reason: "refund-list-missing",
+      kind: "noop",
+      reason: "refund-list-absent",
+    });
+    // Even with metadata that would otherwise be dead-lettered: nothing in it to apply.
+    expect(
+      mapWebhookEvent(
+        { id: "e", type: "charge.refunded", object: { ...charge, metadata: { uid: "a/b", courseId: "c" } } },
+        "stripe",
+      ),
+    ).toEqual({ kind: "noop", reason: "refund-list-absent" });
+    const onlyPending = {
+      ...charge,
+      refunds: { data: [{ id: "re_1", amount: 100, currency: "usd", status: "pending" }] },
+    };
+    expect(mapWebhookEvent({ id: "e", type: "charge.refunded", object: onlyPending }, "stripe")).toEqual({
+      kind: "noop",
+      reason: "no-money-moving-refunds",
+    });
+  });
+
+  describe("refund.created / refund.updated", () => {
+    const refund = {
+      id: "re_7",
+      object: "refund" as const,
+      amount: 250,
+      currency: "usd",
+      status: "succeeded",
+      payment_intent: "pi_1",
+      charge: "ch_1",
+      metadata: { uid: "u1", courseId: "c1" },
+    };
+    const map = (
+      object: typeof refund | Record<string, unknown>,
+      type: "refund.created" | "refund.updated",
+    ) => mapWebhookEvent({ id: "e", type, object: object as typeof refund }, "stripe");
+
+    it("a succeeded refund → one refund entry keyed by the refund id, the enrollment from its metadata", () => {
+      for (const type of ["refund.created", "refund.updated"] as const) {
+        expect(map(refund, type)).toEqual({
+          kind: "applyEntries",
+          target: { kind: "known", uid: "u1", courseId: "c1" },
+          entries: [
+            {
+              id: "re_7",
+              type: "refund",
+              amount: -250,
+              currency: "usd",
+              source: "stripe",
+              providerPaymentId: "pi_1",
+              providerRefundId: "re_7",
+            },
+          ],
+          checkoutId: null,
+        });
+      }
+    });
+
+    it("pending, failed, canceled (or no status) move no money", () => {
+      for (const status of ["pending", "requires_action", "failed", "canceled", null]) {
+        expect(map({ ...refund, status }, "refund.updated")).toEqual({
+          kind: "noop",
+          reason: "refund-not-succeeded",
+        });
+      }
+    });
+
+    it("without metadata → lookup by payment intent (else by charge); without either → dead letter", () => {
+      const noMeta = { ...refund, metadata: {} };
+      const byPi = map(noMeta, "refund.created");
+      expect(byPi.kind === "applyEntries" && byPi.target).toEqual({
+        kind: "lookup",
+        providerPaymentId: "pi_1",
+      });
+      const byCharge = map({ ...noMeta, payment_intent: null }, "refund.created");
+      expect(byCharge.kind === "applyEntries" && byCharge.target).toEqual({
+        kind: "lookup",
+        providerPaymentId: "ch_1",
+      });
+      expect(map({ ...noMeta, payment_intent: null, charge: null }, "refund.created")).toEqual({
+        kind: "deadLetter",
+        reason: "payment-reference-missing",
+      });
+      expect(map({ ...refund, metadata: { uid: "a/b", courseId: "c1" } }, "refund.created")).toEqual({
+        kind: "deadLetter",
+        reason: "metadata-invalid",
+      });
+      expect(map({ ...refund, amount: 0 }, "refund.created")).toEqual({
+        kind: "deadLetter",
+        reason: "invalid-amount",
+      });
     });
   });
 

@@ -79,6 +79,12 @@ export const checkoutDocSchema = z.object({
   providerPaymentId: z.string().nullable(),
   clientSecret: z.string().nullable(),
   status: z.enum(CHECKOUT_STATUSES),
+  /**
+   * Set on a request that joined another request's open checkout (two tabs paying the remaining balance): the
+   * id of that checkout. Such an alias records only the requestId → checkout mapping; its status and payment
+   * fields are not maintained (read the checkout it names).
+   */
+  aliasOf: z.string().nullable().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -117,6 +123,7 @@ export const localRefundSchema = z.object({
   amount: cents.positive(),
   idempotencyKey: z.string(),
   status: z.string(),
+  metadata: z.record(z.string(), z.string()).optional(),
 });
 
 export const localPaymentDocSchema = z.object({

@@ -113,6 +113,18 @@ export function checkoutsByProviderPaymentId(providerPaymentId: string) {
     .withConverter(converters.checkout);
 }
 
+/**
+ * Ledger entries of provider payment `providerPaymentId` in any enrollment (payments and their refunds carry it):
+ * the fallback to find the enrollment of a refund or dispute whose payment has no checkout. A collection-group
+ * query: its single-field index is declared in firestore.indexes.json (`fieldOverrides`).
+ */
+export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
+  return firestore()
+    .collectionGroup(COLLECTIONS.payments)
+    .where("providerPaymentId", "==", providerPaymentId)
+    .limit(1);
+}
+
 /** `tx.update` with the field names checked against the document type. */
 export function updateIn<T extends DocumentData>(
   tx: Transaction,

@@ -1,7 +1,8 @@
-/** Chooses the configured payment provider. */
+/**
+ * Chooses the configured payment provider. The local provider (offline stack and tests) is loaded with a dynamic
+ * import only when PAYMENT_PROVIDER=local, so a production cold start never loads the offline code.
+ */
 import { paymentProviderName, stripeSecretKey, webhookSecretValue } from "../../shared/config";
-import { httpDeliverer } from "./localEvents";
-import { LocalPaymentProvider } from "./localProvider";
 import type { PaymentProvider } from "./provider";
 import { StripePaymentProvider } from "./stripeProvider";
 
@@ -12,9 +13,18 @@ export function setPaymentProviderForTesting(provider: PaymentProvider | undefin
   override = provider;
 }
 
-export function getPaymentProvider(): PaymentProvider {
+/** The configured provider's name (the ledger `source` of its payments), without loading the provider. */
+export function paymentProviderSource(): PaymentProvider["name"] {
+  return override?.name ?? paymentProviderName();
+}
+
+export async function getPaymentProvider(): Promise<PaymentProvider> {
   if (override !== undefined) return override;
   if (paymentProviderName() === "local") {
+    const [{ LocalPaymentProvider }, { httpDeliverer }] = await Promise.all([
+      import("./localProvider"),
+      import("./localEvents"),
+    ]);
     const url = process.env.LOCAL_PROVIDER_WEBHOOK_URL;
     return new LocalPaymentProvider({
       webhookSecret: webhookSecretValue,

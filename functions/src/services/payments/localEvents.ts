@@ -4,13 +4,20 @@
  */
 import { shortHash } from "../../domain/ids";
 
+export interface LocalRefundView {
+  id: string;
+  amount: number;
+  status: string;
+  metadata?: Record<string, string> | undefined;
+}
+
 export interface LocalPaymentView {
   id: string;
   chargeId: string;
   amount: number;
   currency: string;
   metadata: Record<string, string>;
-  refunds: readonly { id: string; amount: number; status: string }[];
+  refunds: readonly LocalRefundView[];
 }
 
 export interface StripeEventJson {
@@ -75,8 +82,35 @@ export function paymentFailedEvent(
   );
 }
 
-export function chargeObject(p: LocalPaymentView): Record<string, unknown> {
-  const refunded = p.refunds.reduce((sum, r) => sum + r.amount, 0);
+/** A Stripe Refund object of payment `p`. */
+export function refundObject(p: LocalPaymentView, refund: LocalRefundView): Record<string, unknown> {
+  return {
+    id: refund.id,
+    object: "refund",
+    amount: refund.amount,
+    currency: p.currency,
+    status: refund.status,
+    payment_intent: p.id,
+    charge: p.chargeId,
+    metadata: { ...refund.metadata },
+  };
+}
+
+export interface ChargeObjectOptions {
+  /**
+   * Include `refunds` (the list Stripe API versions before 2022-11-15 embedded). Default true; the local provider
+   * sends charges without it, as current Stripe does, and the refunds as `refund.*` events.
+   */
+  refundList?: boolean;
+}
+
+export function chargeObject(
+  p: LocalPaymentView,
+  options: ChargeObjectOptions = {},
+): Record<string, unknown> {
+  const refunded = p.refunds
+    .filter((r) => r.status !== "failed" && r.status !== "canceled")
+    .reduce((sum, r) => sum + r.amount, 0);
   return {
     id: p.chargeId,
     object: "charge",
@@ -86,26 +120,34 @@ export function chargeObject(p: LocalPaymentView): Record<string, unknown> {
     payment_intent: p.id,
     refunded: refunded >= p.amount,
     metadata: { ...p.metadata },
-    refunds: {
-      object: "list",
-      data: p.refunds.map((r) => ({
-        id: r.id,
-        object: "refund",
-        amount: r.amount,
-        currency: p.currency,
-        status: r.status,
-        payment_intent: p.id,
-        charge: p.chargeId,
-      })),
-    },
+    ...(options.refundList === false
+      ? {}
+      : {
+          refunds: {
+            object: "list",
+            data: p.refunds.map((r) => refundObject(p, r)),
+            has_more: false,
+          },
+        }),
   };
 }
 
 export function chargeRefundedEvent(
   p: LocalPaymentView,
   eventId = localEventId(p.id, "refunded", ...p.refunds.map((r) => r.id)),
+  options: ChargeObjectOptions = {},
 ): StripeEventJson {
-  return envelope(eventId, "charge.refunded", chargeObject(p));
+  return envelope(eventId, "charge.refunded", chargeObject(p, options));
+}
+
+/** `refund.created` / `refund.updated` for one refund of `p` (ids are unique per refund, type and status). */
+export function refundEvent(
+  p: LocalPaymentView,
+  refund: LocalRefundView,
+  type: "refund.created" | "refund.updated",
+  eventId = localEventId(refund.id, type, refund.status),
+): StripeEventJson {
+  return envelope(eventId, type, refundObject(p, refund));
 }
 
 export function disputeEvent(

@@ -15,6 +15,7 @@ import {
   disputeEvent,
   paymentFailedEvent,
   paymentSucceededEvent,
+  refundEvent,
   signEvent,
   type EventDeliverer,
   type LocalPaymentView,
@@ -35,6 +36,11 @@ export interface LocalProviderOptions {
   webhookSecret: () => string | undefined;
   /** Where events go; when absent, events are built and returned but not sent. */
   deliver?: EventDeliverer | undefined;
+  /**
+   * Status of a new refund: `succeeded` (default, like most card refunds) or `pending` (settled later with
+   * `updateRefund`, like Stripe's `refund.updated`).
+   */
+  refundStatus?: "succeeded" | "pending";
 }
 
 export interface DeliveryResult extends SignedDelivery {
@@ -53,7 +59,7 @@ function view(doc: LocalPaymentDoc): LocalPaymentView {
     amount: doc.amount,
     currency: doc.currency,
     metadata: doc.metadata,
-    refunds: doc.refunds.map((r) => ({ id: r.id, amount: r.amount, status: r.status })),
+    refunds: doc.refunds.map((r) => ({ id: r.id, amount: r.amount, status: r.status, metadata: r.metadata })),
   };
 }
 
@@ -99,19 +105,34 @@ export class LocalPaymentProvider implements PaymentProvider {
       if (doc === undefined) throw new ProviderError("no such payment", false);
       const known = doc.refunds.find((r) => r.id === refundId);
       if (known !== undefined) return { refund: known, doc };
-      const refunded = doc.refunds.reduce((sum, r) => sum + r.amount, 0);
+      const refunded = doc.refunds
+        .filter((r) => r.status !== "failed" && r.status !== "canceled")
+        .reduce((sum, r) => sum + r.amount, 0);
       const amount = params.amount ?? doc.amount - refunded;
       if (amount <= 0 || refunded + amount > doc.amount)
         throw new ProviderError("amount exceeds refundable", false);
-      const refund = { id: refundId, amount, idempotencyKey: params.idempotencyKey, status: "succeeded" };
+      const refund = {
+        id: refundId,
+        amount,
+        idempotencyKey: params.idempotencyKey,
+        status: this.options.refundStatus ?? "succeeded",
+        metadata: { ...params.metadata },
+      };
       const refunds = [...doc.refunds, refund];
       tx.update(ref, { refunds });
       return { refund, doc: { ...doc, refunds } };
     });
-    // Like Stripe, the event is sent after the refund exists; a failed delivery does not undo the refund.
-    await this.send(chargeRefundedEvent(view(result.doc))).catch((error: unknown) => {
-      logError("local provider: refund event delivery failed", { refundId }, error);
-    });
+    // Like Stripe (API ≥ 2022-11-15): `charge.refunded` without the refund list, then `refund.created` carrying
+    // the refund. Events are sent after the refund exists; a failed delivery does not undo the refund.
+    const payment = view(result.doc);
+    for (const event of [
+      chargeRefundedEvent(payment, undefined, { refundList: false }),
+      refundEvent(payment, result.refund, "refund.created"),
+    ]) {
+      await this.send(event).catch((error: unknown) => {
+        logError("local provider: refund event delivery failed", { refundId, type: event.type }, error);
+      });
+    }
     return { refundId: result.refund.id, amount: result.refund.amount, status: result.refund.status };
   }
 
@@ -145,6 +166,27 @@ export class LocalPaymentProvider implements PaymentProvider {
     return this.send(
       disputeEvent(view(doc), { id: disputeId, amount: doc.amount, status }, "charge.dispute.closed"),
     );
+  }
+
+  /** A refund changes status (a pending one settles, or fails): `refund.updated`, as Stripe sends it. */
+  async updateRefund(
+    paymentId: string,
+    refundId: string,
+    status: "succeeded" | "failed" | "canceled",
+  ): Promise<DeliveryResult> {
+    const ref = refs.localPayment(paymentId);
+    const doc = await runTransaction(async (tx) => {
+      const current = (await tx.get(ref)).data();
+      if (current === undefined) throw new ProviderError("no such payment", false);
+      if (!current.refunds.some((r) => r.id === refundId)) throw new ProviderError("no such refund", false);
+      const refunds = current.refunds.map((r) => (r.id === refundId ? { ...r, status } : r));
+      tx.update(ref, { refunds });
+      return { ...current, refunds };
+    });
+    const payment = view(doc);
+    const refund = payment.refunds.find((r) => r.id === refundId);
+    if (refund === undefined) throw new ProviderError("no such refund", false);
+    return this.send(refundEvent(payment, refund, "refund.updated"));
   }
 
   async load(paymentId: string): Promise<LocalPaymentDoc> {

@@ -22,11 +22,18 @@ async function stripeClient(secretKey: string): Promise<Stripe> {
   return client;
 }
 
-/** Connection, rate-limit and Stripe 5xx errors may succeed on retry with the same idempotency key. */
+/**
+ * Connection, rate-limit and Stripe 5xx errors may succeed on retry with the same idempotency key, and so may a
+ * request whose idempotency key another request (a concurrent retry) is still using. Anything else is permanent.
+ */
 function toProviderError(error: unknown): ProviderError {
-  const type = typeof error === "object" && error !== null ? (error as { type?: unknown }).type : undefined;
+  const { type, code } =
+    typeof error === "object" && error !== null ? (error as { type?: unknown; code?: unknown }) : {};
   const transient =
-    type === "StripeConnectionError" || type === "StripeAPIError" || type === "StripeRateLimitError";
+    type === "StripeConnectionError" ||
+    type === "StripeAPIError" ||
+    type === "StripeRateLimitError" ||
+    code === "idempotency_key_in_use";
   return new ProviderError(
     `stripe request failed (${typeof type === "string" ? type : "unknown"})`,
     transient,

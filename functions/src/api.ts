@@ -1,0 +1,129 @@
+/**
+ * The callable API as app clients see it: each callable's name, request and response.
+ *
+ * This file has no imports on purpose: the client package (tools/client) copies it verbatim into its own
+ * sources (`npm run gen -w tools/client`), so the client's published types never reference a file outside
+ * that package. It cannot drift from the implementation: test/api.types.test.ts checks at compile time that
+ * every request type equals its zod schema's input type, every response type equals what the deployed
+ * function returns and every status union equals the domain's, and at run time that CALLABLE_NAMES lists
+ * exactly the callables index.ts exports. Money is integer cents with a 3-letter lowercase `currency`.
+ */
+
+/** Status of one `startPayment` checkout (`succeeded` and `canceled` are final). */
+export type CheckoutStatus = "creating" | "pending" | "succeeded" | "failed" | "canceled";
+/** What the enrollment's ledger says was paid. */
+export type PaymentStatus = "unpaid" | "partial" | "paid" | "refunded";
+/** Whether the student may use the course. */
+export type AccessStatus = "locked" | "active" | "suspended" | "revoked";
+
+export interface EnrollInCourseRequest {
+  courseId: string;
+}
+
+/** The caller's enrollment; `created` is false when it already existed (the call is idempotent). */
+export interface EnrollInCourseResponse {
+  courseId: string;
+  price: number;
+  currency: string;
+  amountPaid: number;
+  amountDue: number;
+  amountOverpaid: number;
+  paymentStatus: PaymentStatus;
+  accessStatus: AccessStatus;
+  created: boolean;
+}
+
+export interface StartPaymentRequest {
+  courseId: string;
+  /** Cents to pay now (1…amountDue). Omitted: pay the remaining balance. */
+  amount?: number | undefined;
+  /**
+   * Retry key, 8–128 chars of [A-Za-z0-9_-]: generated once per logical payment and sent unchanged on every
+   * retry. The same requestId always yields the same checkout and the same provider payment.
+   */
+  requestId: string;
+}
+
+/** The provider payment to confirm on the client (`clientSecret`); money moves when the provider confirms. */
+export interface StartPaymentResponse {
+  checkoutId: string;
+  paymentId: string;
+  clientSecret: string;
+  amount: number;
+  currency: string;
+  status: CheckoutStatus;
+}
+
+/** Admin only. Idempotent on `reference` (the ledger id is `manual_<reference>`). */
+export interface RecordManualPaymentRequest {
+  uid: string;
+  courseId: string;
+  amount: number;
+  /** 1–64 chars of [A-Za-z0-9_-]. */
+  reference: string;
+}
+
+export interface RecordManualPaymentResponse {
+  paymentId: string;
+  amount: number;
+  /** True when this reference had already been recorded (nothing changed). */
+  duplicate: boolean;
+}
+
+/** Admin only. */
+export interface RefundPaymentRequest {
+  uid: string;
+  courseId: string;
+  /** Ledger id of the payment to refund (payment intent id or `manual_<reference>`). */
+  paymentId: string;
+  /** Omitted: refund everything still refundable of that payment. */
+  amount?: number | undefined;
+  /**
+   * Retry key (as in startPayment): generated once per logical refund and reused on every retry. Two deliberate
+   * refunds of the same amount of one payment need two requestIds.
+   */
+  requestId: string;
+}
+
+export interface RefundPaymentResponse {
+  refundId: string;
+  /** Cents refunded (positive); for provider refunds, known once the provider answered. */
+  amount: number;
+  /** True when the money already moved (manual refunds); provider refunds move it when the webhook arrives. */
+  applied: boolean;
+  status: string;
+}
+
+/** Admin only. Creating a course needs title, price and currency; an update changes only the given fields. */
+export interface UpsertCourseRequest {
+  courseId: string;
+  title?: string | undefined;
+  price?: number | undefined;
+  currency?: string | undefined;
+  published?: boolean | undefined;
+}
+
+export interface UpsertCourseResponse {
+  courseId: string;
+  created: boolean;
+}
+
+/** Every callable: name → request and response. */
+export interface CallableApi {
+  enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
+  recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
+  refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
+  startPayment: { request: StartPaymentRequest; response: StartPaymentResponse };
+  upsertCourse: { request: UpsertCourseRequest; response: UpsertCourseResponse };
+}
+
+export type CallableName = keyof CallableApi;
+
+/** The callables' names, alphabetical (the deployed export names). */
+export const CALLABLE_NAMES = [
+  "enrollInCourse",
+  "recordManualPayment",
+  "refundPayment",
+  "startPayment",
+  "upsertCourse",
+] as const satisfies readonly CallableName[];
