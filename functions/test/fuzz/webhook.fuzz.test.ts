@@ -1,0 +1,980 @@
+/**
+ * Fuzzing paymentWebhook with fast-check, against the real onRequest handler and the local Firestore.
+ *
+ * 1. Arbitrary requests: any method; bodies that are real events, mutated events (wrong types, negative, zero,
+ *    fractional and huge amounts, unicode and oversized strings, `__proto__` keys, deep nesting), arbitrary JSON,
+ *    text, bytes, empty or over the size limit; signature headers that are missing, garbage, random hex, made with
+ *    the wrong secret, made for a different body, stale, future, or a genuine header with extra elements spliced
+ *    in (a current `t=` in front of a future-dated signature, random `v1`s, …). The expected answer comes from
+ *    oracles written from the README and Stripe's documented signing scheme: 405 for non-POST; 400 unless the
+ *    header carries a genuine signature of this very body made within ±300 s; then, for a real event, 200 with its
+ *    outcome (applied, noop, ignored, dead-lettered); 400 for a mutation that breaks the event's documented shape
+ *    (hostile keys, nesting, bad ids, amounts that are not integer cents…); 200 or 400 for anything else. Never
+ *    a 5xx (no fault is injected), never an exception; every non-200, `ignored` or `duplicate` answer leaves the
+ *    database exactly as it was, and every applied one passes the ledger audit.
+ * 2. Timestamps around the tolerance: through the handler with a safety margin around ±300 s for clock ticks, and
+ *    exactly at the boundary through handleWebhook with a fixed receive time.
+ * 3. Replays: a random history of provider events for several enrollments (payments, failures, refunds seen as
+ *    pending then settled, charge.refunded lists, disputes won and lost, irrelevant types, events that must be
+ *    dead-lettered), each delivered 1–3 times, shuffled, in concurrent batches, interleaved with forged
+ *    deliveries. Afterwards each enrollment's ledger is exactly the model's (every applicable provider id once:
+ *    nothing lost, nothing doubled), totals equal the ledger, dead letters are exactly the bad events, and one
+ *    more delivery of every event is a duplicate costing at most one read and no writes.
+ */
+import fc from "fast-check";
+import { createHmac } from "node:crypto";
+import { paymentWebhook } from "../../src/functions/paymentWebhook";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import {
+  chargeRefundedEvent,
+  disputeEvent,
+  paymentFailedEvent,
+  paymentSucceededEvent,
+  refundEvent,
+  signPayload,
+  type LocalPaymentView,
+  type LocalRefundView,
+  type StripeEventJson,
+} from "../../src/services/payments/localEvents";
+import { LocalPaymentProvider } from "../../src/services/payments/localProvider";
+import { MAX_BODY_BYTES, handleWebhook } from "../../src/services/webhookService";
+import { call, countDocs, createCourse, enroll, readDoc, startPayment } from "../support/harness";
+import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
+import {
+  FuzzDb,
+  HOSTILE_NUMBERS,
+  HOSTILE_STRINGS,
+  MAX_AMOUNT_CENTS,
+  assertFuzz,
+  auditEnrollments,
+  loneSurrogateString,
+  nest,
+  runs,
+} from "./fuzzSupport";
+
+const lf = useLocalFirestore();
+const db = new FuzzDb(lf.server);
+const TOLERANCE_S = 300;
+
+// ------------------------------------------------------------------------------------------------ fixture
+
+/** A payment of the fixture, as the provider knows it. */
+interface FixturePayment {
+  key: string;
+  view: LocalPaymentView;
+  enrollment: string;
+}
+
+let payments: FixturePayment[];
+/** Payments whose events can never apply (dead letters). */
+let badPayments: { key: string; view: LocalPaymentView; reason: string }[];
+
+/**
+ * c1 (1000 usd) and c2 (500 usd); s1 in c1 and c2, s2 in c1. Four provider payments made through startPayment
+ * (so each has a checkout naming it): A s1/c1 300, B s1/c1 400, C s2/c1 1000, D s1/c2 500. The provider does
+ * not deliver anything: the tests decide what arrives, when and how often.
+ */
+async function buildFixture(): Promise<void> {
+  const provider = new LocalPaymentProvider({ webhookSecret: () => TEST_WEBHOOK_SECRET });
+  setPaymentProviderForTesting(provider);
+  await createCourse("c1", 1000);
+  await createCourse("c2", 500);
+  await enroll("s1", "c1");
+  await enroll("s1", "c2");
+  await enroll("s2", "c1");
+  const start = async (key: string, uid: string, courseId: string, requestId: string, amount?: number) => {
+    const started = await call(
+      startPayment,
+      { uid },
+      { courseId, requestId, ...(amount === undefined ? {} : { amount }) },
+    );
+    const doc = await provider.load(started.paymentId);
+    const view: LocalPaymentView = {
+      id: doc.id,
+      chargeId: doc.chargeId,
+      amount: doc.amount,
+      currency: doc.currency,
+      metadata: { ...doc.metadata },
+      refunds: [],
+    };
+    return { key, view, enrollment: `users/${uid}/courses/${courseId}` };
+  };
+  payments = [
+    await start("A", "s1", "c1", "req-wh-00000001", 300),
+    await start("B", "s1", "c1", "req-wh-00000002", 400),
+    await start("C", "s2", "c1", "req-wh-00000003"),
+    await start("D", "s1", "c2", "req-wh-00000004"),
+  ];
+  const fake = (id: string, metadata: Record<string, string>, currency = "usd"): LocalPaymentView => ({
+    id,
+    chargeId: `ch_${id}`,
+    amount: 700,
+    currency,
+    metadata,
+    refunds: [],
+  });
+  badPayments = [
+    { key: "ghost", view: fake("pi_ghost", { uid: "ghost", courseId: "c1" }), reason: "unknown-enrollment" },
+    { key: "nometa", view: fake("pi_nometa", {}), reason: "metadata-missing" },
+    { key: "badmeta", view: fake("pi_badmeta", { uid: "a/b", courseId: "c1" }), reason: "metadata-invalid" },
+    {
+      key: "surrogate",
+      view: fake("pi_surrogate", { uid: "s1\ud800", courseId: "c1" }),
+      reason: "metadata-invalid",
+    },
+    { key: "eur", view: fake("pi_eur", { uid: "s1", courseId: "c1" }, "eur"), reason: "currency-mismatch" },
+  ];
+}
+
+beforeEach(async () => {
+  await buildFixture();
+  await db.saveFixture();
+}, 30_000);
+
+afterAll(async () => {
+  setPaymentProviderForTesting(undefined);
+  await db.close();
+});
+
+// --------------------------------------------------------------------------------------------- requests
+
+interface Reply {
+  status: number;
+  body: { received?: boolean; outcome?: string; error?: string } | undefined;
+}
+
+/** Calls the deployed onRequest handler with a fake request (any method, any header value, raw bytes). */
+async function post(method: string, rawBody: Buffer | undefined, signature: unknown): Promise<Reply> {
+  const reply: Reply = { status: 0, body: undefined };
+  let sent = false;
+  const res = {
+    get headersSent() {
+      return sent;
+    },
+    status(code: number) {
+      reply.status = code;
+      return res;
+    },
+    json(body: unknown) {
+      reply.body = body as Reply["body"];
+      sent = true;
+      return res;
+    },
+    send(body: unknown) {
+      reply.body = body as Reply["body"];
+      sent = true;
+      return res;
+    },
+    on() {
+      return res;
+    },
+  };
+  const req = {
+    method,
+    headers: signature === undefined ? {} : { "stripe-signature": signature },
+    rawBody,
+    body: undefined,
+    get: () => undefined,
+    header: () => undefined,
+  };
+  await (paymentWebhook as unknown as (q: unknown, s: unknown) => Promise<void>)(req, res);
+  if (reply.status === 0) throw new Error("the handler returned without answering");
+  return reply;
+}
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+const sign = (body: string, timestamp: number, secret = TEST_WEBHOOK_SECRET): Promise<string> =>
+  signPayload(body, secret, timestamp);
+
+async function deliver(event: StripeEventJson): Promise<Reply> {
+  const body = JSON.stringify(event);
+  return post("POST", Buffer.from(body), await sign(body, nowSeconds()));
+}
+
+// ----------------------------------------------------------------------------------- events and bodies
+
+const withId = (event: StripeEventJson, id: string): StripeEventJson => ({ ...event, id });
+
+/** A valid event of the fixture (any handled or ignored type), with a fresh event id. */
+/** README outcome of each kind of valid event against the fresh fixture. */
+const OUTCOME_OF_KIND: Record<string, string> = {
+  succeeded: "applied",
+  failed: "noop",
+  "charge.refunded": "applied",
+  "refund.created": "applied",
+  "dispute.created": "applied",
+  "dispute.closed": "applied",
+  ignored: "ignored",
+  bad: "dead-lettered",
+};
+
+function arbValidEvent(): fc.Arbitrary<StripeEventJson> {
+  return arbValidCase().map((c) => c.event);
+}
+
+/** A valid event of the fixture with the outcome it must get. */
+function arbValidCase(): fc.Arbitrary<{ event: StripeEventJson; outcome: string }> {
+  return fc
+    .record({
+      which: fc.nat(),
+      kind: fc.constantFrom(
+        "succeeded",
+        "failed",
+        "charge.refunded",
+        "refund.created",
+        "dispute.created",
+        "dispute.closed",
+        "ignored",
+        "bad",
+      ),
+      n: fc.integer({ min: 1, max: 999_999 }),
+    })
+    .map(({ which, kind, n }) => ({
+      event: validEvent(which, kind, n),
+      outcome: OUTCOME_OF_KIND[kind] ?? "?",
+    }));
+}
+
+function validEvent(which: number, kind: string, n: number): StripeEventJson {
+  const p = payments[which % payments.length] as FixturePayment;
+  const id = `evt_fuzz_${kind.replace(/\W/g, "_")}_${n}`;
+  const refund: LocalRefundView = { id: `re_fuzz_${n}`, amount: 100, status: "succeeded" };
+  switch (kind) {
+    case "succeeded":
+      return paymentSucceededEvent(p.view, id);
+    case "failed":
+      return paymentFailedEvent(p.view, id);
+    case "charge.refunded":
+      return chargeRefundedEvent({ ...p.view, refunds: [refund] }, id);
+    case "refund.created":
+      return refundEvent(p.view, refund, "refund.created", id);
+    case "dispute.created":
+      return disputeEvent(
+        p.view,
+        { id: `dp_fuzz_${n}`, amount: 100, status: "needs_response" },
+        "charge.dispute.created",
+        id,
+      );
+    case "dispute.closed":
+      return disputeEvent(
+        p.view,
+        { id: `dp_fuzz_${n}`, amount: 100, status: "lost" },
+        "charge.dispute.closed",
+        id,
+      );
+    case "ignored":
+      return {
+        ...paymentSucceededEvent(p.view, id),
+        type: "customer.created",
+        data: { object: { id: "cus_1" } },
+      };
+    default: {
+      const bad = badPayments[which % badPayments.length];
+      return paymentSucceededEvent(bad?.view ?? p.view, id);
+    }
+  }
+}
+
+/** Hostile values for a field of a handled event. */
+const arbHostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.constantFrom(...HOSTILE_NUMBERS.filter(Number.isFinite)),
+  fc.constantFrom(...HOSTILE_STRINGS.filter((s) => s.length < 1000)),
+  fc.constantFrom<unknown>(
+    null,
+    true,
+    [],
+    {},
+    "x".repeat(300_000),
+    -1,
+    0,
+    0.5,
+    MAX_AMOUNT_CENTS + 1,
+    2 ** 53 + 2,
+    "100",
+  ),
+  loneSurrogateString,
+  fc.jsonValue({ maxDepth: 2 }),
+);
+
+type Path = readonly string[];
+const EVENT_PATHS: readonly Path[] = [
+  ["id"],
+  ["object"],
+  ["type"],
+  ["created"],
+  ["livemode"],
+  ["data"],
+  ["data", "object"],
+  ["data", "object", "id"],
+  ["data", "object", "object"],
+  ["data", "object", "amount"],
+  ["data", "object", "amount_received"],
+  ["data", "object", "currency"],
+  ["data", "object", "status"],
+  ["data", "object", "metadata"],
+  ["data", "object", "metadata", "uid"],
+  ["data", "object", "metadata", "courseId"],
+  ["data", "object", "metadata", "checkoutId"],
+  ["data", "object", "payment_intent"],
+  ["data", "object", "charge"],
+  ["data", "object", "refunds"],
+  ["data", "object", "refunds", "data"],
+];
+
+function setPath(value: unknown, path: Path, replacement: unknown): unknown {
+  if (path.length === 0) return replacement;
+  const [head, ...rest] = path as [string, ...string[]];
+  const base = typeof value === "object" && value !== null && !Array.isArray(value) ? { ...value } : {};
+  return { ...base, [head]: setPath((base as Record<string, unknown>)[head], rest, replacement) };
+}
+
+interface Body {
+  text: Buffer | undefined;
+  /** What a genuinely signed delivery of this body must get (README); null when either 200 or 400 is right. */
+  expect: { status: 200; outcome: string } | { status: 400 } | null;
+  label: string;
+}
+
+const isPlainObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
+const isCents = (v: unknown): boolean =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_AMOUNT_CENTS;
+const HANDLED = new Set([
+  "payment_intent.succeeded",
+  "payment_intent.payment_failed",
+  "charge.refunded",
+  "refund.created",
+  "refund.updated",
+  "charge.dispute.created",
+  "charge.dispute.closed",
+]);
+
+/** README: which mutations make a signed body malformed (400), whatever the rest says. */
+function mutationMustFail(event: StripeEventJson, how: string, path: Path, value: unknown): boolean {
+  if (how === "proto" || how === "nest") return true; // hostile keys at any depth; nesting beyond any event's
+  const at = path.join(".");
+  const envelope = ["id", "object", "type", "data", "data.object"];
+  if (how === "delete") return envelope.includes(at);
+  if (at === "id") return typeof value !== "string" || !/^[A-Za-z0-9_]{3,128}$/.test(value);
+  if (at === "object") return value !== "event";
+  if (at === "type") return typeof value !== "string" || value.length === 0 || value.length > 100;
+  if (at === "data") return !isPlainObject(value) || !isPlainObject((value as { object?: unknown }).object);
+  if (at === "data.object") return !isPlainObject(value) && true;
+  if (at === "data.object.amount") return HANDLED.has(event.type) && !isCents(value);
+  if (at === "data.object.currency")
+    return HANDLED.has(event.type) && !(typeof value === "string" && /^[a-z]{3}$/.test(value));
+  return false;
+}
+
+/** A mutated event as JSON text: one field replaced, deleted, or a hostile key spliced in. */
+function arbMutatedBody(): fc.Arbitrary<Body> {
+  return fc
+    .tuple(
+      arbValidCase(),
+      fc.constantFrom(...EVENT_PATHS),
+      arbHostileValue,
+      fc.constantFrom("set", "delete", "proto", "nest"),
+    )
+    .map(([{ event, outcome }, path, value, how]) => {
+      let text: string;
+      if (how === "set") text = JSON.stringify(setPath(event, path, value));
+      else if (how === "delete") text = JSON.stringify(setPath(event, path, undefined));
+      else if (how === "nest") text = JSON.stringify(setPath(event, path, nest(value, 40, true)));
+      else {
+        const key = ["__proto__", "constructor", "prototype"][path.length % 3] ?? "__proto__";
+        text = JSON.stringify(event).replace(/"metadata":\{/, `"metadata":{"${key}":{"admin":true},`);
+        if (!text.includes(`"${key}"`)) text = text.replace(/^\{/, `{"${key}":{"polluted":true},`);
+      }
+      const unchanged = text === JSON.stringify(event);
+      const expect: Body["expect"] = unchanged
+        ? { status: 200, outcome }
+        : mutationMustFail(event, how, path, value)
+          ? { status: 400 }
+          : null;
+      return { text: Buffer.from(text), expect, label: `${how} ${path.join(".")}` };
+    });
+}
+
+const arbBody: fc.Arbitrary<Body> = fc.oneof(
+  {
+    weight: 5,
+    arbitrary: arbValidCase().map(({ event, outcome }): Body => ({
+      text: Buffer.from(JSON.stringify(event)),
+      expect: { status: 200, outcome },
+      label: `event ${event.type}`,
+    })),
+  },
+  { weight: 5, arbitrary: arbMutatedBody() },
+  {
+    weight: 1,
+    arbitrary: fc
+      .jsonValue({ maxDepth: 4 })
+      .map((v): Body => ({ text: Buffer.from(JSON.stringify(v)), expect: null, label: "json" })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .string({ unit: "binary", maxLength: 200 })
+      .map((s): Body => ({ text: Buffer.from(s), expect: null, label: "text" })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .uint8Array({ maxLength: 300 })
+      .map((b): Body => ({ text: Buffer.from(b), expect: null, label: "bytes" })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Body>(
+      { text: undefined, expect: null, label: "no body" },
+      { text: Buffer.alloc(0), expect: null, label: "empty body" },
+      {
+        text: Buffer.from(`{"id":"evt_big","pad":"${"x".repeat(MAX_BODY_BYTES)}"}`),
+        expect: { status: 400 },
+        label: "over the size limit",
+      },
+      {
+        text: Buffer.from(`${"[".repeat(100_000)}1${"]".repeat(100_000)}`),
+        expect: { status: 400 },
+        label: "100000 deep",
+      },
+      {
+        text: Buffer.from(`${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`),
+        expect: { status: 400 },
+        label: "50000 deep",
+      },
+      { text: Buffer.from("\ufeff{}"), expect: null, label: "BOM" },
+    ),
+  },
+);
+
+// ---------------------------------------------------------------------------------------------- headers
+
+type SignatureKind =
+  | "none"
+  | "garbage"
+  | "random-hex"
+  | "wrong-secret"
+  | "other-body"
+  | "stale"
+  | "future"
+  | "fresh"
+  | "fresh-spliced"
+  | "future-spliced"
+  | "stale-spliced"
+  | "array";
+
+interface SignatureSpec {
+  kind: SignatureKind;
+  /** Seconds from now at which the genuine signature (if any) was made. */
+  offset: number;
+  /** For spliced headers: an element put before or after the genuine header (`NOW`: the current second). */
+  splice: { where: "before" | "after"; element: string } | null;
+  junk: string;
+}
+
+const arbHex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString("hex"));
+
+const arbSignatureSpec: fc.Arbitrary<SignatureSpec> = fc
+  .record({
+    kind: fc.oneof(
+      { weight: 12, arbitrary: fc.constant<SignatureKind>("fresh") },
+      {
+        weight: 11,
+        arbitrary: fc.constantFrom<SignatureKind>(
+          "none",
+          "garbage",
+          "random-hex",
+          "wrong-secret",
+          "other-body",
+          "stale",
+          "future",
+          "fresh-spliced",
+          "future-spliced",
+          "stale-spliced",
+          "array",
+        ),
+      },
+    ),
+    stale: fc.integer({ min: TOLERANCE_S + 2, max: 10 ** 7 }),
+    fresh: fc.integer({ min: -(TOLERANCE_S - 2), max: TOLERANCE_S - 2 }),
+    spliceWhere: fc.constantFrom<"before" | "after">("before", "after"),
+    spliceKind: fc.constantFrom("t-now", "t-zero", "t-junk", "v1-hex", "v0-hex", "empty", "space-t-now"),
+    hex: arbHex,
+    junk: fc.oneof(
+      fc.string({ maxLength: 60 }),
+      fc.constantFrom("t=,v1=", "t=abc,v1=", "v1=", ",,,", "t=1e3,v1=00", "x".repeat(5000)),
+    ),
+  })
+  .map(({ kind, stale, fresh, spliceWhere, spliceKind, hex, junk }) => {
+    const offset =
+      kind === "stale" || kind === "stale-spliced"
+        ? -stale
+        : kind === "future" || kind === "future-spliced"
+          ? stale
+          : fresh;
+    const element = {
+      "t-now": "t=NOW",
+      "t-zero": "t=0",
+      "t-junk": "t=12abc",
+      "v1-hex": `v1=${hex}`,
+      "v0-hex": `v0=${hex}`,
+      empty: "",
+      "space-t-now": " t=NOW",
+    }[spliceKind];
+    const splice = kind.endsWith("-spliced") ? { where: spliceWhere, element } : null;
+    return { kind, offset, splice, junk };
+  });
+
+async function header(spec: SignatureSpec, body: Buffer | undefined): Promise<unknown> {
+  const text = body?.toString("utf8") ?? "";
+  const at = nowSeconds() + spec.offset;
+  switch (spec.kind) {
+    case "none":
+      return undefined;
+    case "garbage":
+      return spec.junk;
+    case "random-hex":
+      return `t=${at},v1=${spec.junk.length % 2 === 0 ? "0".repeat(64) : Buffer.from(spec.junk).toString("hex").slice(0, 64)}`;
+    case "wrong-secret":
+      return sign(text, at, "whsec_not_the_secret");
+    case "other-body":
+      return sign(`${text} `, at);
+    case "array":
+      return [await sign(text, at), await sign(text, at)];
+    default: {
+      const genuine = await sign(text, at);
+      if (spec.splice === null) return genuine;
+      const element = spec.splice.element.replace("NOW", String(nowSeconds()));
+      return spec.splice.where === "before" ? `${element},${genuine}` : `${genuine},${element}`;
+    }
+  }
+}
+
+/**
+ * Oracle (README + Stripe's documented scheme, re-implemented with node:crypto): the header is a list of
+ * comma-separated `key=value` elements; its timestamp is the `t` element (the last one, if a forger repeats it);
+ * it is accepted when one `v1` element is the HMAC-SHA256, keyed by the webhook secret, of `${t}.${body}`, and
+ * `t` is within ±300 s of now. The body must be present and at most 512 KiB; the header a string of 1–4096 chars.
+ */
+function oracleAccepts(signature: unknown, body: Buffer | undefined): boolean {
+  if (body === undefined || body.length === 0 || body.length > MAX_BODY_BYTES) return false;
+  if (typeof signature !== "string" || signature.length === 0 || signature.length > 4096) return false;
+  const elements = signature.split(",").map((item): [string, string] => {
+    const eq = item.indexOf("=");
+    return eq < 0 ? [item, ""] : [item.slice(0, eq), item.slice(eq + 1)];
+  });
+  const t = elements.filter(([k]) => k === "t").pop()?.[1];
+  if (t === undefined || !/^\d{1,12}$/.test(t)) return false;
+  const expected = createHmac("sha256", TEST_WEBHOOK_SECRET)
+    .update(`${t}.${body.toString("utf8")}`)
+    .digest("hex");
+  if (!elements.some(([k, v]) => k === "v1" && v === expected)) return false;
+  return Math.abs(Number(t) - nowSeconds()) <= TOLERANCE_S;
+}
+
+// --------------------------------------------------------------------------------- property 1: requests
+
+const NO_WRITE_OUTCOMES = new Set(["ignored", "duplicate"]);
+
+async function checkRequest(method: string, body: Body, spec: SignatureSpec): Promise<string> {
+  await db.restoreFixture();
+  const before = await db.mark();
+  const signature = await header(spec, body.text);
+  const reply = await post(method, body.text, signature);
+  const context = `${method} ${body.label} with ${spec.kind}${spec.splice ? ` (${spec.splice.where} "${spec.splice.element}")` : ""} offset ${spec.offset}s → ${reply.status} ${JSON.stringify(reply.body)}`;
+
+  let expected: string;
+  if (method !== "POST") expected = "405";
+  else if (!oracleAccepts(signature, body.text)) expected = "400";
+  else if (body.expect === null) expected = "200 or 400";
+  else expected = body.expect.status === 200 ? `200 ${body.expect.outcome}` : "400";
+  const outcome = reply.body?.outcome;
+  const got = reply.status === 200 ? `200 ${outcome ?? ""}` : String(reply.status);
+  const ok = expected === "200 or 400" ? reply.status === 200 || reply.status === 400 : got === expected;
+  if (!ok) throw new Error(`${context}; expected ${expected}`);
+
+  if (reply.status !== 200 || (outcome !== undefined && NO_WRITE_OUTCOMES.has(outcome))) {
+    await db.expectUnchangedSince(before, context);
+  } else {
+    expect(["applied", "noop", "dead-lettered"]).toContain(outcome);
+    await auditEnrollments(db);
+  }
+  return reply.status === 200 ? `200 ${outcome ?? ""}` : String(reply.status);
+}
+
+describe("arbitrary requests", () => {
+  it("405 for non-POST, 400 unless genuinely signed within ±300 s and well-formed, 200 otherwise; never 5xx", async () => {
+    const tally = new Map<string, number>();
+    const arbMethod = fc.oneof(
+      { weight: 9, arbitrary: fc.constant("POST") },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "post", ""),
+      },
+    );
+    await assertFuzz(
+      "webhook requests",
+      fc.asyncProperty(arbMethod, arbBody, arbSignatureSpec, async (method, body, spec) => {
+        const kind = await checkRequest(method, body, spec);
+        tally.set(kind, (tally.get(kind) ?? 0) + 1);
+      }),
+      runs(200),
+    );
+    process.stdout.write(
+      `[fuzz] webhook requests: ${[...tally]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(", ")}\n`,
+    );
+    for (const kind of ["405", "400", "200 applied", "200 ignored", "200 dead-lettered"]) {
+      expect({ kind, seen: tally.has(kind) }).toEqual({ kind, seen: true });
+    }
+  }, 120_000);
+});
+
+// -------------------------------------------------------------------------------- property 2: timestamps
+
+describe("signature timestamps", () => {
+  it("accepts −300…+300 s and refuses anything older or newer, exactly at the boundary", async () => {
+    const arbOffset = fc.oneof(
+      fc.integer({ min: -TOLERANCE_S - 3, max: -TOLERANCE_S + 3 }),
+      fc.integer({ min: TOLERANCE_S - 3, max: TOLERANCE_S + 3 }),
+      fc.integer({ min: -(10 ** 6), max: 10 ** 6 }),
+      fc.constantFrom(0, -TOLERANCE_S, TOLERANCE_S, -TOLERANCE_S - 1, TOLERANCE_S + 1),
+    );
+    await assertFuzz(
+      "webhook timestamps",
+      fc.asyncProperty(
+        arbValidEvent(),
+        arbOffset,
+        fc.integer({ min: 0, max: 999 }),
+        fc.boolean(),
+        async (event, offset, ms, viaHandler) => {
+          await db.restoreFixture();
+          const before = await db.mark();
+          const body = JSON.stringify(event);
+          const accepted = offset >= -TOLERANCE_S && offset <= TOLERANCE_S;
+          let status: number;
+          if (viaHandler) {
+            // The deployed handler reads the clock itself: keep 2 s away from the boundary for clock ticks.
+            if (Math.abs(Math.abs(offset) - TOLERANCE_S) < 2) return;
+            status = (await post("POST", Buffer.from(body), await sign(body, nowSeconds() + offset))).status;
+          } else {
+            // The same logic with a fixed receive time: exact at the boundary, at any millisecond of the second.
+            const t0 = nowSeconds();
+            const reply = await handleWebhook(
+              { method: "POST", rawBody: Buffer.from(body), signature: await sign(body, t0 + offset) },
+              { secret: TEST_WEBHOOK_SECRET, source: "local", nowMs: t0 * 1000 + ms },
+            );
+            status = reply.status;
+          }
+          const context = `offset ${offset}s (+${ms} ms, ${viaHandler ? "handler" : "fixed clock"}) → ${status}`;
+          if (status !== (accepted ? 200 : 400))
+            throw new Error(`${context}; expected ${accepted ? 200 : 400}`);
+          if (!accepted) await db.expectUnchangedSince(before, context);
+        },
+      ),
+      runs(80),
+    );
+  }, 120_000);
+});
+
+// ----------------------------------------------------------------------------------- property 3: replays
+
+interface Happening {
+  event: StripeEventJson;
+  /** The dead letter's reason, for events that can never apply. */
+  deadLetterReason?: string;
+  /** What it does to the ledger, per the README: entries it applies (id → [enrollment, amount]). */
+  entries: { id: string; enrollment: string; amount: number }[];
+  deadLetter: boolean;
+  ignored: boolean;
+}
+
+interface RefundPlan {
+  amount: number;
+  first: "pending" | "succeeded";
+  final: "pending" | "succeeded" | "failed" | "canceled";
+  viaList: boolean;
+}
+
+interface PaymentPlan {
+  succeededEvents: number;
+  failed: boolean;
+  refunds: RefundPlan[];
+  dispute: { created: boolean; closed: "won" | "lost" | null } | null;
+}
+
+const arbRefundPlan: fc.Arbitrary<RefundPlan> = fc.record({
+  amount: fc.integer({ min: 1, max: 150 }),
+  first: fc.constantFrom<"pending" | "succeeded">("pending", "succeeded"),
+  final: fc.constantFrom<RefundPlan["final"]>("pending", "succeeded", "succeeded", "failed", "canceled"),
+  viaList: fc.boolean(),
+});
+
+const arbPaymentPlan: fc.Arbitrary<PaymentPlan> = fc.record({
+  succeededEvents: fc.integer({ min: 0, max: 2 }),
+  failed: fc.boolean(),
+  refunds: fc.array(arbRefundPlan, { maxLength: 3 }),
+  dispute: fc.option(
+    fc.record({ created: fc.boolean(), closed: fc.constantFrom<"won" | "lost" | null>("won", "lost", null) }),
+    { nil: null },
+  ),
+});
+
+/** The events a plan produces, and (README model) the ledger entries they must leave. */
+function happeningsOf(p: FixturePayment, plan: PaymentPlan): Happening[] {
+  const out: Happening[] = [];
+  const none = { entries: [], deadLetter: false, ignored: false };
+  for (let i = 0; i < plan.succeededEvents; i++) {
+    out.push({
+      event: paymentSucceededEvent(p.view, `evt_${p.key}_succeeded_${i}`),
+      entries: [{ id: p.view.id, enrollment: p.enrollment, amount: p.view.amount }],
+      deadLetter: false,
+      ignored: false,
+    });
+  }
+  if (plan.failed) out.push({ event: paymentFailedEvent(p.view, `evt_${p.key}_failed`), ...none });
+  const refunds: LocalRefundView[] = plan.refunds.map((r, i) => ({
+    id: `re_${p.key}_${i}`,
+    amount: r.amount,
+    status: r.final,
+  }));
+  plan.refunds.forEach((r, i) => {
+    const id = `re_${p.key}_${i}`;
+    const entry = { id, enrollment: p.enrollment, amount: -r.amount };
+    const createdView: LocalRefundView = { id, amount: r.amount, status: r.first, metadata: {} };
+    out.push({
+      event: refundEvent(p.view, createdView, "refund.created", `evt_${id}_created`),
+      entries: r.first === "succeeded" ? [entry] : [],
+      deadLetter: false,
+      ignored: false,
+    });
+    if (r.final !== r.first) {
+      out.push({
+        event: refundEvent(
+          p.view,
+          { ...createdView, status: r.final },
+          "refund.updated",
+          `evt_${id}_updated`,
+        ),
+        entries: r.final === "succeeded" ? [entry] : [],
+        deadLetter: false,
+        ignored: false,
+      });
+    }
+    if (r.viaList) {
+      // A legacy charge.refunded listing every refund so far, in its final state.
+      const listed = refunds.slice(0, i + 1);
+      out.push({
+        event: chargeRefundedEvent({ ...p.view, refunds: listed }, `evt_${id}_charge_refunded`),
+        entries: listed.flatMap((x) =>
+          x.status === "succeeded" ? [{ id: x.id, enrollment: p.enrollment, amount: -x.amount }] : [],
+        ),
+        deadLetter: false,
+        ignored: false,
+      });
+    }
+  });
+  if (plan.dispute !== null) {
+    const id = `dp_${p.key}`;
+    if (plan.dispute.created) {
+      out.push({
+        event: disputeEvent(
+          p.view,
+          { id, amount: p.view.amount, status: "needs_response" },
+          "charge.dispute.created",
+          `evt_${id}_created`,
+        ),
+        ...none,
+      });
+    }
+    if (plan.dispute.closed !== null) {
+      out.push({
+        event: disputeEvent(
+          p.view,
+          { id, amount: p.view.amount, status: plan.dispute.closed },
+          "charge.dispute.closed",
+          `evt_${id}_closed`,
+        ),
+        entries:
+          plan.dispute.closed === "lost" ? [{ id, enrollment: p.enrollment, amount: -p.view.amount }] : [],
+        deadLetter: false,
+        ignored: false,
+      });
+    }
+  }
+  return out;
+}
+
+type ForgeKind = "tampered" | "wrong-secret" | "stale" | "future" | "future-behind-fresh-t";
+
+interface Scenario {
+  plans: PaymentPlan[];
+  bad: boolean[];
+  ignored: number;
+  copies: number[];
+  order: number[];
+  batches: number[];
+  forged: { pick: number; kind: ForgeKind; at: number }[];
+}
+
+const arbScenario: fc.Arbitrary<Scenario> = fc.record({
+  plans: fc.array(arbPaymentPlan, { minLength: 4, maxLength: 4 }),
+  bad: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+  ignored: fc.integer({ min: 0, max: 2 }),
+  copies: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 40 }),
+  order: fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+  batches: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 20 }),
+  forged: fc.array(
+    fc.record({
+      pick: fc.nat(),
+      kind: fc.constantFrom<ForgeKind>(
+        "tampered",
+        "wrong-secret",
+        "stale",
+        "future",
+        "future-behind-fresh-t",
+      ),
+      at: fc.nat(),
+    }),
+    { maxLength: 4 },
+  ),
+});
+
+async function forgedDelivery(event: StripeEventJson, kind: ForgeKind): Promise<() => Promise<Reply>> {
+  const body = JSON.stringify(event);
+  const now = nowSeconds();
+  let text = body;
+  let signature: string;
+  switch (kind) {
+    case "tampered":
+      signature = await sign(body, now);
+      text = body.replace(/"amount":(\d+)/, (_m, a: string) => `"amount":${String(Number(a) * 10 + 1)}`);
+      if (text === body) text = body.replace(/"id":"evt_/, '"id":"evt_forged_');
+      break;
+    case "wrong-secret":
+      signature = await sign(body, now, "whsec_attacker");
+      break;
+    case "stale":
+      signature = await sign(body, now - TOLERANCE_S - 100);
+      break;
+    case "future":
+      signature = await sign(body, now + TOLERANCE_S + 100);
+      break;
+    case "future-behind-fresh-t":
+      signature = `t=${now},${await sign(body, now + TOLERANCE_S + 100)}`;
+      break;
+  }
+  return () => post("POST", Buffer.from(text), signature);
+}
+
+describe("replayed, reordered and concurrent deliveries", () => {
+  it("every applicable provider id is in its ledger exactly once, whatever arrives how often and in what order", async () => {
+    await assertFuzz(
+      "webhook replays",
+      fc.asyncProperty(arbScenario, async (s) => {
+        await db.restoreFixture();
+        const happenings: Happening[] = payments.flatMap((p, i) =>
+          happeningsOf(p, s.plans[i] as PaymentPlan),
+        );
+        badPayments.forEach((b, i) => {
+          if (s.bad[i] === true) {
+            happenings.push({
+              event: paymentSucceededEvent(b.view, `evt_bad_${b.key}`),
+              entries: [],
+              deadLetter: true,
+              deadLetterReason: b.reason,
+              ignored: false,
+            });
+          }
+        });
+        for (let i = 0; i < s.ignored; i++) {
+          const p = payments[i % payments.length] as FixturePayment;
+          happenings.push({
+            event: {
+              ...withId(paymentSucceededEvent(p.view), `evt_ignored_${i}`),
+              type: ["charge.succeeded", "payment_intent.created"][i % 2] ?? "",
+            },
+            entries: [],
+            deadLetter: false,
+            ignored: true,
+          });
+        }
+        if (happenings.length === 0) return;
+
+        // Deliveries: each event 1–3 times, shuffled, forged ones spliced in; run in concurrent batches.
+        type Delivery = { run: () => Promise<Reply>; genuine: Happening | null; label: string };
+        const deliveries: Delivery[] = happenings.flatMap((h, i) =>
+          Array.from({ length: s.copies[i % s.copies.length] ?? 1 }, () => ({
+            run: () => deliver(h.event),
+            genuine: h,
+            label: h.event.id,
+          })),
+        );
+        for (let i = deliveries.length - 1; i > 0; i--) {
+          const j = (s.order[i % s.order.length] ?? 0) % (i + 1);
+          [deliveries[i], deliveries[j]] = [deliveries[j] as Delivery, deliveries[i] as Delivery];
+        }
+        for (const f of s.forged) {
+          const target = happenings[f.pick % happenings.length] as Happening;
+          deliveries.splice(f.at % (deliveries.length + 1), 0, {
+            run: await forgedDelivery(target.event, f.kind),
+            genuine: null,
+            label: `forged ${f.kind} ${target.event.id}`,
+          });
+        }
+        let next = 0;
+        for (let b = 0; next < deliveries.length; b++) {
+          const batch = deliveries.slice(next, next + (s.batches[b % s.batches.length] ?? 1));
+          next += batch.length;
+          const replies = await Promise.all(batch.map((d) => d.run()));
+          replies.forEach((r, i) => {
+            const d = batch[i] as Delivery;
+            const want = d.genuine === null ? 400 : 200;
+            if (r.status !== want)
+              throw new Error(`${d.label} → ${r.status} ${JSON.stringify(r.body)}; expected ${want}`);
+            if (d.genuine?.ignored === true) expect(r.body?.outcome).toBe("ignored");
+          });
+        }
+
+        // The model: exactly these entries, per enrollment; dead letters exactly for the bad events.
+        const expected = new Map<string, number>();
+        for (const h of happenings)
+          for (const e of h.entries) expected.set(`${e.enrollment}/payments/${e.id}`, e.amount);
+        const audits = await auditEnrollments(db);
+        const actual = new Map(
+          audits.flatMap((a) =>
+            a.ledger.map((e): [string, number] => [`${a.path}/payments/${e.id}`, e.amount]),
+          ),
+        );
+        expect(Object.fromEntries([...actual].sort())).toEqual(Object.fromEntries([...expected].sort()));
+        const deadLetters = (await db.documents()).keys();
+        expect([...deadLetters].filter((k) => k.startsWith("deadLetters/")).sort()).toEqual(
+          happenings
+            .filter((h) => h.deadLetter)
+            .map((h) => `deadLetters/${h.event.id}`)
+            .sort(),
+        );
+        expect(await countDocs("webhookEvents")).toBe(happenings.filter((h) => !h.ignored).length);
+        for (const h of happenings.filter((x) => x.deadLetter)) {
+          expect(await readDoc(`deadLetters/${h.event.id}`)).toMatchObject({ reason: h.deadLetterReason });
+        }
+
+        // One more delivery of everything: duplicates (or ignored), at most one read each, no writes.
+        for (const h of happenings) {
+          const mark = await db.mark();
+          const reads = lf.server().stats().reads;
+          const reply = await deliver(h.event);
+          expect({ id: h.event.id, reply }).toEqual({
+            id: h.event.id,
+            reply: { status: 200, body: { received: true, outcome: h.ignored ? "ignored" : "duplicate" } },
+          });
+          expect(lf.server().stats().reads - reads).toBeLessThanOrEqual(1);
+          await db.expectUnchangedSince(mark, `redelivery of ${h.event.id}`);
+        }
+      }),
+      runs(12),
+    );
+  }, 120_000);
+});
