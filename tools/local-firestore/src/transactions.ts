@@ -4,6 +4,8 @@ import type { Ts } from "./types";
 
 export type TxnMode = "read-write" | "read-only";
 
+const EXPIRED = "The referenced transaction has expired or is no longer valid.";
+
 export interface Transaction {
   readonly id: string;
   readonly mode: TxnMode;
@@ -96,12 +98,13 @@ export class TransactionManager {
   /** Looks up an active transaction by its wire id; ABORTED if it was wounded or expired. */
   get(id: Uint8Array): Transaction {
     const txn = this.txns.get(Buffer.from(id).toString("hex"));
-    if (!txn) throw invalidArgument("Transaction has expired or is unknown.");
+    // Production's wording for unknown, expired and already-ended transactions; the SDKs match
+    // "transaction has expired" to retry the whole transaction (e.g. after a lost Commit reply).
+    if (!txn) throw invalidArgument(EXPIRED);
     if (txn.state === "aborted") {
       throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
     }
-    if (txn.state === "finished")
-      throw invalidArgument("Transaction has already been committed or rolled back.");
+    if (txn.state === "finished") throw invalidArgument(EXPIRED);
     txn.lastActivity = Date.now();
     return txn;
   }

@@ -3,9 +3,11 @@
  * would write (ledger doc, event record, marker, checkout) and change nothing if it is already there.
  *
  * Why a wrapper: when a Commit's reply is lost, google-gax retries the Commit RPC with the same transaction
- * id, and the server answers INVALID_ARGUMENT ("transaction has already been committed or rolled back" /
- * "has expired"), which the SDK does not retry. The outcome is then unknown, so we simply run the whole
- * transaction again: it finds its own earlier writes and reports a duplicate instead of applying twice.
+ * id and the server answers INVALID_ARGUMENT ("The referenced transaction has expired or is no longer
+ * valid."). The SDK retries that as a whole transaction, but only while it has attempts left and only for
+ * that exact wording; any other INVALID_ARGUMENT about the transaction leaves the outcome unknown. Then we
+ * run the whole transaction again: it finds its own earlier writes and reports a duplicate instead of
+ * applying twice.
  */
 import type { Transaction } from "firebase-admin/firestore";
 import { firestore } from "../../shared/admin";
