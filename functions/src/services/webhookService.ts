@@ -7,7 +7,9 @@
  *   4. Duplicate? One read of webhookEvents/{eventId} → 200, no writes.
  *   5. Map to a domain command and run it in one transaction (ledgerService).
  *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
- *   the provider retries. Any other unexpected error (a bug, corrupt stored data) would fail the same way on every
+ *   the provider retries. An event about a payment not (yet) known here — a refund or dispute that overtook its
+ *   payment — is answered 503 while the provider would still retry it (72 h from the event's `created`), so it
+ *   applies once its payment has; older ones are dead-lettered `unknown-payment`. Any other unexpected error (a bug, corrupt stored data) would fail the same way on every
  *   retry: it is logged and dead-lettered with reason `internal-error` (ids only, no payload) and answered 200.
  */
 import type { LedgerSource } from "../domain/ledger";
@@ -56,6 +58,23 @@ export interface WebhookOptions {
 }
 
 const reply = (status: number, body: WebhookResponse["body"]): WebhookResponse => ({ status, body });
+
+/** Stripe retries a failed delivery for up to three days; within that window an unknown payment may yet arrive. */
+export const PROVIDER_RETRY_WINDOW_SECONDS = 72 * 3600;
+
+/** Thrown when an event's payment is not known yet but may still arrive: answered 503, nothing written. */
+class PaymentNotYetKnown extends Error {
+  constructor() {
+    super("payment not yet known");
+    this.name = "PaymentNotYetKnown";
+  }
+}
+
+/** The envelope's `created` (seconds), if it is a number. */
+function eventCreatedSeconds(event: unknown): number | undefined {
+  const created = (event as { created?: unknown }).created;
+  return typeof created === "number" && Number.isFinite(created) ? created : undefined;
+}
 
 type SignatureCheck = { ok: true; event: unknown } | { ok: false; reason: string };
 
@@ -143,7 +162,14 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
   }
   try {
     if (await isEventProcessed(event.id)) return reply(200, { received: true, outcome: "duplicate" });
-    const outcome = await execute(mapWebhookEvent(event, options.source), context, options.source);
+    const created = eventCreatedSeconds(check.event);
+    const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
+    const outcome = await execute(
+      mapWebhookEvent(event, options.source),
+      context,
+      options.source,
+      mayStillArrive,
+    );
     logInfo("webhook event processed", {
       eventId: event.id,
       type: event.type,
@@ -153,6 +179,10 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     });
     return reply(200, { received: true, outcome: outcome.kind });
   } catch (error) {
+    if (error instanceof PaymentNotYetKnown) {
+      logInfo("webhook event waits for its payment", { eventId: event.id, type: event.type });
+      return reply(503, { received: false, error: "payment-not-yet-known" });
+    }
     // A commit whose outcome is unknown is retried by the provider: the rerun finds its own writes.
     const transient = isTransientError(error) || isUnknownCommitOutcome(error);
     logError("webhook event failed", { eventId: event.id, type: event.type, transient }, error);
@@ -189,7 +219,12 @@ async function execute(
   command: WebhookCommand,
   event: EventContext,
   source: LedgerSource,
+  mayStillArrive: boolean,
 ): Promise<LedgerOutcome> {
+  const unknownPayment = (): Promise<LedgerOutcome> => {
+    if (mayStillArrive) throw new PaymentNotYetKnown();
+    return deadLetterEvent(event, "unknown-payment");
+  };
   switch (command.kind) {
     case "deadLetter":
       return deadLetterEvent(event, command.reason);
@@ -198,7 +233,7 @@ async function execute(
       return recordNoopEvent(event);
     case "applyEntries": {
       const target = await resolveTarget(command.target);
-      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      if (target === null) return unknownPayment();
       return applyLedgerEntries({
         ...target,
         entries: command.entries,
@@ -208,7 +243,7 @@ async function execute(
     }
     case "paymentFailed": {
       const target = await resolveTarget(command.target);
-      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      if (target === null) return unknownPayment();
       return recordPaymentFailed({
         ...target,
         checkoutId: command.checkoutId,
@@ -218,7 +253,7 @@ async function execute(
     }
     case "dispute": {
       const target = await resolveTarget(command.target);
-      if (target === null) return deadLetterEvent(event, "unknown-payment");
+      if (target === null) return unknownPayment();
       return applyDisputeEvent({
         ...target,
         disputeId: command.disputeId,
