@@ -16,14 +16,13 @@ import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
 import { hasForbiddenKeys } from "../schemas/common";
 import { parseWebhookEvent, type ParsedWebhookEvent } from "../schemas/webhook";
-import { isTransientError } from "../shared/errors";
+import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
 import {
   COLLECTIONS,
   checkoutsByProviderPaymentId,
   ledgerEntriesByProviderPaymentId,
 } from "./firestore/refs";
-import { isUnknownCommitOutcome } from "./firestore/transactions";
 import {
   applyDisputeEvent,
   applyLedgerEntries,

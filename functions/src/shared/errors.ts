@@ -77,3 +77,14 @@ export function isTransientError(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * INVALID_ARGUMENT about the transaction after a Commit whose reply was lost and was re-sent: the
+ * transaction may or may not have committed. Every transaction here re-reads what it writes, so a
+ * rerun (by us, the provider or the client, with the same ids) is safe.
+ */
+export function isUnknownCommitOutcome(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return code === 3 && typeof message === "string" && /transaction/i.test(message);
+}

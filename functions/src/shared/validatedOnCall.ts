@@ -14,7 +14,7 @@ import { isUid } from "../domain/ids";
 import { hasForbiddenKeys } from "./inputGuards";
 import { isAdminToken } from "./auth";
 import { REGION } from "./config";
-import { AppError, isTransientError } from "./errors";
+import { AppError, isTransientError, isUnknownCommitOutcome } from "./errors";
 import { logError, logWarn } from "./log";
 
 export interface CallContext {
@@ -55,7 +55,7 @@ export function parseInput<S extends z.ZodType>(schema: S, data: unknown): z.out
 export function toHttpsError(error: unknown, logFields: Record<string, string | undefined>): HttpsError {
   if (error instanceof HttpsError) return error;
   if (error instanceof AppError) return new HttpsError(error.code, error.message, error.details);
-  if (isTransientError(error)) {
+  if (isTransientError(error) || isUnknownCommitOutcome(error)) {
     logWarn("transient failure", {
       ...logFields,
       errorName: error instanceof Error ? error.name : "unknown",

@@ -11,14 +11,9 @@
  */
 import type { Transaction } from "firebase-admin/firestore";
 import { firestore } from "../../shared/admin";
+import { isUnknownCommitOutcome } from "../../shared/errors";
 
 const MAX_UNKNOWN_OUTCOME_RERUNS = 2;
-
-export function isUnknownCommitOutcome(error: unknown): boolean {
-  if (typeof error !== "object" || error === null) return false;
-  const { code, message } = error as { code?: unknown; message?: unknown };
-  return code === 3 && typeof message === "string" && /transaction/i.test(message);
-}
 
 export async function runTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
