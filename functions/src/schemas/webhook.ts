@@ -7,8 +7,8 @@ import { z } from "zod";
 import { MAX_AMOUNT_CENTS } from "../domain/money";
 import { currencySchema } from "./common";
 
-/** Stripe object ids used as ledger doc ids: safe path segments. */
-export const providerIdSchema = z.string().regex(/^[A-Za-z0-9_]{3,128}$/, "not a provider id");
+/** Stripe object ids (evt_…, pi_…, re_…); never a Firestore-reserved `__x__` id, as they become document ids. */
+export const providerIdSchema = z.string().regex(/^(?!__.*__$)[A-Za-z0-9_]{3,128}$/, "not a provider id");
 
 export const HANDLED_EVENT_TYPES = [
   "payment_intent.succeeded",

@@ -9,15 +9,20 @@
  *    oracles written from the README and Stripe's documented signing scheme: 405 for non-POST; 400 unless the
  *    header carries a genuine signature of this very body made within ±300 s; then, for a real event, 200 with its
  *    outcome (applied, noop, ignored, dead-lettered); 400 for a mutation that breaks the event's documented shape
- *    (hostile keys, nesting, bad ids, amounts that are not integer cents…); 200 or 400 for anything else. Never
- *    a 5xx (no fault is injected), never an exception; every non-200, `ignored` or `duplicate` answer leaves the
- *    database exactly as it was, and every applied one passes the ledger audit.
+ *    (hostile keys, nesting, bad ids, amounts that are not integer cents…); 200 or 400 for anything else. A
+ *    refund or dispute without metadata about a payment not known here (made outside startPayment, not yet
+ *    recorded) gets 503 `payment-not-yet-known` while its `created` is less than 72 h old (the provider retries
+ *    it), else it is dead-lettered `unknown-payment`. No other 5xx (no fault is injected), never an exception;
+ *    every non-200, `ignored` or `duplicate` answer leaves the database exactly as it was, and every applied one
+ *    passes the ledger audit.
  * 2. Timestamps around the tolerance: through the handler with a safety margin around ±300 s for clock ticks, and
  *    exactly at the boundary through handleWebhook with a fixed receive time.
  * 3. Replays: a random history of provider events for several enrollments (payments, failures, refunds seen as
  *    pending then settled, charge.refunded lists, disputes won and lost, irrelevant types, events that must be
  *    dead-lettered), each delivered 1–3 times, shuffled, in concurrent batches, interleaved with forged
- *    deliveries. Afterwards each enrollment's ledger is exactly the model's (every applicable provider id once:
+ *    deliveries. One payment is made outside startPayment: its refunds and disputes (no metadata) may overtake
+ *    it and are then answered 503 and redelivered, like the provider does, after everything else, until
+ *    accepted; if its payment never arrives they are never accepted (and write nothing). Afterwards each enrollment's ledger is exactly the model's (every applicable provider id once:
  *    nothing lost, nothing doubled), totals equal the ledger, dead letters are exactly the bad events, and one
  *    more delivery of every event is a duplicate costing at most one read and no writes.
  */
@@ -66,6 +71,11 @@ interface FixturePayment {
 }
 
 let payments: FixturePayment[];
+/**
+ * A payment made outside startPayment (no checkout names it): its refunds and disputes, which carry no
+ * metadata, find the enrollment only through its ledger entry. Not recorded in the fixture.
+ */
+let directPayment: FixturePayment;
 /** Payments whose events can never apply (dead letters). */
 let badPayments: { key: string; view: LocalPaymentView; reason: string }[];
 
@@ -113,6 +123,11 @@ async function buildFixture(): Promise<void> {
     metadata,
     refunds: [],
   });
+  directPayment = {
+    key: "E",
+    view: fake("pi_direct_E", { uid: "s2", courseId: "c1" }),
+    enrollment: "users/s2/courses/c1",
+  };
   badPayments = [
     { key: "ghost", view: fake("pi_ghost", { uid: "ghost", courseId: "c1" }), reason: "unknown-enrollment" },
     { key: "nometa", view: fake("pi_nometa", {}), reason: "metadata-missing" },
@@ -206,11 +221,18 @@ const OUTCOME_OF_KIND: Record<string, string> = {
   "dispute.closed": "applied",
   ignored: "ignored",
   bad: "dead-lettered",
+  // A refund of a payment not recorded (yet): refused while the provider still retries it, else dead-lettered.
+  waiting: "503",
+  stale: "dead-lettered",
 };
 
-function arbValidEvent(): fc.Arbitrary<StripeEventJson> {
-  return arbValidCase().map((c) => c.event);
-}
+/** The provider retries an unacknowledged event for 72 h from its `created` (README). */
+const RETRY_WINDOW_S = 72 * 3600;
+const STALE_AGE_S = RETRY_WINDOW_S + 3600;
+
+type Expectation = { status: 200; outcome: string } | { status: 400 } | { status: 503 };
+const expectationOf = (outcome: string): Expectation =>
+  outcome === "503" ? { status: 503 } : { status: 200, outcome };
 
 /** A valid event of the fixture with the outcome it must get. */
 function arbValidCase(): fc.Arbitrary<{ event: StripeEventJson; outcome: string }> {
@@ -226,6 +248,8 @@ function arbValidCase(): fc.Arbitrary<{ event: StripeEventJson; outcome: string 
         "dispute.closed",
         "ignored",
         "bad",
+        "waiting",
+        "stale",
       ),
       n: fc.integer({ min: 1, max: 999_999 }),
     })
@@ -262,6 +286,13 @@ function validEvent(which: number, kind: string, n: number): StripeEventJson {
         "charge.dispute.closed",
         id,
       );
+    case "waiting":
+      return refundEvent(directPayment.view, { ...refund, metadata: {} }, "refund.created", id);
+    case "stale":
+      return {
+        ...refundEvent(directPayment.view, { ...refund, metadata: {} }, "refund.created", id),
+        created: nowSeconds() - STALE_AGE_S,
+      };
     case "ignored":
       return {
         ...paymentSucceededEvent(p.view, id),
@@ -330,8 +361,11 @@ function setPath(value: unknown, path: Path, replacement: unknown): unknown {
 
 interface Body {
   text: Buffer | undefined;
-  /** What a genuinely signed delivery of this body must get (README); null when either 200 or 400 is right. */
-  expect: { status: 200; outcome: string } | { status: 400 } | null;
+  /**
+   * What a genuinely signed delivery of this body must get (README); null when either 200 or 400 is right (or
+   * 503 `payment-not-yet-known`, if the body is an event that may wait for its payment: mayWaitForPayment).
+   */
+  expect: Expectation | null;
   label: string;
 }
 
@@ -365,6 +399,44 @@ function mutationMustFail(event: StripeEventJson, how: string, path: Path, value
   return false;
 }
 
+/**
+ * README: an event about a payment not known here — a refund, refund list or dispute without uid/courseId
+ * metadata, whose payment no checkout names and no ledger entry records (in the fixture: none) — is answered 503
+ * `payment-not-yet-known`, writing nothing, while its `created` is less than 72 h old.
+ */
+function mayWaitForPayment(text: Buffer | undefined): boolean {
+  let event: unknown;
+  try {
+    event = JSON.parse(text?.toString("utf8") ?? "");
+  } catch {
+    return false;
+  }
+  if (!isPlainObject(event)) return false;
+  const e = event as { type?: unknown; created?: unknown; data?: { object?: Record<string, unknown> } };
+  const o = isPlainObject(e.data) && isPlainObject(e.data?.object) ? e.data?.object : undefined;
+  if (o === undefined || typeof e.type !== "string" || !LOOKUP_TYPES.has(e.type)) return false;
+  if (typeof e.created !== "number" || nowSeconds() - e.created >= RETRY_WINDOW_S) return false;
+  const meta = isPlainObject(o.metadata) ? (o.metadata as Record<string, unknown>) : {};
+  if (
+    typeof meta.uid === "string" &&
+    meta.uid !== "" &&
+    typeof meta.courseId === "string" &&
+    meta.courseId !== ""
+  )
+    return false;
+  const ref = o.payment_intent ?? (e.type === "charge.refunded" ? o.id : o.charge);
+  return !payments.some((p) => p.view.id === ref);
+}
+const LOOKUP_TYPES = new Set([
+  "charge.refunded",
+  "refund.created",
+  "refund.updated",
+  "charge.dispute.created",
+  "charge.dispute.closed",
+]);
+const isNotYetKnown = (reply: Reply): boolean =>
+  reply.status === 503 && reply.body?.received === false && reply.body.error === "payment-not-yet-known";
+
 /** A mutated event as JSON text: one field replaced, deleted, or a hostile key spliced in. */
 function arbMutatedBody(): fc.Arbitrary<Body> {
   return fc
@@ -386,7 +458,7 @@ function arbMutatedBody(): fc.Arbitrary<Body> {
       }
       const unchanged = text === JSON.stringify(event);
       const expect: Body["expect"] = unchanged
-        ? { status: 200, outcome }
+        ? expectationOf(outcome)
         : mutationMustFail(event, how, path, value)
           ? { status: 400 }
           : null;
@@ -399,7 +471,7 @@ const arbBody: fc.Arbitrary<Body> = fc.oneof(
     weight: 5,
     arbitrary: arbValidCase().map(({ event, outcome }): Body => ({
       text: Buffer.from(JSON.stringify(event)),
-      expect: { status: 200, outcome },
+      expect: expectationOf(outcome),
       label: `event ${event.type}`,
     })),
   },
@@ -586,11 +658,27 @@ async function checkRequest(method: string, body: Body, spec: SignatureSpec): Pr
   let expected: string;
   if (method !== "POST") expected = "405";
   else if (!oracleAccepts(signature, body.text)) expected = "400";
-  else if (body.expect === null) expected = "200 or 400";
-  else expected = body.expect.status === 200 ? `200 ${body.expect.outcome}` : "400";
+  else if (body.expect === null)
+    expected = mayWaitForPayment(body.text) ? "200 or 400 or 503 payment-not-yet-known" : "200 or 400";
+  else
+    expected =
+      body.expect.status === 200
+        ? `200 ${body.expect.outcome}`
+        : body.expect.status === 503
+          ? "503 payment-not-yet-known"
+          : "400";
   const outcome = reply.body?.outcome;
-  const got = reply.status === 200 ? `200 ${outcome ?? ""}` : String(reply.status);
-  const ok = expected === "200 or 400" ? reply.status === 200 || reply.status === 400 : got === expected;
+  const got =
+    reply.status === 200
+      ? `200 ${outcome ?? ""}`
+      : isNotYetKnown(reply)
+        ? "503 payment-not-yet-known"
+        : String(reply.status);
+  const ok = expected.startsWith("200 or 400")
+    ? reply.status === 200 ||
+      reply.status === 400 ||
+      (expected.endsWith("known") && got === "503 payment-not-yet-known")
+    : got === expected;
   if (!ok) throw new Error(`${context}; expected ${expected}`);
 
   if (reply.status !== 200 || (outcome !== undefined && NO_WRITE_OUTCOMES.has(outcome))) {
@@ -603,7 +691,7 @@ async function checkRequest(method: string, body: Body, spec: SignatureSpec): Pr
 }
 
 describe("arbitrary requests", () => {
-  it("405 for non-POST, 400 unless genuinely signed within ±300 s and well-formed, 200 otherwise; never 5xx", async () => {
+  it("405 for non-POST, 400 unless genuinely signed within ±300 s and well-formed, 200 otherwise; 503 only while an event's payment is unknown", async () => {
     const tally = new Map<string, number>();
     const arbMethod = fc.oneof(
       { weight: 9, arbitrary: fc.constant("POST") },
@@ -645,11 +733,11 @@ describe("signature timestamps", () => {
     await assertFuzz(
       "webhook timestamps",
       fc.asyncProperty(
-        arbValidEvent(),
+        arbValidCase(),
         arbOffset,
         fc.integer({ min: 0, max: 999 }),
         fc.boolean(),
-        async (event, offset, ms, viaHandler) => {
+        async ({ event, outcome }, offset, ms, viaHandler) => {
           await db.restoreFixture();
           const before = await db.mark();
           const body = JSON.stringify(event);
@@ -669,9 +757,10 @@ describe("signature timestamps", () => {
             status = reply.status;
           }
           const context = `offset ${offset}s (+${ms} ms, ${viaHandler ? "handler" : "fixed clock"}) → ${status}`;
-          if (status !== (accepted ? 200 : 400))
-            throw new Error(`${context}; expected ${accepted ? 200 : 400}`);
-          if (!accepted) await db.expectUnchangedSince(before, context);
+          // A signed event whose payment is not known yet is refused (503) and writes nothing either.
+          const want = accepted ? expectationOf(outcome).status : 400;
+          if (status !== want) throw new Error(`${context}; expected ${want}`);
+          if (status !== 200) await db.expectUnchangedSince(before, context);
         },
       ),
       runs(80),
@@ -689,6 +778,10 @@ interface Happening {
   entries: { id: string; enrollment: string; amount: number }[];
   deadLetter: boolean;
   ignored: boolean;
+  /** Finds its enrollment only through its payment's ledger entry: answered 503 while that is not recorded. */
+  waitsForPayment?: boolean;
+  /** Its payment is never recorded: answered 503 every time, never recorded, nothing written. */
+  neverAccepted?: boolean;
 }
 
 interface RefundPlan {
@@ -723,7 +816,33 @@ const arbPaymentPlan: fc.Arbitrary<PaymentPlan> = fc.record({
 });
 
 /** The events a plan produces, and (README model) the ledger entries they must leave. */
-function happeningsOf(p: FixturePayment, plan: PaymentPlan): Happening[] {
+function happeningsOf(p: FixturePayment, plan: PaymentPlan, direct = false): Happening[] {
+  const out: Happening[] = happeningsOfPlan(p, plan);
+  if (!direct) return out; // startPayment's checkout names the payment: every event finds its enrollment
+  // Made outside startPayment: events without metadata that move money or concern a dispute find the
+  // enrollment through a ledger entry naming the payment — its own, or a refund applied by a charge.refunded,
+  // which carries the payment's metadata.
+  const needsLookup = (h: Happening): boolean => {
+    const o = h.event.data.object;
+    const list = (o.refunds as { data?: LocalRefundView[] } | undefined)?.data ?? [];
+    const meta = (o.metadata ?? {}) as Record<string, string>;
+    if (meta.uid !== undefined && meta.courseId !== undefined) return false;
+    return (
+      h.event.type.startsWith("charge.dispute.") ||
+      (h.event.type.startsWith("refund.") && o.status === "succeeded") ||
+      (h.event.type === "charge.refunded" && list.some((r) => r.status === "succeeded" && r.amount > 0))
+    );
+  };
+  const recorded = out.some((h) => !needsLookup(h) && h.entries.length > 0);
+  return out.map((h) => {
+    if (!needsLookup(h)) return h;
+    return recorded
+      ? { ...h, waitsForPayment: true }
+      : { ...h, entries: [], waitsForPayment: true, neverAccepted: true };
+  });
+}
+
+function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
   const out: Happening[] = [];
   const none = { entries: [], deadLetter: false, ignored: false };
   for (let i = 0; i < plan.succeededEvents; i++) {
@@ -810,8 +929,11 @@ function happeningsOf(p: FixturePayment, plan: PaymentPlan): Happening[] {
 type ForgeKind = "tampered" | "wrong-secret" | "stale" | "future" | "future-behind-fresh-t";
 
 interface Scenario {
+  /** One per fixture payment, then one for the direct payment. */
   plans: PaymentPlan[];
   bad: boolean[];
+  /** A refund of a payment never recorded, older than the retry window: dead-lettered `unknown-payment`. */
+  staleUnknown: boolean;
   ignored: number;
   copies: number[];
   order: number[];
@@ -820,8 +942,9 @@ interface Scenario {
 }
 
 const arbScenario: fc.Arbitrary<Scenario> = fc.record({
-  plans: fc.array(arbPaymentPlan, { minLength: 4, maxLength: 4 }),
+  plans: fc.array(arbPaymentPlan, { minLength: 5, maxLength: 5 }),
   bad: fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
+  staleUnknown: fc.boolean(),
   ignored: fc.integer({ min: 0, max: 2 }),
   copies: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 40 }),
   order: fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
@@ -871,13 +994,33 @@ async function forgedDelivery(event: StripeEventJson, kind: ForgeKind): Promise<
 
 describe("replayed, reordered and concurrent deliveries", () => {
   it("every applicable provider id is in its ledger exactly once, whatever arrives how often and in what order", async () => {
+    const waitTally = new Map<string, number>();
     await assertFuzz(
       "webhook replays",
       fc.asyncProperty(arbScenario, async (s) => {
         await db.restoreFixture();
-        const happenings: Happening[] = payments.flatMap((p, i) =>
-          happeningsOf(p, s.plans[i] as PaymentPlan),
-        );
+        const happenings: Happening[] = [
+          ...payments.flatMap((p, i) => happeningsOf(p, s.plans[i] as PaymentPlan)),
+          ...happeningsOf(directPayment, s.plans[payments.length] as PaymentPlan, true),
+        ];
+        if (s.staleUnknown) {
+          const never = { ...directPayment.view, id: "pi_never", chargeId: "ch_never" };
+          happenings.push({
+            event: {
+              ...refundEvent(
+                never,
+                { id: "re_never", amount: 100, status: "succeeded", metadata: {} },
+                "refund.created",
+                "evt_stale_unknown",
+              ),
+              created: nowSeconds() - STALE_AGE_S,
+            },
+            entries: [],
+            deadLetter: true,
+            deadLetterReason: "unknown-payment",
+            ignored: false,
+          });
+        }
         badPayments.forEach((b, i) => {
           if (s.bad[i] === true) {
             happenings.push({
@@ -924,19 +1067,57 @@ describe("replayed, reordered and concurrent deliveries", () => {
             label: `forged ${f.kind} ${target.event.id}`,
           });
         }
+        // Refused while their payment is unknown (503): the provider redelivers them, here after the rest.
+        const waiting = new Set<Happening>();
+        const refused = new Set<Happening>();
+        const check = (d: Delivery, r: Reply): void => {
+          if (d.genuine?.waitsForPayment === true && isNotYetKnown(r)) {
+            waiting.add(d.genuine);
+            refused.add(d.genuine);
+            return;
+          }
+          const want = d.genuine === null ? 400 : d.genuine.neverAccepted === true ? 503 : 200;
+          if (r.status !== want)
+            throw new Error(`${d.label} → ${r.status} ${JSON.stringify(r.body)}; expected ${want}`);
+          if (d.genuine?.ignored === true) expect(r.body?.outcome).toBe("ignored");
+        };
         let next = 0;
         for (let b = 0; next < deliveries.length; b++) {
           const batch = deliveries.slice(next, next + (s.batches[b % s.batches.length] ?? 1));
           next += batch.length;
           const replies = await Promise.all(batch.map((d) => d.run()));
           replies.forEach((r, i) => {
-            const d = batch[i] as Delivery;
-            const want = d.genuine === null ? 400 : 200;
-            if (r.status !== want)
-              throw new Error(`${d.label} → ${r.status} ${JSON.stringify(r.body)}; expected ${want}`);
-            if (d.genuine?.ignored === true) expect(r.body?.outcome).toBe("ignored");
+            check(batch[i] as Delivery, r);
           });
         }
+        for (let round = 0; round < 3 && waiting.size > 0; round++) {
+          const batch = [...waiting].map((h): Delivery => ({
+            run: () => deliver(h.event),
+            genuine: h,
+            label: h.event.id,
+          }));
+          waiting.clear();
+          const replies = await Promise.all(batch.map((d) => d.run()));
+          replies.forEach((r, i) => {
+            check(batch[i] as Delivery, r);
+          });
+        }
+        for (const h of happenings.filter((x) => x.waitsForPayment === true)) {
+          const kind =
+            h.neverAccepted === true
+              ? "never accepted"
+              : refused.has(h)
+                ? "refused, then applied"
+                : "applied";
+          waitTally.set(kind, (waitTally.get(kind) ?? 0) + 1);
+        }
+        // Exactly the events whose payment never arrives are still refused.
+        expect([...waiting].map((h) => h.event.id).sort()).toEqual(
+          happenings
+            .filter((h) => h.neverAccepted === true)
+            .map((h) => h.event.id)
+            .sort(),
+        );
 
         // The model: exactly these entries, per enrollment; dead letters exactly for the bad events.
         const expected = new Map<string, number>();
@@ -956,14 +1137,23 @@ describe("replayed, reordered and concurrent deliveries", () => {
             .map((h) => `deadLetters/${h.event.id}`)
             .sort(),
         );
-        expect(await countDocs("webhookEvents")).toBe(happenings.filter((h) => !h.ignored).length);
+        expect(await countDocs("webhookEvents")).toBe(
+          happenings.filter((h) => !h.ignored && h.neverAccepted !== true).length,
+        );
         for (const h of happenings.filter((x) => x.deadLetter)) {
           expect(await readDoc(`deadLetters/${h.event.id}`)).toMatchObject({ reason: h.deadLetterReason });
         }
 
-        // One more delivery of everything: duplicates (or ignored), at most one read each, no writes.
+        // One more delivery of everything: duplicates (or ignored), at most one read each, no writes; events whose
+        // payment never arrived are still refused, writing nothing.
         for (const h of happenings) {
           const mark = await db.mark();
+          if (h.neverAccepted === true) {
+            const reply = await deliver(h.event);
+            expect({ id: h.event.id, ok: isNotYetKnown(reply) }).toEqual({ id: h.event.id, ok: true });
+            await db.expectUnchangedSince(mark, `redelivery of ${h.event.id}`);
+            continue;
+          }
           const reads = lf.server().stats().reads;
           const reply = await deliver(h.event);
           expect({ id: h.event.id, reply }).toEqual({
@@ -975,6 +1165,12 @@ describe("replayed, reordered and concurrent deliveries", () => {
         }
       }),
       runs(12),
+    );
+    process.stdout.write(
+      `[fuzz] webhook replays, events of the direct payment: ${[...waitTally]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(", ")}\n`,
     );
   }, 120_000);
 });

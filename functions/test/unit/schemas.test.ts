@@ -172,3 +172,13 @@ describe("webhook event parsing", () => {
     expect(parseWebhookEvent("x").kind).toBe("malformed");
   });
 });
+
+describe("provider ids become document ids", () => {
+  it("rejects Firestore-reserved __x__ ids (e.g. an event id of __proto__)", async () => {
+    const { providerIdSchema } = await import("../../src/schemas/webhook");
+    expect(providerIdSchema.safeParse("__proto__").success).toBe(false);
+    expect(providerIdSchema.safeParse("__x__").success).toBe(false);
+    expect(providerIdSchema.safeParse("evt_1").success).toBe(true);
+    expect(providerIdSchema.safeParse("__id_only_prefix").success).toBe(true);
+  });
+});
