@@ -1,0 +1,134 @@
+/**
+ * Typed callables over `httpsCallable`, each call wrapped in the RetryHandler. The request data of a call is
+ * fixed before the first attempt and sent unchanged on every retry; for startPayment and refundPayment that
+ * data includes a requestId generated once per call (unless the caller passes one), so a retry after a lost
+ * reply finds the payment or refund the first attempt created instead of creating a second one.
+ */
+import { httpsCallable, type Functions, type HttpsCallableOptions } from "firebase/functions";
+import type {
+  CallableApi,
+  CallableName,
+  EnrollInCourseRequest,
+  EnrollInCourseResponse,
+  RecordManualPaymentRequest,
+  RecordManualPaymentResponse,
+  RefundPaymentRequest,
+  RefundPaymentResponse,
+  StartPaymentRequest,
+  StartPaymentResponse,
+  UpsertCourseRequest,
+  UpsertCourseResponse,
+} from "./generated/api.js";
+import { newRequestId as randomRequestId } from "./requestId.js";
+import { RetryHandler, type RetryOptions } from "./retry.js";
+
+/** The part of firebase/functions' `httpsCallable` the client uses; replaceable in tests. */
+export type HttpsCallableFactory = (
+  functions: Functions,
+  name: string,
+  options?: HttpsCallableOptions,
+) => (data: unknown) => Promise<{ readonly data: unknown }>;
+
+export interface CoursePaymentsClientOptions {
+  /** The retry policy of every call: options, or a RetryHandler to share. Default: `new RetryHandler()`. */
+  retry?: RetryOptions | RetryHandler | undefined;
+  /**
+   * Per-attempt timeout in ms, passed to `httpsCallable` (Firebase's default is 70 s). An attempt never runs past
+   * the retry deadline either. A timed-out attempt may still complete on the server: that is why the retry
+   * reuses the requestId.
+   */
+  timeoutMs?: number | undefined;
+  /** Generates request ids. Default: `crypto.randomUUID()`. */
+  newRequestId?: (() => string) | undefined;
+  /** Replaces `httpsCallable` from firebase/functions (tests). */
+  httpsCallable?: HttpsCallableFactory | undefined;
+}
+
+export interface CallOptions {
+  /** Aborting rejects the call at once (an attempt already sent may still complete on the server). */
+  signal?: AbortSignal | undefined;
+  /** Changes to the client's retry policy for this call only. */
+  retry?: RetryOptions | undefined;
+}
+
+/** A request whose `requestId` the client fills in (once per call) when the caller does not. */
+export type WithOptionalRequestId<T extends { requestId?: string | undefined }> = Omit<T, "requestId"> & {
+  /** Pass your own to make a call resumable across page loads or double submits; see the README. */
+  requestId?: string | undefined;
+};
+export type StartPaymentInput = WithOptionalRequestId<StartPaymentRequest>;
+export type RefundPaymentInput = WithOptionalRequestId<RefundPaymentRequest>;
+
+export interface CoursePaymentsClient {
+  /** Enrolls the signed-in user (idempotent; a free course is paid and active at once). */
+  enrollInCourse(request: EnrollInCourseRequest, options?: CallOptions): Promise<EnrollInCourseResponse>;
+  /** Starts (or resumes) a payment; one requestId per call, reused on every retry. */
+  startPayment(request: StartPaymentInput, options?: CallOptions): Promise<StartPaymentResponse>;
+  /** Admin: records a payment made outside the provider (idempotent on `reference`). */
+  recordManualPayment(
+    request: RecordManualPaymentRequest,
+    options?: CallOptions,
+  ): Promise<RecordManualPaymentResponse>;
+  /** Admin: refunds (part of) a payment; one requestId per call, reused on every retry. */
+  refundPayment(request: RefundPaymentInput, options?: CallOptions): Promise<RefundPaymentResponse>;
+  /** Admin: creates or updates a course. */
+  upsertCourse(request: UpsertCourseRequest, options?: CallOptions): Promise<UpsertCourseResponse>;
+  /** Any callable by name, with retries; `request` is sent unchanged on every attempt. */
+  call<N extends CallableName>(
+    name: N,
+    request: CallableApi[N]["request"],
+    options?: CallOptions,
+  ): Promise<CallableApi[N]["response"]>;
+  /** A fresh request id, for callers that keep one across page loads or submits. */
+  newRequestId(): string;
+  /** The client's retry policy. */
+  readonly retry: RetryHandler;
+}
+
+/** Firebase treats a timeout of 0 as "use the default"; an attempt always gets at least 1 ms. */
+function attemptTimeout(timeoutMs: number | undefined, remainingMs: number): number | undefined {
+  const limit = Math.min(timeoutMs ?? Number.POSITIVE_INFINITY, remainingMs);
+  return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
+}
+
+export function createCoursePaymentsClient(
+  functions: Functions,
+  options: CoursePaymentsClientOptions = {},
+): CoursePaymentsClient {
+  const retry = options.retry instanceof RetryHandler ? options.retry : new RetryHandler(options.retry);
+  const callableFactory: HttpsCallableFactory = options.httpsCallable ?? httpsCallable;
+  const newRequestId = options.newRequestId ?? randomRequestId;
+  const { timeoutMs } = options;
+
+  async function call<N extends CallableName>(
+    name: N,
+    request: CallableApi[N]["request"],
+    callOptions: CallOptions = {},
+  ): Promise<CallableApi[N]["response"]> {
+    const handler = retry.with({ ...callOptions.retry, signal: callOptions.signal });
+    return handler.run(async ({ remainingMs }) => {
+      const timeout = attemptTimeout(timeoutMs, remainingMs);
+      const callable = callableFactory(functions, name, timeout === undefined ? undefined : { timeout });
+      // The backend's result type for this callable (functions/test/api.types.test.ts keeps them equal).
+      return (await callable(request)).data as CallableApi[N]["response"];
+    });
+  }
+
+  /** Fixes the requestId before the first attempt: every retry of this call sends the same one. */
+  function withRequestId<T extends { requestId?: string | undefined }>(
+    request: T,
+  ): Omit<T, "requestId"> & { requestId: string } {
+    return { ...request, requestId: request.requestId ?? newRequestId() };
+  }
+
+  return {
+    enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
+    startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
+    recordManualPayment: (request, callOptions) => call("recordManualPayment", { ...request }, callOptions),
+    refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
+    upsertCourse: (request, callOptions) => call("upsertCourse", { ...request }, callOptions),
+    call,
+    newRequestId,
+    retry,
+  };
+}
