@@ -1,0 +1,202 @@
+/**
+ * The BUILT backend (functions/lib) and the firebase-admin it uses (functions/node_modules), loaded by path at
+ * run time. The types below are the small structural slice of their APIs the benchmark uses, so this package
+ * needs no dependency on firebase-admin or on the functions codebase.
+ *
+ * Call `configureEnvironment` before `loadBackend`: firebase-admin reads FIRESTORE_EMULATOR_HOST when the
+ * backend first initialises it.
+ */
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+/** Repo root, from tools/sim/lib/bench/backend.js (or src/bench/backend.ts). */
+export const REPO_ROOT = path.resolve(__dirname, "../../../..");
+export const FUNCTIONS_DIR = path.join(REPO_ROOT, "functions");
+export const FUNCTIONS_LIB = path.join(FUNCTIONS_DIR, "lib");
+
+export const BENCH_PROJECT = "demo-bench";
+export const BENCH_WEBHOOK_SECRET = "whsec_bench_local_secret_0123456789";
+
+// ---- firebase-admin (structural) ----
+
+export interface DocSnapshot {
+  readonly exists: boolean;
+  readonly id: string;
+  get(field: string): unknown;
+}
+
+export interface DocRef {
+  readonly path: string;
+  get(): Promise<DocSnapshot>;
+  set(data: Record<string, unknown>): Promise<unknown>;
+  update(data: Record<string, unknown>): Promise<unknown>;
+  collection(id: string): CollectionRef;
+}
+
+export interface CollectionRef {
+  doc(id: string): DocRef;
+  get(): Promise<{ readonly docs: DocSnapshot[] }>;
+}
+
+export interface WriteBatch {
+  update(ref: DocRef, data: Record<string, unknown>): WriteBatch;
+  commit(): Promise<unknown>;
+}
+
+export interface Firestore {
+  doc(path: string): DocRef;
+  batch(): WriteBatch;
+}
+
+export interface FieldValueStatic {
+  increment(n: number): unknown;
+  serverTimestamp(): unknown;
+}
+
+// ---- the backend (structural) ----
+
+export interface CallableRequestLike {
+  data: unknown;
+  auth: { uid: string; token: Record<string, unknown> };
+  rawRequest: Record<string, never>;
+  acceptsStreaming: boolean;
+}
+
+export interface Callable {
+  run(request: CallableRequestLike): Promise<unknown>;
+}
+
+export type RequestHandler = (req: unknown, res: unknown) => Promise<void>;
+
+export interface LocalPaymentView {
+  id: string;
+  chargeId: string;
+  amount: number;
+  currency: string;
+  metadata: Record<string, string>;
+  refunds: readonly { id: string; amount: number; status: string }[];
+}
+
+export interface SignedDelivery {
+  rawBody: string;
+  signature: string;
+}
+
+export interface Backend {
+  firestore: () => Firestore;
+  FieldValue: FieldValueStatic;
+  deleteAllApps: () => Promise<void>;
+  paymentWebhook: RequestHandler;
+  upsertCourse: Callable;
+  enrollInCourse: Callable;
+  startPayment: Callable;
+  paymentSucceededEvent: (p: LocalPaymentView, eventId?: string) => unknown;
+  signEvent: (event: unknown, secret: string) => Promise<SignedDelivery>;
+}
+
+/** Environment the backend reads: demo project, local Firestore, local provider, webhook secret. */
+export function configureEnvironment(firestoreAddress: string): void {
+  process.env.GCLOUD_PROJECT = BENCH_PROJECT;
+  process.env.GOOGLE_CLOUD_PROJECT = BENCH_PROJECT;
+  process.env.FIRESTORE_EMULATOR_HOST = firestoreAddress;
+  process.env.STRIPE_WEBHOOK_SECRET = BENCH_WEBHOOK_SECRET;
+  process.env.PAYMENT_PROVIDER = "local";
+  delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
+}
+
+const fromFunctions = createRequire(path.join(FUNCTIONS_DIR, "package.json"));
+
+function load(relative: string): unknown {
+  return fromFunctions(path.join(FUNCTIONS_LIB, relative));
+}
+
+export function loadBackend(): Backend {
+  if (!existsSync(path.join(FUNCTIONS_LIB, "index.js"))) {
+    throw new Error(
+      "functions/lib is not built: run `npm --prefix functions run build` (or `npm run build`) first",
+    );
+  }
+  const index = load("index.js") as {
+    paymentWebhook: RequestHandler;
+    upsertCourse: Callable;
+    enrollInCourse: Callable;
+    startPayment: Callable;
+  };
+  const admin = load("shared/admin.js") as { firestore: () => Firestore };
+  const events = load("services/payments/localEvents.js") as Pick<
+    Backend,
+    "paymentSucceededEvent" | "signEvent"
+  >;
+  const { FieldValue } = fromFunctions("firebase-admin/firestore") as { FieldValue: FieldValueStatic };
+  const app = fromFunctions("firebase-admin/app") as {
+    getApps: () => unknown[];
+    deleteApp: (a: unknown) => Promise<void>;
+  };
+  return {
+    firestore: admin.firestore,
+    FieldValue,
+    deleteAllApps: async () => {
+      await Promise.all(app.getApps().map((a) => app.deleteApp(a)));
+    },
+    paymentWebhook: index.paymentWebhook,
+    upsertCourse: index.upsertCourse,
+    enrollInCourse: index.enrollInCourse,
+    startPayment: index.startPayment,
+    paymentSucceededEvent: events.paymentSucceededEvent,
+    signEvent: events.signEvent,
+  };
+}
+
+/** Calls a deployed callable in-process (firebase-functions' `run`), as `uid`. */
+export function callAs(fn: Callable, uid: string, data: unknown, admin = false): Promise<unknown> {
+  return fn.run({
+    data,
+    auth: { uid, token: { uid, admin } },
+    rawRequest: {},
+    acceptsStreaming: false,
+  });
+}
+
+/** Posts a raw body to the deployed onRequest handler with a minimal request/response pair. */
+export async function postWebhook(
+  handler: RequestHandler,
+  rawBody: string,
+  signature: string,
+): Promise<{ status: number; body: unknown }> {
+  const reply = { status: 0, body: undefined as unknown };
+  let headersSent = false;
+  const res = {
+    get headersSent() {
+      return headersSent;
+    },
+    status(code: number) {
+      reply.status = code;
+      return res;
+    },
+    json(body: unknown) {
+      reply.body = body;
+      headersSent = true;
+      return res;
+    },
+    send(body: unknown) {
+      reply.body = body;
+      headersSent = true;
+      return res;
+    },
+    on() {
+      return res;
+    },
+  };
+  const buffer = Buffer.from(rawBody);
+  const req = {
+    method: "POST",
+    headers: { "stripe-signature": signature, "content-type": "application/json" },
+    rawBody: buffer,
+    body: JSON.parse(rawBody) as unknown,
+    get: () => undefined,
+    header: () => undefined,
+  };
+  await handler(req, res);
+  return reply;
+}

@@ -1,0 +1,195 @@
+/**
+ * `npm run bench`: the original app's two ways of applying a payment and this backend's, side by side, in one
+ * run on one local Firestore, under the same injected lost-reply faults. Also the cold-load time of the
+ * functions entry point against a minimal function module. Writes results/bench-latest.json and .svg and
+ * prints markdown tables. A report, not a test: nothing here asserts on speed.
+ *
+ *   node tools/sim/lib/bench/main.js [--seed N] [--out DIR]
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { start } from "@course-payments/local-firestore";
+import { configureEnvironment, loadBackend, REPO_ROOT } from "./backend";
+import { measureColdLoad } from "./coldLoad";
+import { runOpsPhase, runPhase, type PhaseSpec } from "./phase";
+import { markdown, svg } from "./report";
+import type { BenchResult, MachineInfo, VariantResult } from "./types";
+import { round, seededRandom } from "./util";
+import {
+  batchedIncrement,
+  CLIENT_RETRY,
+  PROVIDER_RETRY,
+  readModifyWrite,
+  thisBackend,
+  VARIANT_LABELS,
+  type Variant,
+  type VariantKey,
+} from "./variants";
+
+const AMOUNT_CENTS = 100;
+const CONCURRENCY = 20;
+const HOT_PAYMENTS = 200;
+const MANY_ENROLLMENTS = 200;
+const OPS_ENROLLMENTS = 50;
+const REPLY_LOST_PROBABILITY = 0.1;
+const COLD_LOAD_RUNS = 7;
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+/** The backend logs through firebase-functions/logger, which captures the console methods when it loads. */
+function silenceBackendLogs(): Record<string, number> {
+  const tally: Record<string, number> = {};
+  const verbose = process.env.BENCH_LOGS === "1";
+  for (const method of ["debug", "info", "log", "warn", "error"] as const) {
+    console[method] = (...args: unknown[]) => {
+      tally[method] = (tally[method] ?? 0) + 1;
+      if (verbose) process.stderr.write(`${args.map(String).join(" ")}\n`);
+    };
+  }
+  return tally;
+}
+
+function machine(loadAtStart: number): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model.trim() ?? "unknown",
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    totalMemGiB: round(os.totalmem() / 1024 ** 3, 1),
+    loadAverage1m: { start: round(loadAtStart, 2), end: round(os.loadavg()[0] ?? 0, 2) },
+    date: new Date().toISOString(),
+  };
+}
+
+async function main(): Promise<void> {
+  const began = performance.now();
+  const loadAtStart = os.loadavg()[0] ?? 0;
+  const seed = Number(argValue("--seed") ?? "42");
+  if (!Number.isInteger(seed)) throw new Error("--seed must be an integer");
+  const outDir = path.resolve(argValue("--out") ?? path.join(REPO_ROOT, "tools/sim/results"));
+
+  progress(`cold load: ${COLD_LOAD_RUNS} fresh processes per module`);
+  const coldLoad = measureColdLoad(COLD_LOAD_RUNS);
+
+  const logs = silenceBackendLogs();
+  const server = await start({ host: "127.0.0.1", port: 0, projectId: "demo-bench" });
+  configureEnvironment(server.address);
+  const backend = loadBackend();
+
+  const factories: Record<VariantKey, (random: () => number) => Variant> = {
+    a: (random) => readModifyWrite(backend, random, AMOUNT_CENTS),
+    b: (random) => batchedIncrement(backend, random, AMOUNT_CENTS),
+    c: (random) => thisBackend(backend, random, AMOUNT_CENTS),
+  };
+  const base = { amount: AMOUNT_CENTS, concurrency: CONCURRENCY, seed };
+  const specs = {
+    ops: {
+      ...base,
+      scenario: "ops",
+      enrollments: OPS_ENROLLMENTS,
+      paymentsPerEnrollment: 1,
+      copies: 1,
+      replyLostProbability: 0,
+    },
+    hot: {
+      ...base,
+      scenario: "hot",
+      enrollments: 1,
+      paymentsPerEnrollment: HOT_PAYMENTS,
+      replyLostProbability: REPLY_LOST_PROBABILITY,
+    },
+    many: {
+      ...base,
+      scenario: "many",
+      enrollments: MANY_ENROLLMENTS,
+      paymentsPerEnrollment: 1,
+      replyLostProbability: REPLY_LOST_PROBABILITY,
+    },
+  } satisfies Record<string, Omit<PhaseSpec, "copies"> & { copies?: number }>;
+
+  const variants: VariantResult[] = [];
+  try {
+    for (const key of ["a", "b", "c"] as const) {
+      // Every phase gets the same seeded generator (shuffles, jitter) and the same fault seed.
+      const fresh = (): Variant => factories[key](seededRandom(seed));
+      const copies = key === "c" ? 2 : 1;
+      progress(`${VARIANT_LABELS[key]}: clean run + duplicates`);
+      const ops = await runOpsPhase(server, fresh(), specs.ops, seededRandom(seed));
+      const opsWithCheckout =
+        key === "c"
+          ? await runOpsPhase(
+              server,
+              fresh(),
+              { ...specs.ops, scenario: "ops-checkout", viaStartPayment: true },
+              seededRandom(seed),
+            )
+          : undefined;
+      progress(`${VARIANT_LABELS[key]}: one hot enrollment`);
+      const hot = (await runPhase(server, fresh(), { ...specs.hot, copies }, seededRandom(seed))).result;
+      progress(`${VARIANT_LABELS[key]}: many enrollments`);
+      const many = (await runPhase(server, fresh(), { ...specs.many, copies }, seededRandom(seed))).result;
+      variants.push({
+        key,
+        label: VARIANT_LABELS[key],
+        ops,
+        ...(opsWithCheckout === undefined ? {} : { opsWithCheckout }),
+        hot,
+        many,
+      });
+    }
+  } finally {
+    server.faults.clear();
+    await backend.deleteAllApps();
+    await server.close();
+  }
+
+  const result: BenchResult = {
+    machine: machine(loadAtStart),
+    seed,
+    config: {
+      amountCents: AMOUNT_CENTS,
+      concurrency: CONCURRENCY,
+      hot: { enrollments: 1, payments: HOT_PAYMENTS },
+      many: { enrollments: MANY_ENROLLMENTS, paymentsPerEnrollment: 1 },
+      clean: { enrollments: OPS_ENROLLMENTS, paymentsPerEnrollment: 1, faults: "none" },
+      faults: { method: "Commit", kind: "reply-lost", probability: REPLY_LOST_PROBABILITY, seed },
+      deliveriesPerEventC: 2,
+      clientRetry: { ...CLIENT_RETRY, jitter: "±20%", retryOn: "gRPC 4, 8, 10, 13, 14" },
+      providerRetry: { ...PROVIDER_RETRY, jitter: "±20%", retryOn: "any non-2xx" },
+    },
+    variants,
+    coldLoad,
+    backendLogs: logs,
+    durationMs: round(performance.now() - began),
+  };
+
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, "bench-latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(path.join(outDir, "bench-latest.svg"), svg(result));
+  process.stdout.write(`${markdown(result)}\n\n`);
+  process.stdout.write(
+    `Wrote ${path.relative(process.cwd(), path.join(outDir, "bench-latest.json"))} and bench-latest.svg\n`,
+  );
+}
+
+main().then(
+  () => {
+    // firebase-admin's gRPC channels may keep the event loop alive for a while after deleteApp.
+    process.exit(0);
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,177 @@
+/**
+ * One benchmark phase: fresh database, set-up (not measured), then the operations through a worker pool with
+ * the Firestore counters reset and the faults on, then the database read back to count lost and doubled
+ * payments.
+ */
+import type { LocalFirestore, Stats } from "@course-payments/local-firestore";
+import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult } from "./types";
+import { percentile, round, runPool, shuffle } from "./util";
+import type { Enrollment, Operation, OperationOutcome, Payment, Variant } from "./variants";
+
+export interface PhaseSpec {
+  scenario: string;
+  enrollments: number;
+  paymentsPerEnrollment: number;
+  amount: number;
+  concurrency: number;
+  /** Deliveries per event (c); (a) and (b) always pay once and rely on their client retries. */
+  copies: number;
+  /** Commit reply-lost probability (0 = no faults). */
+  replyLostProbability: number;
+  seed: number;
+  viaStartPayment?: boolean;
+}
+
+function counts(stats: Stats): FirestoreCounts {
+  return {
+    reads: stats.reads,
+    writes: stats.writes + stats.deletes,
+    rpcs: stats.rpcs,
+    transactionsBegun: stats.transactionsBegun,
+    transactionsCommitted: stats.transactionsCommitted,
+    transactionsAborted: stats.transactionsAborted,
+    faultsInjected: stats.faultsInjected,
+  };
+}
+
+interface Tally {
+  firstStart: (number | undefined)[];
+  firstOk: (number | undefined)[];
+  outcomes: Record<string, number>;
+  failedAttempts: Record<string, number>;
+  failed: number;
+  retried: number;
+}
+
+async function runOperations(
+  ops: readonly Operation[],
+  payments: number,
+  concurrency: number,
+): Promise<Tally> {
+  const tally: Tally = {
+    firstStart: Array.from({ length: payments }, () => undefined),
+    firstOk: Array.from({ length: payments }, () => undefined),
+    outcomes: {},
+    failedAttempts: {},
+    failed: 0,
+    retried: 0,
+  };
+  await runPool(ops, concurrency, async (op) => {
+    const start = performance.now();
+    tally.firstStart[op.payment] ??= start;
+    let outcome: OperationOutcome;
+    try {
+      outcome = await op.run();
+    } catch (error) {
+      const label = error instanceof Error ? error.name : "thrown";
+      outcome = { ok: false, attempts: 1, label, failedAttempts: [label] };
+    }
+    if (outcome.ok) tally.firstOk[op.payment] ??= performance.now();
+    else tally.failed++;
+    if (outcome.attempts > 1) tally.retried++;
+    tally.outcomes[outcome.label] = (tally.outcomes[outcome.label] ?? 0) + 1;
+    for (const f of outcome.failedAttempts) tally.failedAttempts[f] = (tally.failedAttempts[f] ?? 0) + 1;
+  });
+  return tally;
+}
+
+/** A phase's result plus what it ran on, so that the clean phase can re-run the same operations. */
+export interface PhaseRun {
+  result: PhaseResult;
+  enrollmentList: Enrollment[];
+  paymentList: Payment[];
+  ops: Operation[];
+}
+
+export async function runPhase(
+  server: LocalFirestore,
+  variant: Variant,
+  spec: PhaseSpec,
+  random: () => number,
+): Promise<PhaseRun> {
+  server.faults.clear();
+  await server.clear();
+  const enrollmentList: Enrollment[] = Array.from({ length: spec.enrollments }, (_, i) => ({
+    uid: `bench-${variant.key}-${spec.scenario}-u${String(i).padStart(4, "0")}`,
+    courseId: `bench-${spec.scenario}`,
+    price: spec.paymentsPerEnrollment * spec.amount,
+  }));
+  const paymentList = await variant.setup(enrollmentList, { viaStartPayment: spec.viaStartPayment === true });
+  const ops = shuffle(await variant.operations(paymentList, spec.copies), random);
+
+  server.resetStats();
+  if (spec.replyLostProbability > 0) {
+    server.faults.seed(spec.seed);
+    server.faults.inject({ method: "Commit", kind: "reply-lost", probability: spec.replyLostProbability });
+  }
+  const t0 = performance.now();
+  const tally = await runOperations(ops, paymentList.length, spec.concurrency);
+  const elapsedMs = performance.now() - t0;
+  server.faults.clear();
+  const firestore = counts(server.stats());
+
+  const applications = await variant.count(enrollmentList, paymentList);
+  const applied = applications.perPayment.filter((n) => n > 0).length;
+  const latencies = paymentList
+    .map((_, i) => {
+      const s = tally.firstStart[i];
+      const e = tally.firstOk[i];
+      return s === undefined || e === undefined ? undefined : e - s;
+    })
+    .filter((v): v is number => v !== undefined);
+  const result: PhaseResult = {
+    scenario: spec.scenario,
+    enrollments: spec.enrollments,
+    payments: paymentList.length,
+    operations: ops.length,
+    copies: spec.copies,
+    concurrency: spec.concurrency,
+    faults:
+      spec.replyLostProbability > 0
+        ? `Commit reply-lost p=${spec.replyLostProbability} seed=${spec.seed}`
+        : "none",
+    elapsedMs: round(elapsedMs),
+    applied,
+    paymentsPerSecond: round((applied / elapsedMs) * 1000),
+    latencyMs: {
+      p50: round(percentile(latencies, 50)),
+      p99: round(percentile(latencies, 99)),
+      max: round(percentile(latencies, 100)),
+    },
+    lost: applications.perPayment.filter((n) => n === 0).length,
+    doubled: applications.perPayment.reduce((s, n) => s + Math.max(0, n - 1), 0),
+    inconsistencies: applications.inconsistencies.slice(0, 10),
+    failedOperations: tally.failed,
+    retriedOperations: tally.retried,
+    outcomes: tally.outcomes,
+    failedAttempts: tally.failedAttempts,
+    firestore,
+    readsPerApplied: applied === 0 ? Number.NaN : round(firestore.reads / applied, 2),
+    writesPerApplied: applied === 0 ? Number.NaN : round(firestore.writes / applied, 2),
+  };
+  return { result, enrollmentList, paymentList, ops };
+}
+
+/** Clean phase, then every operation once more: what a duplicate costs and whether it applies again. */
+export async function runOpsPhase(
+  server: LocalFirestore,
+  variant: Variant,
+  spec: PhaseSpec,
+  random: () => number,
+): Promise<OpsResult> {
+  const { result, enrollmentList, paymentList, ops } = await runPhase(server, variant, spec, random);
+  const before = await variant.count(enrollmentList, paymentList);
+  server.resetStats();
+  await runOperations(ops, paymentList.length, spec.concurrency);
+  const firestore = counts(server.stats());
+  const after = await variant.count(enrollmentList, paymentList);
+  const total = (n: number[]) => n.reduce((s, x) => s + x, 0);
+  const duplicate: DuplicateResult = {
+    operations: ops.length,
+    firestore,
+    readsPerDuplicate: round(firestore.reads / ops.length, 2),
+    writesPerDuplicate: round(firestore.writes / ops.length, 2),
+    appliedAgain: total(after.perPayment) - total(before.perPayment),
+  };
+  return { ...result, duplicate };
+}

@@ -1,0 +1,246 @@
+/** Markdown tables for stdout and the README, and a hand-written SVG bar chart. */
+import type { BenchResult, PhaseResult, VariantResult } from "./types";
+
+const fmt = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const int = (n: number): string => String(Math.round(n));
+
+function latency(p: PhaseResult): string {
+  return `${fmt(p.latencyMs.p50)} / ${fmt(p.latencyMs.p99)}`;
+}
+
+function ops(p: PhaseResult): string {
+  return `${fmt(p.readsPerApplied, 2)} / ${fmt(p.writesPerApplied, 2)}`;
+}
+
+export function machineLine(r: BenchResult): string {
+  const m = r.machine;
+  return (
+    `${m.cpus} × ${m.model}, ${m.totalMemGiB} GiB, Node ${m.node} (${m.platform}), ${m.date}, ` +
+    `load average ${m.loadAverage1m.start} → ${m.loadAverage1m.end}`
+  );
+}
+
+export function markdown(r: BenchResult): string {
+  const first = r.variants[0];
+  const hot = first?.hot;
+  const many = first?.many;
+  const copies = r.variants.find((v) => v.key === "c")?.hot.copies ?? 1;
+  const lines: string[] = [];
+  lines.push(`Machine: ${machineLine(r)}. Seed ${r.seed}. Whole run: ${fmt(r.durationMs / 1000)} s.`);
+  lines.push("");
+  if (hot !== undefined && many !== undefined) {
+    lines.push(
+      `**Payments under faults** (${hot.faults}; concurrency ${hot.concurrency}). ` +
+        `Hot: ${hot.payments} payments on one enrollment; many: ${many.enrollments} enrollments × 1 payment. ` +
+        `(c) gets every event delivered ${copies}× (shuffled); (a) and (b) retry on transient errors. ` +
+        `Latency per payment: first attempt → first success, retries included.`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled |",
+  );
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const v of r.variants) {
+    lines.push(
+      `| ${v.label} | ${fmt(v.hot.paymentsPerSecond)} | ${latency(v.hot)} | ${int(v.hot.lost)} | ${int(v.hot.doubled)} | ` +
+        `${fmt(v.many.paymentsPerSecond)} | ${latency(v.many)} | ${int(v.many.lost)} | ${int(v.many.doubled)} |`,
+    );
+  }
+  const retried = r.variants.flatMap((v) =>
+    (["hot", "many"] as const).flatMap((phase) => {
+      const entries = Object.entries(v[phase].failedAttempts);
+      if (entries.length === 0) return [];
+      const what = entries.map(([label, n]) => `${label} ×${n}`).join(", ");
+      const gaveUp = v[phase].failedOperations;
+      return [
+        `${v.key} ${phase}: ${what} (${gaveUp === 0 ? "all retried to success" : `${gaveUp} given up`})`,
+      ];
+    }),
+  );
+  lines.push("");
+  lines.push(
+    `Attempts that failed and were retried: ${retried.length === 0 ? "none" : retried.join("; ")}. ` +
+      "(a) and (b) never see the lost replies: the SDK re-sends the Commit itself.",
+  );
+  lines.push("");
+  lines.push(
+    `**Firestore operations** (counted by the local Firestore). Clean: ${first?.ops.enrollments ?? 0} enrollments × 1 payment, ` +
+      "no faults, one delivery; then every payment sent once more (a redelivered event for (c), a client " +
+      "re-send for (a)/(b)). Under faults: all operations of the phase ÷ payments applied (duplicates, retries and " +
+      "contention included).",
+  );
+  lines.push("");
+  lines.push(
+    "| variant | reads / applied | writes / applied | reads / duplicate | writes / duplicate | duplicates applied again | hot, faults: R / W per applied | many, faults: R / W per applied |",
+  );
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const opsRow = (label: string, v: VariantResult, o: VariantResult["ops"], withFaults: boolean): string =>
+    `| ${label} | ${fmt(o.readsPerApplied, 2)} | ${fmt(o.writesPerApplied, 2)} | ${fmt(o.duplicate.readsPerDuplicate, 2)} | ` +
+    `${fmt(o.duplicate.writesPerDuplicate, 2)} | ${int(o.duplicate.appliedAgain)} of ${o.duplicate.operations} | ` +
+    `${withFaults ? ops(v.hot) : "–"} | ${withFaults ? ops(v.many) : "–"} |`;
+  for (const v of r.variants) {
+    lines.push(opsRow(v.label, v, v.ops, true));
+    if (v.opsWithCheckout !== undefined)
+      lines.push(opsRow(`${v.label}, via startPayment (checkout)`, v, v.opsWithCheckout, false));
+  }
+  lines.push("");
+  const c = r.coldLoad;
+  lines.push(
+    `**Cold load** (a fresh \`node\` process per run, median of ${c.runs}; spawn → \`require\` returned, ` +
+      "Node's time origin → returned, and the `require` call alone).",
+  );
+  lines.push("");
+  lines.push("| module | spawn → loaded (ms) | Node origin → loaded (ms) | require alone (ms) |");
+  lines.push("| --- | ---: | ---: | ---: |");
+  const row = (name: string, m: BenchResult["coldLoad"]["minimal"]): string =>
+    `| ${name} | ${fmt(m.medianSpawnToLoadedMs)} | ${fmt(m.medianLoadedMs)} | ${fmt(m.medianRequireMs)} |`;
+  lines.push(row(`\`${c.entryPoint.module}\``, c.entryPoint));
+  lines.push(row(`minimal function module (${c.minimal.module})`, c.minimal));
+  lines.push(
+    `| **ratio** (target ≤ 1.5) | **${fmt(c.ratio, 2)}×** | ${fmt(c.nodeOriginRatio, 2)}× | ${fmt(c.requireRatio, 2)}× |`,
+  );
+  return lines.join("\n");
+}
+
+// ---- SVG ----
+
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+interface Bar {
+  value: number;
+  color: string;
+}
+
+function niceMax(max: number): number {
+  if (max <= 0) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(max));
+  for (const step of [1, 2, 2.5, 5, 10]) if (max <= step * magnitude) return step * magnitude;
+  return 10 * magnitude;
+}
+
+/** A grouped bar panel: one group per variant, bars labelled with their values. */
+function panel(
+  x0: number,
+  y0: number,
+  width: number,
+  height: number,
+  title: string,
+  groups: { label: string; bars: Bar[] }[],
+  legend: { label: string; color: string }[],
+): string {
+  const out: string[] = [];
+  const plotTop = y0 + 46;
+  const plotBottom = y0 + height - 40;
+  const plotLeft = x0 + 44;
+  const plotRight = x0 + width - 10;
+  const max = niceMax(Math.max(...groups.flatMap((g) => g.bars.map((b) => b.value))));
+  out.push(`<text x="${x0 + width / 2}" y="${y0 + 16}" class="title">${esc(title)}</text>`);
+  let lx = plotLeft;
+  legend.forEach((l) => {
+    out.push(`<rect x="${lx}" y="${y0 + 26}" width="10" height="10" fill="${l.color}"/>`);
+    out.push(`<text x="${lx + 14}" y="${y0 + 35}" class="small">${esc(l.label)}</text>`);
+    lx += 14 + l.label.length * 6.5 + 18;
+  });
+  for (let i = 0; i <= 4; i++) {
+    const v = (max * i) / 4;
+    const y = plotBottom - ((plotBottom - plotTop) * i) / 4;
+    out.push(`<line x1="${plotLeft}" y1="${y}" x2="${plotRight}" y2="${y}" class="grid"/>`);
+    out.push(
+      `<text x="${plotLeft - 4}" y="${y + 4}" class="axis">${Number.isInteger(v) ? v : v.toFixed(1)}</text>`,
+    );
+  }
+  const groupWidth = (plotRight - plotLeft) / groups.length;
+  groups.forEach((g, gi) => {
+    const gx = plotLeft + gi * groupWidth;
+    const barWidth = Math.min(34, (groupWidth - 16) / g.bars.length);
+    const start = gx + (groupWidth - barWidth * g.bars.length) / 2;
+    g.bars.forEach((b, bi) => {
+      const h = ((plotBottom - plotTop) * b.value) / max;
+      const bx = start + bi * barWidth;
+      out.push(
+        `<rect x="${bx.toFixed(1)}" y="${(plotBottom - h).toFixed(1)}" width="${(barWidth - 3).toFixed(1)}" height="${h.toFixed(1)}" fill="${b.color}"/>`,
+      );
+      const label =
+        b.value >= 100 || Number.isInteger(b.value) ? String(Math.round(b.value)) : b.value.toFixed(1);
+      out.push(
+        `<text x="${(bx + (barWidth - 3) / 2).toFixed(1)}" y="${(plotBottom - h - 3).toFixed(1)}" class="value">${label}</text>`,
+      );
+    });
+    out.push(`<text x="${gx + groupWidth / 2}" y="${plotBottom + 16}" class="label">${esc(g.label)}</text>`);
+  });
+  out.push(
+    `<line x1="${plotLeft}" y1="${plotBottom}" x2="${plotRight}" y2="${plotBottom}" class="baseline"/>`,
+  );
+  return out.join("\n");
+}
+
+const SHORT: Record<string, string> = {
+  a: "(a) read-modify-write",
+  b: "(b) increment + retry",
+  c: "(c) this backend",
+};
+
+export function svg(r: BenchResult): string {
+  const width = 900;
+  const height = 400;
+  const groups = (pick: (v: VariantResult) => Bar[]) =>
+    r.variants.map((v) => ({ label: SHORT[v.key] ?? v.key, bars: pick(v) }));
+  const hotColor = "#d9534f";
+  const manyColor = "#4a7bd0";
+  const lostColor = "#8e44ad";
+  const doubledColor = "#e67e22";
+  const left = panel(
+    0,
+    50,
+    width / 2,
+    height - 50,
+    "Payments applied per second",
+    groups((v) => [
+      { value: v.hot.paymentsPerSecond, color: hotColor },
+      { value: v.many.paymentsPerSecond, color: manyColor },
+    ]),
+    [
+      { label: "one hot enrollment", color: hotColor },
+      { label: "many enrollments", color: manyColor },
+    ],
+  );
+  const right = panel(
+    width / 2,
+    50,
+    width / 2,
+    height - 50,
+    "Lost and double-applied payments (hot + many)",
+    groups((v) => [
+      { value: v.hot.lost + v.many.lost, color: lostColor },
+      { value: v.hot.doubled + v.many.doubled, color: doubledColor },
+    ]),
+    [
+      { label: "lost", color: lostColor },
+      { label: "doubled", color: doubledColor },
+    ],
+  );
+  const first = r.variants[0];
+  const conditions =
+    `${first?.hot.faults ?? ""}; hot: ${first?.hot.payments ?? 0} payments on one enrollment; ` +
+    `many: ${first?.many.enrollments ?? 0} enrollments × 1 payment; concurrency ${first?.hot.concurrency ?? 0}; ` +
+    "(c) every event delivered twice";
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">
+<style>
+.title { font-size: 14px; font-weight: bold; text-anchor: middle; }
+.sub { font-size: 11px; fill: #555; text-anchor: middle; }
+.small { font-size: 11px; }
+.axis { font-size: 10px; fill: #666; text-anchor: end; }
+.label { font-size: 11px; text-anchor: middle; }
+.value { font-size: 10px; text-anchor: middle; }
+.grid { stroke: #e5e5e5; stroke-width: 1; }
+.baseline { stroke: #333; stroke-width: 1; }
+</style>
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${width / 2}" y="16" class="sub">${esc(conditions)}</text>
+<text x="${width / 2}" y="32" class="sub">${esc(machineLine(r))}</text>
+${left}
+${right}
+</svg>
+`;
+}

@@ -1,0 +1,310 @@
+/**
+ * The expected end state, computed from the generated event SET alone — independent of arrival order,
+ * duplicates and faults, and independent of the backend's code (nothing is imported from functions/): the
+ * rules below are the README's contract, written again here.
+ *
+ * - Each provider object id counts once: a succeeded payment intent (+amount), a refund seen as `succeeded` in
+ *   any charge.refunded list or refund.* event (−amount; pending, failed and canceled refunds move nothing), a
+ *   dispute closed as lost (−disputed amount).
+ * - Refunds and disputes find their enrollment by metadata, else by the payment: its checkout, else the ledger
+ *   entry of the payment. Arrival order does not matter: an event that overtakes its payment is refused (503)
+ *   and redelivered by the provider, so it applies once the payment is recorded. An event about a payment that
+ *   is never recorded is dead-lettered `unknown-payment` if it is older than the provider's 72 h retry window;
+ *   a younger one is never accepted (neither recorded nor dead-lettered; the simulation reports it).
+ * - A dispute is open if it was created and never closed; closed is final.
+ * - Status policy: amountDue = max(price − paid, 0), amountOverpaid = max(paid − price, 0);
+ *   paymentStatus refunded (refunds recorded and paid ≤ 0) | paid (paid ≥ price) | partial (paid > 0) | unpaid;
+ *   accessStatus suspended (open dispute) | revoked (refunded) | active (paid) | locked.
+ * - Permanent failures dead-letter once per event: metadata missing, no such enrollment, no payment to look
+ *   the enrollment up by (events older than 72 h), currency different from the enrollment's.
+ * - Unknown event types are ignored (not recorded); every other event is recorded once.
+ */
+import type { StripeEventJson } from "../shared/backend";
+import { enrollmentKey } from "./scenario";
+
+export type LedgerType = "payment" | "refund" | "adjustment";
+
+export interface ExpectedEntry {
+  amount: number;
+  type: LedgerType;
+  providerPaymentId: string;
+}
+
+export interface ExpectedDispute {
+  status: "open" | "closed";
+  outcome: "won" | "lost" | "other" | null;
+}
+
+export interface ExpectedEnrollment {
+  uid: string;
+  courseId: string;
+  price: number;
+  currency: string;
+  ledger: Map<string, ExpectedEntry>;
+  disputes: Map<string, ExpectedDispute>;
+  amountPaid: number;
+  amountDue: number;
+  amountOverpaid: number;
+  ledgerCount: number;
+  refundCount: number;
+  refundedByPayment: Record<string, number>;
+  openDisputes: number;
+  paymentStatus: "unpaid" | "partial" | "paid" | "refunded";
+  accessStatus: "locked" | "active" | "suspended" | "revoked";
+}
+
+export interface ExpectedWorld {
+  enrollments: Map<string, ExpectedEnrollment>;
+  /** Event ids that must be in webhookEvents. */
+  recorded: Set<string>;
+  /** eventId → dead-letter reason. */
+  deadLetters: Map<string, string>;
+  /** checkoutId → final status, for checkouts the events name. Others stay pending. */
+  checkoutStatus: Map<string, "succeeded" | "failed">;
+  courseStats: Map<string, { enrolledCount: number; paidCount: number; revenue: number }>;
+}
+
+export interface ModelInput {
+  enrollments: readonly { uid: string; courseId: string; price: number; currency: string }[];
+  /** Payments created through startPayment: provider payment id → enrollment (what checkouts record). */
+  checkoutPayments: ReadonlyMap<string, { uid: string; courseId: string }>;
+  events: readonly StripeEventJson[];
+  /** Now, in seconds: events whose `created` is less than 72 h before it may still wait for their payment. */
+  nowSeconds: number;
+}
+
+/** The provider retries an unacknowledged event for 72 h from its `created`. */
+const RETRY_WINDOW_SECONDS = 72 * 3600;
+
+const HANDLED_TYPES = new Set([
+  "payment_intent.succeeded",
+  "payment_intent.payment_failed",
+  "charge.refunded",
+  "refund.created",
+  "refund.updated",
+  "charge.dispute.created",
+  "charge.dispute.closed",
+]);
+const movesMoney = (refund: Record<string, unknown>): boolean =>
+  num(refund.amount) > 0 && str(refund.status) === "succeeded";
+
+interface Facts {
+  ledger: Map<string, ExpectedEntry>;
+  created: Set<string>;
+  closed: Map<string, ExpectedDispute["outcome"]>;
+}
+
+export function expectedWorld(input: ModelInput): ExpectedWorld {
+  const facts = new Map<string, Facts>();
+  const enrollmentByKey = new Map(input.enrollments.map((e) => [enrollmentKey(e.uid, e.courseId), e]));
+  for (const key of enrollmentByKey.keys())
+    facts.set(key, { ledger: new Map(), created: new Set(), closed: new Map() } satisfies Facts);
+
+  const recorded = new Set<string>();
+  const deadLetters = new Map<string, string>();
+  const succeededCheckouts = new Set<string>();
+  const failedCheckouts = new Set<string>();
+  const seen = new Set<string>();
+
+  // Payment id → enrollment, learnt from recorded payments (the backend's ledger lookup) — filled as we go.
+  const ledgerPayments = new Map<string, string>();
+  const distinct: StripeEventJson[] = [];
+  for (const event of input.events) {
+    if (seen.has(event.id)) continue;
+    seen.add(event.id);
+    if (!HANDLED_TYPES.has(event.type)) continue;
+    recorded.add(event.id);
+    distinct.push(event);
+  }
+
+  /** Applies one event; returns false when its enrollment can only be found through a ledger entry not yet known. */
+  const apply = (event: StripeEventJson, lastPass: boolean): boolean => {
+    const o = event.data.object;
+    const meta = stringRecord(o.metadata);
+    const metaTarget =
+      meta.uid !== undefined && meta.courseId !== undefined && meta.uid !== "" && meta.courseId !== "";
+    const deadLetter = (reason: string): true => {
+      deadLetters.set(event.id, reason);
+      return true;
+    };
+
+    if (event.type === "payment_intent.succeeded" || event.type === "payment_intent.payment_failed") {
+      if (!metaTarget) return deadLetter("metadata-missing");
+      const key = enrollmentKey(meta.uid ?? "", meta.courseId ?? "");
+      const enrollment = enrollmentByKey.get(key);
+      const f = facts.get(key);
+      if (enrollment === undefined || f === undefined) return deadLetter("unknown-enrollment");
+      const checkoutId = meta.checkoutId;
+      if (event.type === "payment_intent.payment_failed") {
+        if (checkoutId !== undefined) failedCheckouts.add(checkoutId);
+        return true;
+      }
+      if (str(o.currency) !== enrollment.currency) return deadLetter("currency-mismatch");
+      const received = num(o.amount_received);
+      const amount = received > 0 ? received : num(o.amount);
+      const id = str(o.id);
+      f.ledger.set(id, { amount, type: "payment", providerPaymentId: id });
+      ledgerPayments.set(id, key);
+      if (checkoutId !== undefined) succeededCheckouts.add(checkoutId);
+      return true;
+    }
+
+    let moving: Record<string, unknown>[] = [];
+    let paymentId: string;
+    if (event.type === "refund.created" || event.type === "refund.updated") {
+      if (str(o.status) !== "succeeded") return true; // nothing moved (yet)
+      paymentId = str(o.payment_intent) || str(o.charge);
+      if (paymentId === "") return deadLetter("payment-reference-missing");
+      moving = [o];
+    } else if (event.type === "charge.refunded") {
+      const list = (o.refunds as { data?: unknown } | null | undefined)?.data;
+      if (!Array.isArray(list)) return true; // no refund list (current API): the refund.* events carry them
+      paymentId = str(o.payment_intent) || str(o.id);
+      moving = (list as Record<string, unknown>[]).filter(movesMoney);
+    } else {
+      paymentId = str(o.payment_intent) || str(o.charge);
+    }
+    const isDispute = event.type === "charge.dispute.created" || event.type === "charge.dispute.closed";
+    if (!isDispute && moving.length === 0) return true; // a refund list with nothing that moved money
+
+    // The enrollment: metadata, else the payment's checkout, else the payment's ledger entry.
+    let key: string | undefined;
+    if (metaTarget) key = enrollmentKey(meta.uid ?? "", meta.courseId ?? "");
+    else {
+      const viaCheckout = input.checkoutPayments.get(paymentId);
+      if (viaCheckout !== undefined) key = enrollmentKey(viaCheckout.uid, viaCheckout.courseId);
+      else key = ledgerPayments.get(paymentId);
+    }
+    if (key === undefined) {
+      if (!lastPass) return false;
+      // No payment to find it by, ever: an old event is dead-lettered; a young one is refused (503) every time.
+      const young =
+        typeof event.created === "number" && input.nowSeconds - event.created < RETRY_WINDOW_SECONDS;
+      if (young) recorded.delete(event.id);
+      else deadLetter("unknown-payment");
+      return true;
+    }
+    const enrollment = enrollmentByKey.get(key);
+    const f = facts.get(key);
+    if (enrollment === undefined || f === undefined) return deadLetter("unknown-enrollment");
+
+    if (!isDispute) {
+      if (moving.some((r) => str(r.currency) !== enrollment.currency)) return deadLetter("currency-mismatch");
+      for (const r of moving) {
+        f.ledger.set(str(r.id), { amount: -num(r.amount), type: "refund", providerPaymentId: paymentId });
+      }
+      ledgerPayments.set(paymentId, key);
+      return true;
+    }
+    if (str(o.currency) !== enrollment.currency) return deadLetter("currency-mismatch");
+    const disputeId = str(o.id);
+    if (event.type === "charge.dispute.created") {
+      f.created.add(disputeId);
+      return true;
+    }
+    const status = str(o.status);
+    const outcome =
+      status === "lost" ? "lost" : status === "won" || status === "warning_closed" ? "won" : "other";
+    f.closed.set(disputeId, outcome);
+    if (outcome === "lost") {
+      f.ledger.set(disputeId, { amount: -num(o.amount), type: "adjustment", providerPaymentId: paymentId });
+      ledgerPayments.set(paymentId, key);
+    }
+    return true;
+  };
+
+  // Events that need a ledger lookup wait until every event that could record the payment has been applied —
+  // as the backend's 503 and the provider's redeliveries make it, in any arrival order.
+  let waiting = distinct;
+  for (;;) {
+    const still = waiting.filter((event) => !apply(event, false));
+    if (still.length === waiting.length) {
+      for (const event of still) apply(event, true);
+      break;
+    }
+    waiting = still;
+  }
+
+  const enrollments = new Map<string, ExpectedEnrollment>();
+  const courseStats = new Map<string, { enrolledCount: number; paidCount: number; revenue: number }>();
+  for (const [key, e] of enrollmentByKey) {
+    const f: Facts = facts.get(key) ?? {
+      ledger: new Map<string, ExpectedEntry>(),
+      created: new Set<string>(),
+      closed: new Map<string, ExpectedDispute["outcome"]>(),
+    };
+    const disputes = new Map<string, ExpectedDispute>();
+    for (const id of f.created) disputes.set(id, { status: "open", outcome: null });
+    for (const [id, outcome] of f.closed) disputes.set(id, { status: "closed", outcome });
+    let amountPaid = 0;
+    let refundCount = 0;
+    const refundedByPayment: Record<string, number> = {};
+    for (const entry of f.ledger.values()) {
+      amountPaid += entry.amount;
+      if (entry.type === "refund") {
+        refundCount++;
+        refundedByPayment[entry.providerPaymentId] =
+          (refundedByPayment[entry.providerPaymentId] ?? 0) - entry.amount;
+      }
+    }
+    const openDisputes = [...disputes.values()].filter((d) => d.status === "open").length;
+    const paymentStatus =
+      refundCount > 0 && amountPaid <= 0
+        ? "refunded"
+        : amountPaid >= e.price
+          ? "paid"
+          : amountPaid > 0
+            ? "partial"
+            : "unpaid";
+    const accessStatus =
+      openDisputes > 0
+        ? "suspended"
+        : paymentStatus === "refunded"
+          ? "revoked"
+          : paymentStatus === "paid"
+            ? "active"
+            : "locked";
+    enrollments.set(key, {
+      uid: e.uid,
+      courseId: e.courseId,
+      price: e.price,
+      currency: e.currency,
+      ledger: f.ledger,
+      disputes,
+      amountPaid,
+      amountDue: Math.max(e.price - amountPaid, 0),
+      amountOverpaid: Math.max(amountPaid - e.price, 0),
+      ledgerCount: f.ledger.size,
+      refundCount,
+      refundedByPayment,
+      openDisputes,
+      paymentStatus,
+      accessStatus,
+    });
+    const stats = courseStats.get(e.courseId) ?? { enrolledCount: 0, paidCount: 0, revenue: 0 };
+    stats.enrolledCount++;
+    if (paymentStatus === "paid") stats.paidCount++;
+    stats.revenue += amountPaid;
+    courseStats.set(e.courseId, stats);
+  }
+
+  const checkoutStatus = new Map<string, "succeeded" | "failed">();
+  for (const id of failedCheckouts) checkoutStatus.set(id, "failed");
+  for (const id of succeededCheckouts) checkoutStatus.set(id, "succeeded");
+  return { enrollments, recorded, deadLetters, checkoutStatus, courseStats };
+}
+
+function stringRecord(value: unknown): Record<string, string | undefined> {
+  if (typeof value !== "object" || value === null) return {};
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
+  return out;
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+function num(value: unknown): number {
+  return typeof value === "number" ? value : 0;
+}

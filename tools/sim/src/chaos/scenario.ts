@@ -1,0 +1,529 @@
+/**
+ * The generated world of one chaos run, a pure function of (seed, number of events):
+ * courses (free, priced, one unpublished), students, enrollments, the clients' startPayment requests, and
+ * the provider's event stream — payments succeeded (from startPayment or direct), failed, refunded with
+ * cumulative refund lists, disputes created/closed (won/lost), a few events re-sent under a new event id,
+ * unknown event types, and genuinely bad events that must dead-letter.
+ *
+ * Events about startPayment payments are specified against the request that creates the payment; they are
+ * turned into Stripe-format JSON once the real startPayment calls have returned (see buildEvents in run.ts).
+ */
+import type { LocalPaymentView } from "../shared/backend";
+import { Rng } from "../shared/rng";
+
+export interface CourseSpec {
+  courseId: string;
+  title: string;
+  price: number;
+  currency: string;
+  published: boolean;
+}
+
+export interface EnrollmentSpec {
+  uid: string;
+  courseId: string;
+}
+
+/** One logical client payment: a startPayment request (retried with the same requestId). */
+export interface CheckoutPlan {
+  index: number;
+  uid: string;
+  courseId: string;
+  requestId: string;
+  /** undefined = pay the remaining balance. */
+  amount: number | undefined;
+  /** Extra concurrent calls with the same requestId (a client retrying after a timeout). */
+  concurrentRetries: number;
+  /** Whether the client calls again with this requestId while the provider's events arrive. */
+  retryDuringEvents: boolean;
+}
+
+export type PaymentRef = { kind: "checkout"; plan: number } | { kind: "direct"; view: LocalPaymentView };
+
+export interface RefundSpec {
+  id: string;
+  amount: number;
+  /** Only `succeeded` moves money; `pending` may still succeed or fail. */
+  status: "succeeded" | "pending" | "failed";
+  metadata?: Record<string, string>;
+}
+
+export type EventSpec =
+  | { kind: "succeeded" | "failed"; eventId: string; pay: PaymentRef }
+  /** charge.refunded: with the cumulative refund list (API before 2022-11-15), or without it (current API). */
+  | { kind: "refunded"; eventId: string; pay: PaymentRef; refunds: RefundSpec[] | null }
+  /** refund.created / refund.updated: one refund in its current state. */
+  | {
+      kind: "refund";
+      eventId: string;
+      pay: PaymentRef;
+      type: "refund.created" | "refund.updated";
+      refund: RefundSpec;
+    }
+  | {
+      kind: "dispute";
+      eventId: string;
+      pay: PaymentRef;
+      type: "charge.dispute.created" | "charge.dispute.closed";
+      dispute: { id: string; amount: number; status: string };
+      /** Direct payments have no checkout to look the enrollment up by: the dispute carries metadata. */
+      withMetadata: boolean;
+    }
+  | { kind: "raw"; eventId: string; label: string; json: RawEvent };
+
+/** An event built directly (bad and unknown-type events): the envelope's `data.object` and type. */
+export interface RawEvent {
+  type: string;
+  object: Record<string, unknown>;
+  /** The envelope's `created` lies this many seconds in the past (default 0: sent now). */
+  ageSeconds?: number;
+}
+
+/**
+ * Age of the genuinely bad events about an unknown payment: beyond the provider's 72 h retry window, so the
+ * backend dead-letters them (`unknown-payment`) instead of answering 503 until the payment arrives.
+ */
+export const STALE_EVENT_AGE_SECONDS = 96 * 3600;
+
+/** A client call made while the provider's events are delivered. */
+export type LateCall =
+  | { kind: "startPaymentRetry"; plan: number }
+  | { kind: "startPaymentNew"; uid: string; courseId: string; requestId: string; amount: number | undefined }
+  | { kind: "enrollRetry"; uid: string; courseId: string };
+
+/** A call that must be refused and write nothing. */
+export interface RefusedCall {
+  fn: "enrollInCourse" | "startPayment";
+  uid: string;
+  data: Record<string, unknown>;
+  expectedCode: string;
+}
+
+export interface Scenario {
+  seed: number;
+  courses: CourseSpec[];
+  students: string[];
+  enrollments: EnrollmentSpec[];
+  checkoutPlans: CheckoutPlan[];
+  events: EventSpec[];
+  lateCalls: LateCall[];
+  refusedCalls: RefusedCall[];
+}
+
+const PRICES = [1_999, 4_900, 9_900, 25_000, 49_900, 120_000];
+const MIN_PARTIAL_CENTS = 100;
+
+export function enrollmentKey(uid: string, courseId: string): string {
+  return `${uid}/${courseId}`;
+}
+
+export interface ScenarioOptions {
+  /**
+   * Generate refund and dispute events WITHOUT metadata about payments made outside startPayment (default
+   * true). The backend can only find their enrollment through the payment's ledger entry, i.e. only once the
+   * payment itself has been recorded. `false` leaves them out (to look past that order dependence).
+   */
+  lookupOnlyEvents?: boolean;
+}
+
+export function generateScenario(seed: number, eventCount: number, options: ScenarioOptions = {}): Scenario {
+  const lookupOnly = options.lookupOnlyEvents ?? true;
+  const rng = Rng.derive(seed, "scenario");
+  const tag = `s${seed}`;
+  let serial = 0;
+  const next = (prefix: string): string => `${prefix}_${tag}_${(++serial).toString(36)}`;
+
+  // ---- courses: ≥1 free, ≥2 priced (one in eur), one unpublished ----
+  const courseCount = clamp(Math.round(eventCount / 40), 3, 60);
+  const courses: CourseSpec[] = [];
+  for (let i = 0; i < courseCount; i++) {
+    const free = i === 0 || (i > 2 && rng.chance(0.15));
+    courses.push({
+      courseId: `course_${tag}_${i}`,
+      title: `Course ${i}`,
+      price: free ? 0 : rng.pick(PRICES),
+      currency: i === 2 ? "eur" : "usd",
+      published: true,
+    });
+  }
+  const unpublished: CourseSpec = {
+    courseId: `course_${tag}_draft`,
+    title: "Draft",
+    price: 9_900,
+    currency: "usd",
+    published: false,
+  };
+  courses.push(unpublished);
+  const published = courses.filter((c) => c.published);
+  const priceOf = new Map(courses.map((c) => [c.courseId, c]));
+
+  // ---- students and enrollments (1–3 courses each) ----
+  const studentCount = clamp(Math.round(eventCount / 10), 4, 2000);
+  const students = Array.from({ length: studentCount }, (_, i) => `user_${tag}_${i}`);
+  const enrollments: EnrollmentSpec[] = [];
+  for (const uid of students) {
+    const picked = rng.shuffle(published).slice(0, rng.int(1, 3));
+    for (const c of picked) enrollments.push({ uid, courseId: c.courseId });
+  }
+  const paidEnrollments = enrollments.filter((e) => (priceOf.get(e.courseId)?.price ?? 0) > 0);
+  if (paidEnrollments.length === 0) {
+    const uid = students[0] ?? "user";
+    const course = published.find((c) => c.price > 0);
+    if (course === undefined) throw new Error("no priced course");
+    const e = { uid, courseId: course.courseId };
+    enrollments.push(e);
+    paidEnrollments.push(e);
+  }
+  // A few hot enrollments take a share of the payment stories (contention on one document): a quarter in small
+  // runs, about 50 stories each in large ones (their transactions run one at a time).
+  const hot = paidEnrollments.slice(0, Math.min(3, paidEnrollments.length));
+  const hotShare = Math.min(0.25, (50 * hot.length) / (eventCount / 2.5));
+  const pickEnrollment = (): EnrollmentSpec => rng.pick(rng.chance(hotShare) ? hot : paidEnrollments);
+
+  // ---- the provider's event stream, story by story ----
+  const events: EventSpec[] = [];
+  const checkoutPlans: CheckoutPlan[] = [];
+  const badBudget = Math.max(1, Math.round(eventCount * 0.03));
+  const ignoredBudget = Math.max(1, Math.round(eventCount * 0.01));
+  const storyBudget = eventCount - badBudget - ignoredBudget;
+
+  while (events.length < storyBudget) {
+    const enrollment = pickEnrollment();
+    const course = priceOf.get(enrollment.courseId);
+    if (course === undefined) throw new Error("unknown course");
+    let pay: PaymentRef;
+    let amount: number;
+    if (rng.chance(0.6)) {
+      // Partial amounts stay above every currency's minimum charge (the provider refuses smaller payments).
+      const requested = rng.chance(0.45) ? undefined : rng.int(MIN_PARTIAL_CENTS, course.price);
+      const plan: CheckoutPlan = {
+        index: checkoutPlans.length,
+        uid: enrollment.uid,
+        courseId: enrollment.courseId,
+        requestId: next("req"),
+        amount: requested,
+        concurrentRetries: rng.chance(0.3) ? rng.int(1, 2) : 0,
+        retryDuringEvents: rng.chance(0.15),
+      };
+      checkoutPlans.push(plan);
+      pay = { kind: "checkout", plan: plan.index };
+      // A remaining-balance request pays the whole price (nothing is paid while requests are made).
+      amount = requested ?? course.price;
+    } else {
+      const overpay = rng.chance(0.1);
+      amount = overpay
+        ? course.price + rng.int(1, 5_000)
+        : rng.chance(0.5)
+          ? course.price
+          : rng.int(1, course.price);
+      const id = next("pi");
+      pay = {
+        kind: "direct",
+        view: {
+          id,
+          chargeId: id.replace(/^pi_/, "ch_"),
+          amount,
+          currency: course.currency,
+          metadata: { uid: enrollment.uid, courseId: enrollment.courseId },
+          refunds: [],
+        },
+      };
+    }
+
+    const fate = rng.next();
+    const succeeded = fate < 0.85;
+    if (rng.chance(0.15) || (fate >= 0.85 && fate < 0.95)) {
+      events.push({ kind: "failed", eventId: next("evt"), pay });
+    }
+    if (!succeeded) continue; // failed only, or abandoned
+    events.push({ kind: "succeeded", eventId: next("evt"), pay });
+    if (rng.chance(0.05)) events.push({ kind: "succeeded", eventId: next("evt"), pay }); // re-sent, new id
+
+    const after = rng.next();
+    // Payments made outside startPayment have no checkout: refunds and disputes about them that carry no
+    // metadata are matched to their enrollment through the payment's ledger entry.
+    const withEnrollment = { uid: enrollment.uid, courseId: enrollment.courseId };
+    const storyMetadata = (): Record<string, string> =>
+      rng.chance(pay.kind === "direct" ? 0.7 : 0.5) || (pay.kind === "direct" && !lookupOnly)
+        ? withEnrollment
+        : {};
+    if (after < 0.2) {
+      const refunds: RefundSpec[] = [];
+      let refundable = amount;
+      const n = rng.int(1, 3);
+      if (rng.chance(0.5)) {
+        // Older API: each charge.refunded lists every refund so far (final statuses), with the charge's metadata.
+        for (let i = 0; i < n && refundable > 0; i++) {
+          if (rng.chance(0.15)) {
+            refunds.push({ id: next("re"), amount: rng.int(1, refundable), status: "failed" });
+          } else {
+            const a = i === n - 1 && rng.chance(0.5) ? refundable : rng.int(1, refundable);
+            refunds.push({ id: next("re"), amount: a, status: "succeeded" });
+            refundable -= a;
+          }
+          events.push({
+            kind: "refunded",
+            eventId: next("evt"),
+            pay,
+            refunds: refunds.map((r) => ({ ...r })),
+          });
+        }
+      } else {
+        // Current API: refund.created (succeeded, or pending then refund.updated), charge.refunded without a list.
+        for (let i = 0; i < n && refundable > 0; i++) {
+          const a = i === n - 1 && rng.chance(0.5) ? refundable : rng.int(1, refundable);
+          const refund: RefundSpec = {
+            id: next("re"),
+            amount: a,
+            status: "succeeded",
+            metadata: storyMetadata(),
+          };
+          if (rng.chance(0.3)) {
+            const finalStatus = rng.chance(0.8) ? "succeeded" : "failed";
+            const pendingRefund: RefundSpec = { ...refund, status: "pending" };
+            events.push({
+              kind: "refund",
+              eventId: next("evt"),
+              pay,
+              type: "refund.created",
+              refund: pendingRefund,
+            });
+            const updated: RefundSpec = { ...refund, status: finalStatus };
+            events.push({
+              kind: "refund",
+              eventId: next("evt"),
+              pay,
+              type: "refund.updated",
+              refund: updated,
+            });
+            if (finalStatus === "succeeded") refundable -= a;
+          } else {
+            events.push({ kind: "refund", eventId: next("evt"), pay, type: "refund.created", refund });
+            refundable -= a;
+          }
+          if (rng.chance(0.5)) events.push({ kind: "refunded", eventId: next("evt"), pay, refunds: null });
+        }
+      }
+    } else if (after < 0.32) {
+      const dispute = { id: next("dp"), amount: rng.chance(0.7) ? amount : rng.int(1, amount) };
+      // A dispute carries no metadata in Stripe; direct payments sometimes get it here (set by the sender).
+      const withMetadata = pay.kind === "direct" && (rng.chance(0.7) || !lookupOnly);
+      const shape = rng.next();
+      // < 0.2: created, stays open · 0.2–0.9: created and closed · ≥ 0.9: only the close is sent
+      if (shape < 0.9) {
+        events.push({
+          kind: "dispute",
+          eventId: next("evt"),
+          pay,
+          type: "charge.dispute.created",
+          dispute: { ...dispute, status: "needs_response" },
+          withMetadata,
+        });
+      }
+      if (shape < 0.2) continue;
+      events.push({
+        kind: "dispute",
+        eventId: next("evt"),
+        pay,
+        type: "charge.dispute.closed",
+        dispute: { ...dispute, status: rng.chance(0.5) ? "won" : "lost" },
+        withMetadata,
+      });
+    }
+  }
+  events.splice(storyBudget);
+
+  // ---- genuinely bad events (each must end as exactly one dead letter) and unknown event types ----
+  const someEnrollment = (): EnrollmentSpec => rng.pick(paidEnrollments);
+  const badKinds = [
+    "unknown-user",
+    "unknown-course",
+    "not-enrolled",
+    "missing-metadata",
+    "currency-mismatch",
+    "unknown-payment-dispute",
+    "unknown-payment-refund",
+    "missing-metadata-failed",
+    "unknown-payment-refund-event",
+  ] as const;
+  for (let i = 0; i < badBudget; i++) {
+    const kind = badKinds[i % badKinds.length] ?? "missing-metadata";
+    const e = someEnrollment();
+    const course = priceOf.get(e.courseId);
+    const currency = course?.currency ?? "usd";
+    const id = next("pi");
+    const pi = (metadata: Record<string, string>, cur = currency): Record<string, unknown> => ({
+      id,
+      object: "payment_intent",
+      amount: 1_000,
+      amount_received: 1_000,
+      currency: cur,
+      status: "succeeded",
+      metadata,
+    });
+    let json: RawEvent;
+    switch (kind) {
+      case "unknown-user":
+        json = { type: "payment_intent.succeeded", object: pi({ uid: next("ghost"), courseId: e.courseId }) };
+        break;
+      case "unknown-course":
+        json = { type: "payment_intent.succeeded", object: pi({ uid: e.uid, courseId: next("nocourse") }) };
+        break;
+      case "not-enrolled": {
+        const other = published.find(
+          (c) => !enrollments.some((x) => x.uid === e.uid && x.courseId === c.courseId),
+        );
+        json = {
+          type: "payment_intent.succeeded",
+          object: pi({ uid: e.uid, courseId: other?.courseId ?? unpublished.courseId }),
+        };
+        break;
+      }
+      case "missing-metadata":
+        json = { type: "payment_intent.succeeded", object: pi({}) };
+        break;
+      case "missing-metadata-failed":
+        json = {
+          type: "payment_intent.payment_failed",
+          object: { ...pi({}), status: "requires_payment_method", amount_received: 0 },
+        };
+        break;
+      case "currency-mismatch":
+        json = {
+          type: "payment_intent.succeeded",
+          object: pi({ uid: e.uid, courseId: e.courseId }, currency === "usd" ? "eur" : "usd"),
+        };
+        break;
+      case "unknown-payment-dispute":
+        json = {
+          type: "charge.dispute.created",
+          object: {
+            id: next("dp"),
+            object: "dispute",
+            amount: 1_000,
+            currency,
+            status: "needs_response",
+            charge: next("ch"),
+            payment_intent: id,
+            metadata: {},
+          },
+        };
+        break;
+      case "unknown-payment-refund":
+        json = {
+          type: "charge.refunded",
+          object: {
+            id: next("ch"),
+            object: "charge",
+            amount: 1_000,
+            amount_refunded: 500,
+            currency,
+            payment_intent: id,
+            refunded: false,
+            metadata: {},
+            refunds: {
+              object: "list",
+              data: [{ id: next("re"), object: "refund", amount: 500, currency, status: "succeeded" }],
+            },
+          },
+        };
+        break;
+      case "unknown-payment-refund-event":
+        json = {
+          type: "refund.created",
+          object: {
+            id: next("re"),
+            object: "refund",
+            amount: 700,
+            currency,
+            status: "succeeded",
+            payment_intent: id,
+            charge: next("ch"),
+            metadata: {},
+          },
+        };
+        break;
+    }
+    if (kind.startsWith("unknown-payment-")) json.ageSeconds = STALE_EVENT_AGE_SECONDS;
+    events.push({ kind: "raw", eventId: next("evt"), label: `bad:${kind}`, json });
+  }
+  for (let i = 0; i < ignoredBudget; i++) {
+    events.push({
+      kind: "raw",
+      eventId: next("evt"),
+      label: "ignored",
+      json: {
+        type: rng.pick(["customer.created", "invoice.paid", "charge.updated"]),
+        object: { id: next("obj") },
+      },
+    });
+  }
+
+  // ---- client calls while events arrive, and calls that must be refused ----
+  const lateCalls: LateCall[] = [];
+  for (const plan of checkoutPlans) {
+    if (plan.retryDuringEvents) lateCalls.push({ kind: "startPaymentRetry", plan: plan.index });
+  }
+  const newPayments = Math.max(1, Math.round(eventCount / 40));
+  for (let i = 0; i < newPayments; i++) {
+    const e = pickEnrollment();
+    lateCalls.push({
+      kind: "startPaymentNew",
+      uid: e.uid,
+      courseId: e.courseId,
+      requestId: next("req"),
+      amount: rng.chance(0.5) ? undefined : rng.int(1, 500),
+    });
+  }
+  for (let i = 0; i < Math.max(1, Math.round(eventCount / 60)); i++) {
+    const e = rng.pick(enrollments);
+    lateCalls.push({ kind: "enrollRetry", uid: e.uid, courseId: e.courseId });
+  }
+  const anyStudent = students[0] ?? "user";
+  const anyPaid = paidEnrollments[0] ?? { uid: anyStudent, courseId: unpublished.courseId };
+  const refusedCalls: RefusedCall[] = [
+    {
+      fn: "enrollInCourse",
+      uid: anyStudent,
+      data: { courseId: unpublished.courseId },
+      expectedCode: "failed-precondition",
+    },
+    {
+      fn: "enrollInCourse",
+      uid: anyStudent,
+      data: { courseId: next("nocourse") },
+      expectedCode: "not-found",
+    },
+    {
+      fn: "startPayment",
+      uid: anyPaid.uid,
+      data: {
+        courseId: anyPaid.courseId,
+        requestId: next("req"),
+        amount: (priceOf.get(anyPaid.courseId)?.price ?? 0) + 1,
+      },
+      expectedCode: "failed-precondition",
+    },
+    {
+      fn: "startPayment",
+      uid: next("stranger"),
+      data: { courseId: anyPaid.courseId, requestId: next("req") },
+      expectedCode: "failed-precondition",
+    },
+  ];
+
+  return {
+    seed,
+    courses,
+    students,
+    enrollments,
+    checkoutPlans,
+    events,
+    lateCalls,
+    refusedCalls,
+  };
+}
+
+function clamp(n: number, min: number, max: number): number {
+  return Math.min(Math.max(n, min), max);
+}

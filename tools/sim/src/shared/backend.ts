@@ -1,0 +1,193 @@
+/**
+ * The BUILT backend (`functions/lib`), loaded in-process exactly as deployed code is, and the few shapes of it
+ * the simulations use. Modules are resolved from `functions/` (its own node_modules: firebase-admin,
+ * firebase-functions, stripe), so the simulation drives the very module instances the handlers use.
+ *
+ * Types here are structural and minimal on purpose: this package must type-check without `functions/lib`
+ * being built (the root build compiles the workspaces first).
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+/** `functions/` of this repo, from the compiled file (`tools/sim/lib/shared/backend.js`). */
+export const FUNCTIONS_DIR = path.resolve(__dirname, "../../../../functions");
+/**
+ * The build to load: `functions/lib`, or another build given in SIM_FUNCTIONS_LIB (e.g. a deliberately broken
+ * copy, to see the simulation catch it). Its requires must resolve to functions/node_modules: put it under
+ * functions/, or next to a `node_modules` symlink to functions/node_modules.
+ */
+export const FUNCTIONS_LIB = process.env.SIM_FUNCTIONS_LIB ?? path.join(FUNCTIONS_DIR, "lib");
+
+const functionsRequire = createRequire(path.join(FUNCTIONS_DIR, "package.json"));
+
+/** `require` resolved from functions/ (returns unknown; callers narrow). */
+export function requireFromFunctions(id: string): unknown {
+  const mod: unknown = functionsRequire(id);
+  return mod;
+}
+
+// ---- the deployed functions ----
+
+export interface CallableAuth {
+  uid: string;
+  token: Record<string, unknown>;
+}
+
+/** What a v2 callable's `.run` takes (firebase-functions `CallableRequest`; rawRequest unused by our code). */
+export interface CallableRequestLike {
+  data: unknown;
+  auth?: CallableAuth;
+  rawRequest: unknown;
+  acceptsStreaming: boolean;
+}
+
+/** A v2 `onCall` function: `.run(request)` invokes the handler (with init hooks) and skips the HTTP layer. */
+export interface CallableLike {
+  run(request: CallableRequestLike): Promise<unknown>;
+}
+
+/** A v2 `onRequest` function: an Express-style `(req, res)` handler. */
+export type RequestHandlerLike = (req: unknown, res: unknown) => Promise<void> | void;
+
+export interface EventTriggerSpec {
+  eventType: string;
+  eventFilters?: Record<string, string>;
+  eventFilterPathPatterns?: Record<string, string>;
+  retry?: boolean;
+}
+
+/** A v2 CloudEvent function: called with the raw CloudEvent (it decodes Firestore protobuf payloads itself). */
+export interface CloudEventFunctionLike {
+  (event: Record<string, unknown>): Promise<unknown>;
+  __endpoint?: { region?: string[]; eventTrigger?: EventTriggerSpec };
+}
+
+export interface BackendFunctions {
+  enrollInCourse: CallableLike;
+  startPayment: CallableLike;
+  upsertCourse: CallableLike;
+  recordManualPayment: CallableLike;
+  refundPayment: CallableLike;
+  paymentWebhook: RequestHandlerLike;
+  onEnrollmentWritten: CloudEventFunctionLike;
+}
+
+// ---- the local provider's Stripe-format event builders (functions/lib/services/payments/localEvents.js) ----
+
+export interface LocalRefundView {
+  id: string;
+  amount: number;
+  status: string;
+  metadata?: Record<string, string> | undefined;
+}
+
+export interface LocalPaymentView {
+  id: string;
+  chargeId: string;
+  amount: number;
+  currency: string;
+  metadata: Record<string, string>;
+  refunds: readonly LocalRefundView[];
+}
+
+export interface StripeEventJson {
+  id: string;
+  object: "event";
+  api_version: string;
+  created: number;
+  livemode: false;
+  pending_webhooks: number;
+  type: string;
+  data: { object: Record<string, unknown> };
+}
+
+export interface LocalEventsModule {
+  paymentSucceededEvent(p: LocalPaymentView, eventId?: string): StripeEventJson;
+  paymentFailedEvent(p: LocalPaymentView, eventId?: string): StripeEventJson;
+  /** `refundList: false` leaves out `charge.refunds`, as Stripe API versions since 2022-11-15 do. */
+  chargeRefundedEvent(
+    p: LocalPaymentView,
+    eventId?: string,
+    options?: { refundList?: boolean },
+  ): StripeEventJson;
+  refundEvent(
+    p: LocalPaymentView,
+    refund: LocalRefundView,
+    type: "refund.created" | "refund.updated",
+    eventId?: string,
+  ): StripeEventJson;
+  disputeEvent(
+    p: LocalPaymentView,
+    dispute: { id: string; amount: number; status: string },
+    type: "charge.dispute.created" | "charge.dispute.closed",
+    eventId?: string,
+  ): StripeEventJson;
+  signPayload(payload: string, secret: string, timestampSeconds?: number): Promise<string>;
+}
+
+function assertFunctions(mod: unknown): asserts mod is BackendFunctions {
+  const m = mod as Record<string, unknown> | null;
+  const callables = [
+    "enrollInCourse",
+    "startPayment",
+    "upsertCourse",
+    "recordManualPayment",
+    "refundPayment",
+  ];
+  for (const name of callables) {
+    const fn = m?.[name] as { run?: unknown } | undefined;
+    if (typeof fn?.run !== "function") throw new Error(`functions/lib/index.js: ${name} is not a callable`);
+  }
+  if (typeof m?.paymentWebhook !== "function") throw new Error("functions/lib/index.js: no paymentWebhook");
+  if (typeof m.onEnrollmentWritten !== "function") throw new Error("functions/lib/index.js: no trigger");
+}
+
+/** Newest modification time (ms) of any file below `dir`. */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Checks that `functions/lib` exists and is not older than `functions/src`. Returns a warning (or throws when
+ * the build is missing): the simulation must exercise the code that would be deployed.
+ */
+export function checkBackendBuild(): string | undefined {
+  const entry = path.join(FUNCTIONS_LIB, "index.js");
+  if (!existsSync(entry)) {
+    throw new Error(`${entry} not found: build the backend first (npm --prefix functions run build)`);
+  }
+  const src = path.join(FUNCTIONS_DIR, "src");
+  if (process.env.SIM_FUNCTIONS_LIB !== undefined) return `testing the build in ${FUNCTIONS_LIB}`;
+  if (existsSync(src) && newestMtime(src) > newestMtime(FUNCTIONS_LIB)) {
+    return "functions/src is newer than functions/lib: run `npm --prefix functions run build` to test the current code";
+  }
+  return undefined;
+}
+
+/** Loads the deployed entry point (functions/lib/index.js) and the local provider's event builders. */
+export function loadBackend(): { functions: BackendFunctions; localEvents: LocalEventsModule } {
+  const functions = requireFromFunctions(path.join(FUNCTIONS_LIB, "index.js"));
+  assertFunctions(functions);
+  const localEvents = requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/payments/localEvents.js"),
+  ) as Partial<LocalEventsModule> | null;
+  const builders = [
+    "paymentSucceededEvent",
+    "paymentFailedEvent",
+    "chargeRefundedEvent",
+    "refundEvent",
+    "disputeEvent",
+  ];
+  for (const name of [...builders, "signPayload"]) {
+    if (typeof localEvents?.[name as keyof LocalEventsModule] !== "function") {
+      throw new Error(`functions/lib/services/payments/localEvents.js has no ${name}: rebuild the backend`);
+    }
+  }
+  return { functions, localEvents: localEvents as LocalEventsModule };
+}
