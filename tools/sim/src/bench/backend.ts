@@ -9,6 +9,7 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import { postToHandler } from "../shared/invoke";
 
 /** Repo root, from tools/sim/lib/bench/backend.js (or src/bench/backend.ts). */
 export const REPO_ROOT = path.resolve(__dirname, "../../../..");
@@ -158,45 +159,14 @@ export function callAs(fn: Callable, uid: string, data: unknown, admin = false):
   });
 }
 
-/** Posts a raw body to the deployed onRequest handler with a minimal request/response pair. */
-export async function postWebhook(
+/** Posts a raw body to the deployed onRequest handler (the shared harness builds the request/response pair). */
+export function postWebhook(
   handler: RequestHandler,
   rawBody: string,
   signature: string,
 ): Promise<{ status: number; body: unknown }> {
-  const reply = { status: 0, body: undefined as unknown };
-  let headersSent = false;
-  const res = {
-    get headersSent() {
-      return headersSent;
-    },
-    status(code: number) {
-      reply.status = code;
-      return res;
-    },
-    json(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    send(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    on() {
-      return res;
-    },
-  };
-  const buffer = Buffer.from(rawBody);
-  const req = {
-    method: "POST",
-    headers: { "stripe-signature": signature, "content-type": "application/json" },
-    rawBody: buffer,
-    body: JSON.parse(rawBody) as unknown,
-    get: () => undefined,
-    header: () => undefined,
-  };
-  await handler(req, res);
-  return reply;
+  return postToHandler(handler, rawBody, {
+    "stripe-signature": signature,
+    "content-type": "application/json",
+  });
 }
