@@ -68,10 +68,6 @@ export function main(argv: string[]): void {
     logLevel: level,
   }).then(
     (server) => {
-      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
-      process.stdout.write(
-        `local-firestore ready on ${server.address} in ${ms.toFixed(0)} ms\nexport FIRESTORE_EMULATOR_HOST=${server.address}\n`,
-      );
       let closing = false;
       const shutdown = (signal: string): void => {
         if (closing) return;
@@ -91,6 +87,11 @@ export function main(argv: string[]): void {
       process.on("SIGTERM", () => {
         shutdown("SIGTERM");
       });
+      // Announce readiness only once the signal handlers are in place.
+      const ms = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      process.stdout.write(
+        `local-firestore ready on ${server.address} in ${ms.toFixed(0)} ms\nexport FIRESTORE_EMULATOR_HOST=${server.address}\n`,
+      );
     },
     (err: unknown) => {
       process.stderr.write(
