@@ -1,3 +1,4 @@
+import { Timestamp } from "firebase-admin/firestore";
 import { firestore } from "../../src/shared/admin";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import {
@@ -139,6 +140,19 @@ describe("processing", () => {
       type: "payment_intent.succeeded",
       outcome: "applied",
     });
+  });
+
+  it("stamps the enrollment and ledger entry with the server's commit time, not a client clock", async () => {
+    await deliverEvent(paymentSucceededEvent(payment("pi_ts", 1000), "evt_ts"));
+    const db = firestore();
+    const enrollment = await db.doc(ENROLLMENT).get();
+    const entry = await db.doc(`${ENROLLMENT}/payments/pi_ts`).get();
+    // serverTimestamp() resolves to the commit time, which is the document's own updateTime.
+    const updatedAt = enrollment.get("updatedAt") as Timestamp;
+    const createdAt = entry.get("createdAt") as Timestamp;
+    expect(updatedAt).toBeInstanceOf(Timestamp);
+    expect(enrollment.updateTime && updatedAt.isEqual(enrollment.updateTime)).toBe(true);
+    expect(entry.createTime && createdAt.isEqual(entry.createTime)).toBe(true);
   });
 
   it("a different event for an already-applied payment changes nothing", async () => {
