@@ -14,32 +14,11 @@ import {
 } from "firebase/firestore";
 import type { DocumentReference } from "firebase/firestore";
 
-import {
-  createTestEnvironment,
-  dbFor,
-  emulatorFromEnv,
-  EnvironmentHolder,
-  firestoreOf,
-  type Role,
-} from "./support/env";
-import { PATHS, seed } from "./support/fixtures";
+import { dbFor, firestoreOf, type Role } from "./support/env";
+import { PATHS, useSeededEnvironment } from "./support/fixtures";
 
-const emulator = emulatorFromEnv();
-const holder = new EnvironmentHolder();
-
-beforeAll(async () => {
-  holder.set(await createTestEnvironment(emulator));
-});
-
-beforeEach(async () => {
-  const testEnv = holder.get();
-  await testEnv.clearFirestore();
-  await seed(testEnv);
-});
-
-afterAll(async () => {
-  await holder.cleanup();
-});
+// Fails the whole file, loudly, when no emulator is configured.
+const holder = useSeededEnvironment();
 
 const db = (role: Role) => dbFor(holder.get(), role);
 

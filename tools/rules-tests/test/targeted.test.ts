@@ -21,37 +21,11 @@ import {
   type DocumentData,
 } from "firebase/firestore";
 
-import {
-  ADMIN_UID,
-  createTestEnvironment,
-  dbFor,
-  emulatorFromEnv,
-  EnvironmentHolder,
-  firestoreOf,
-  OTHER_UID,
-  OWNER_UID,
-  type Role,
-} from "./support/env";
-import { PATHS, PUBLISHED_COURSE, readAsServer, seed, seedData } from "./support/fixtures";
+import { ADMIN_UID, dbFor, firestoreOf, OTHER_UID, OWNER_UID, type Role } from "./support/env";
+import { PATHS, PUBLISHED_COURSE, readAsServer, seedData, useSeededEnvironment } from "./support/fixtures";
 
 // Fails the whole file, loudly, when no emulator is configured.
-const emulator = emulatorFromEnv();
-
-const holder = new EnvironmentHolder();
-
-beforeAll(async () => {
-  holder.set(await createTestEnvironment(emulator));
-});
-
-beforeEach(async () => {
-  const testEnv = holder.get();
-  await testEnv.clearFirestore();
-  await seed(testEnv);
-});
-
-afterAll(async () => {
-  await holder.cleanup();
-});
+const holder = useSeededEnvironment();
 
 const db = (role: Role) => dbFor(holder.get(), role);
 const stored = (path: string) => readAsServer(holder.get(), path);

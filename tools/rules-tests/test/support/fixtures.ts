@@ -1,7 +1,14 @@
 import type { RulesTestEnvironment } from "@firebase/rules-unit-testing";
 import { doc, getDoc, Timestamp, writeBatch, type DocumentData } from "firebase/firestore";
 
-import { firestoreOf, OTHER_UID, OWNER_UID } from "./env";
+import {
+  createTestEnvironment,
+  emulatorFromEnv,
+  EnvironmentHolder,
+  firestoreOf,
+  OTHER_UID,
+  OWNER_UID,
+} from "./env";
 
 const CREATED = Timestamp.fromMillis(Date.UTC(2025, 0, 15, 9, 30));
 const UPDATED = Timestamp.fromMillis(Date.UTC(2025, 0, 16, 12, 0));
@@ -167,4 +174,26 @@ export async function readAsServer(
     data = snapshot.data();
   });
   return data;
+}
+
+/**
+ * Registers the hooks most test files share: create the environment for the emulator in
+ * FIRESTORE_EMULATOR_HOST (failing the file loudly when there is none), clear and re-seed before
+ * each test, clean up at the end. Call once at a file's top level.
+ */
+export function useSeededEnvironment(): EnvironmentHolder {
+  const emulator = emulatorFromEnv();
+  const holder = new EnvironmentHolder();
+  beforeAll(async () => {
+    holder.set(await createTestEnvironment(emulator));
+  });
+  beforeEach(async () => {
+    const testEnv = holder.get();
+    await testEnv.clearFirestore();
+    await seed(testEnv);
+  });
+  afterAll(async () => {
+    await holder.cleanup();
+  });
+  return holder;
 }
