@@ -122,12 +122,14 @@ async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUr
     path.join(functionsDir, ".env.local"),
     dotenv({ PAYMENT_PROVIDER: "local", LOCAL_PROVIDER_WEBHOOK_URL: webhookUrl }),
   );
+  // The runtime comes from the real firebase.json, so the emulator runs what a deploy would.
+  const { functions: deployed } = JSON.parse(await readFile(path.join(REPO_ROOT, "firebase.json"), "utf8"));
   const firebaseJson = {
     functions: [
       {
         source: "functions",
         codebase: "default",
-        runtime: "nodejs20",
+        runtime: deployed[0].runtime,
         ignore: ["node_modules", ".git", "firebase-debug.log", "firebase-debug.*.log", "*.local"],
       },
     ],

@@ -3,13 +3,14 @@
  * emulators): enroll → startPayment → signed webhook → the enrollment shows paid and active, and the
  * onEnrollmentWritten trigger (delivered by the local Firestore to the functions emulator) updated courseStats.
  *
- *   node --test tools/local-stack/test/
+ *   node --test "tools/local-stack/test/*.test.mjs"
  *
  * LOCAL_STACK_SKIP_BUILD=1 skips building functions/ and tools/local-firestore (when `npm run build` just ran);
  * LOCAL_STACK_VERBOSE=1 prints the emulators' output.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { after, before, test } from "node:test";
 import { DEMO, startStack } from "../stack.mjs";
@@ -28,6 +29,7 @@ function freePort() {
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
 const outputTail = [];
+const runtimeLines = [];
 let stack;
 
 before(
@@ -41,6 +43,8 @@ before(
       build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
       log: (line) => {
         if (verbose) console.log(line);
+        if (/Using node@\d+ from/.test(line) || /requested "node" version/.test(line))
+          runtimeLines.push(line);
         outputTail.push(line);
         if (outputTail.length > 200) outputTail.shift();
       },
@@ -67,6 +71,15 @@ async function withOutput(fn) {
     throw error;
   }
 }
+
+test("the functions emulator runs the function runtimes on the deployed Node major (firebase.json)", async () => {
+  const { functions } = JSON.parse(
+    await readFile(new URL("../../../firebase.json", import.meta.url), "utf8"),
+  );
+  const major = functions[0].runtime.replace("nodejs", "");
+  assert.deepEqual(runtimeLines, [`[firebase] ✔  functions: Using node@${major} from host.`]);
+  assert.equal(process.versions.node.split(".")[0], major, "the stack itself runs on the same Node");
+});
 
 test("a callable without a token answers UNAUTHENTICATED", async () => {
   const reply = await stack.callFunction("enrollInCourse", { courseId: DEMO.course.courseId });

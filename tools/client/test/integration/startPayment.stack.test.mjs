@@ -10,7 +10,7 @@
  * The control does what the original app did, retrying with a fresh id per attempt, under the same fault:
  * more than one payment, and the student is charged for each.
  *
- *   node --test test/integration/     (after `npm run build`; builds functions/ and the local Firestore if stale)
+ *   node --test "test/integration/*.test.mjs"     (after `npm run build`; builds functions/ and the local Firestore if stale)
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
