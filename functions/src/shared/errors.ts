@@ -46,11 +46,20 @@ export class ProviderError extends Error {
   }
 }
 
-/** Stored data that does not match its schema: a bug or a manual edit, never the caller's fault. */
+/**
+ * A stored document the backend cannot use (it does not match its schema): a bug or a manual edit, never the
+ * caller's fault. Callables answer `failed-precondition` and log `path` and `reason`; `reason` names the
+ * offending fields and what was expected, never their values.
+ */
 export class CorruptDataError extends Error {
-  constructor(path: string) {
-    super(`Stored document does not match its schema: ${path}`);
+  readonly path: string;
+  readonly reason: string;
+
+  constructor(path: string, reason: string) {
+    super(`Stored document ${path} cannot be used: ${reason}`);
     this.name = "CorruptDataError";
+    this.path = path;
+    this.reason = reason;
   }
 }
 

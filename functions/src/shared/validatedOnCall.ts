@@ -14,7 +14,7 @@ import { isUid } from "../domain/ids";
 import { hasForbiddenKeys } from "./inputGuards";
 import { isAdminToken } from "./auth";
 import { REGION } from "./config";
-import { AppError, isTransientError, isUnknownCommitOutcome } from "./errors";
+import { AppError, CorruptDataError, isTransientError, isUnknownCommitOutcome } from "./errors";
 import { logError, logWarn } from "./log";
 
 export interface CallContext {
@@ -55,6 +55,17 @@ export function parseInput<S extends z.ZodType>(schema: S, data: unknown): z.out
 export function toHttpsError(error: unknown, logFields: Record<string, string | undefined>): HttpsError {
   if (error instanceof HttpsError) return error;
   if (error instanceof AppError) return new HttpsError(error.code, error.message, error.details);
+  if (error instanceof CorruptDataError) {
+    logError(
+      "stored document cannot be used",
+      { ...logFields, path: error.path, reason: error.reason },
+      error,
+    );
+    return new HttpsError(
+      "failed-precondition",
+      "Stored data this request needs is not in a usable shape; an admin has to correct it.",
+    );
+  }
   if (isTransientError(error) || isUnknownCommitOutcome(error)) {
     logWarn("transient failure", {
       ...logFields,

@@ -109,6 +109,39 @@ describe("enrollInCourse", () => {
     });
   });
 
+  it("accepts a course written with the catalogue fields alone (no timestamps), as an admin would in the console", async () => {
+    await firestore()
+      .doc("courses/console-course")
+      .set({ title: "Written by hand", price: 2500, currency: "usd", published: true });
+    await expect(call(enrollInCourse, STUDENT, { courseId: "console-course" })).resolves.toMatchObject({
+      created: true,
+      price: 2500,
+      amountDue: 2500,
+      paymentStatus: "unpaid",
+    });
+    // The admin path keeps working on it: an update adds updatedAt and leaves the rest.
+    await call(upsertCourse, ADMIN, { courseId: "console-course", price: 3000 });
+    expect(await readDoc("courses/console-course")).toMatchObject({ price: 3000, title: "Written by hand" });
+  });
+
+  it("answers failed-precondition (never internal) for a course it cannot use, and logs the reason", async () => {
+    await firestore()
+      .doc("courses/broken-course")
+      .set({ title: "Typo", price: "49.00", currency: "usd", published: true });
+    const logged = jest.spyOn(console, "error");
+    logged.mockClear();
+    const err = await expectHttpsError(
+      call(enrollInCourse, STUDENT, { courseId: "broken-course" }),
+      "failed-precondition",
+    );
+    expect(err.message).not.toMatch(/price|49|zod/i);
+    const lines = logged.mock.calls.map((args) =>
+      args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "),
+    );
+    expect(lines.some((l) => l.includes("courses/broken-course") && /price/.test(l))).toBe(true);
+    expect(await countDocs("users/student-1/courses")).toBe(0);
+  });
+
   it("not-found for unknown, failed-precondition for unpublished; nothing written", async () => {
     await createCourse("draft", 1000, { published: false });
     const before = await snapshotAll();

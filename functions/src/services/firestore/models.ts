@@ -11,13 +11,17 @@ import { ACCESS_STATUSES, PAYMENT_STATUSES } from "../../domain/statusPolicy";
 const timestamp = z.custom<Timestamp>((v) => v instanceof Timestamp, "not a Timestamp");
 const cents = z.int();
 
+/**
+ * A course. The catalogue fields are all an admin has to write (in the console or a script); the timestamps
+ * are set by `upsertCourse` and optional on read.
+ */
 export const courseDocSchema = z.object({
   title: z.string(),
   price: cents.nonnegative(),
   currency: z.string(),
   published: z.boolean(),
-  createdAt: timestamp,
-  updatedAt: timestamp,
+  createdAt: timestamp.optional(),
+  updatedAt: timestamp.optional(),
 });
 export type CourseDoc = z.infer<typeof courseDocSchema>;
 

@@ -32,6 +32,14 @@ import {
   type WebhookEventDoc,
 } from "./models";
 
+/** "price: Invalid input: expected number, received string; title: …" — field paths and expectations only. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length === 0 ? "(document)" : issue.path.join(".")}: ${issue.message}`)
+    .join("; ");
+}
+
 function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
   return {
     toFirestore(model: PartialWithFieldValue<T>): DocumentData {
@@ -39,7 +47,7 @@ function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataC
     },
     fromFirestore(snapshot: QueryDocumentSnapshot): T {
       const parsed = schema.safeParse(snapshot.data());
-      if (!parsed.success) throw new CorruptDataError(snapshot.ref.path);
+      if (!parsed.success) throw new CorruptDataError(snapshot.ref.path, describeIssues(parsed.error.issues));
       return parsed.data;
     },
   };
