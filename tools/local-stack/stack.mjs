@@ -100,7 +100,10 @@ function dotenv(entries) {
  * .env.local takes precedence over both in the emulator.
  */
 async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl }) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "course-payments-stack-"));
+  // A short name: the CLI puts its runtimes' unix sockets (fire_emu_<16 hex>.sock) in TMPDIR, which we point
+  // inside this directory so stop() removes them too, and socket paths are limited to ~104 characters.
+  const dir = await mkdtemp(path.join(os.tmpdir(), "cp-stack-"));
+  await mkdir(path.join(dir, "tmp"));
   const functionsDir = path.join(dir, "functions");
   await mkdir(functionsDir);
   await copyFile(path.join(FUNCTIONS_DIR, "package.json"), path.join(functionsDir, "package.json"));
@@ -167,6 +170,8 @@ function spawnEmulators({ dir, projectId, firestoreAddress, log }) {
     env: {
       ...process.env,
       FIRESTORE_EMULATOR_HOST: firestoreAddress,
+      // The CLI and its function runtimes create their sockets in os.tmpdir(): keep them in the project dir.
+      TMPDIR: path.join(dir, "tmp"),
       FIREBASE_CLI_DISABLE_UPDATE_CHECK: "true",
       NO_UPDATE_NOTIFIER: "1",
       NO_COLOR: "1",
@@ -271,7 +276,7 @@ export function waitForDoc(db, docPath, predicate, timeoutMs = 20_000) {
  * calls stop() itself, as start.mjs does). The returned `timings` are in ms: buildMs, then emulatorsReadyMs and
  * readyMs (seeded) counted from the end of the build.
  */
-export async function startStack({
+export async function startLocalStack({
   firestorePort = DEFAULT_PORTS.firestorePort,
   functionsPort = DEFAULT_PORTS.functionsPort,
   authPort = DEFAULT_PORTS.authPort,
@@ -372,7 +377,6 @@ export async function startStack({
     });
     await emulators.readyPromise;
     const emulatorsReadyMs = Date.now() - startedAt;
-    log(`emulators ready after ${(emulatorsReadyMs / 1000).toFixed(1)} s`);
 
     // The local provider's event builders, from the freshly built functions code.
     const localEvents = createRequire(import.meta.url)(
@@ -467,7 +471,6 @@ export async function startStack({
       }),
     );
     const readyMs = Date.now() - startedAt;
-    log(`stack seeded and ready after ${(readyMs / 1000).toFixed(1)} s`);
 
     let stopping;
     return {

@@ -2,23 +2,70 @@
 /**
  * `npm start`: the local stack on the default ports (Firestore 8080, functions 5001, auth 9099), seeded with a
  * demo course, a free course, a demo student and a demo admin. Prints the URLs, the demo users' ID tokens and
- * one curl line per function, then reads commands from stdin (`confirm <paymentId>`, `fail <paymentId>`,
- * `tokens`, `help`) until Ctrl-C, which stops everything.
+ * one curl line per function (each works pasted as printed, in order), then reads commands from stdin
+ * (`confirm <paymentId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
  *
- * Environment: LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output;
- * FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT override the ports.
+ * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT override the ports (checked before the build);
+ * LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output.
  */
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import readline from "node:readline";
-import { DEFAULT_PORTS, DEMO, startStack } from "./stack.mjs";
+import { DEFAULT_PORTS, DEMO, HOST, startLocalStack } from "./stack.mjs";
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
-const port = (name, fallback) => {
-  const value = process.env[name];
-  return value === undefined || value === "" ? fallback : Number(value);
-};
+/** The ports this run uses: each one's default and the environment variable that overrides it. */
+const PORTS = [
+  { key: "firestorePort", env: "FIRESTORE_PORT", what: "local Firestore" },
+  { key: "functionsPort", env: "FUNCTIONS_PORT", what: "functions emulator" },
+  { key: "authPort", env: "AUTH_PORT", what: "auth emulator" },
+];
+
+function chosenPorts() {
+  const ports = {};
+  for (const { key, env } of PORTS) {
+    const value = process.env[env];
+    const port = value === undefined || value === "" ? DEFAULT_PORTS[key] : Number(value);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`${env}=${value} is not a port number (1–65535)`);
+    }
+    ports[key] = port;
+  }
+  return ports;
+}
+
+/** Resolves with an error message when `port` cannot be bound on the stack's host, else undefined. */
+function probePort(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", (error) => resolve(error.code === "EADDRINUSE" ? "is in use" : error.message));
+    server.listen(port, HOST, () => server.close(() => resolve(undefined)));
+  });
+}
+
+/** Fails fast, before the build, when a port is taken, naming the variable that moves it. */
+async function checkPorts(ports) {
+  const problems = [];
+  for (const { key, env, what } of PORTS) {
+    const problem = await probePort(ports[key]);
+    if (problem !== undefined) {
+      problems.push(`  ${what}: port ${ports[key]} ${problem}; choose another with ${env}=<port>`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new Error(
+      `Cannot start the local stack:\n${problems.join("\n")}\n` +
+        `e.g. FIRESTORE_PORT=8180 FUNCTIONS_PORT=5101 AUTH_PORT=9199 npm start`,
+    );
+  }
+}
+
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
 function printUsage(stack) {
   const { urls, users } = stack;
+  const exportFile = path.join(os.tmpdir(), `local-stack-${stack.projectId}.json`);
   const callable = (name, token, data) =>
     `curl -s -X POST ${urls.callable(name)} -H 'content-type: application/json' ` +
     `-H "authorization: Bearer $${token}" -d '${JSON.stringify({ data })}'`;
@@ -46,9 +93,17 @@ function printUsage(stack) {
     `  ${callable("startPayment", "STUDENT_TOKEN", { courseId: DEMO.course.courseId, requestId: "req-0001-demo" })}`,
     `  ${callable("upsertCourse", "ADMIN_TOKEN", { courseId: "new-course", title: "New course", price: 1999, currency: "usd", published: true })}`,
     `  ${callable("recordManualPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, amount: 1000, reference: "cash-0001" })}`,
-    `  ${callable("refundPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, paymentId: "<paymentId>" })}`,
+    `  ${callable("refundPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, paymentId: "manual_cash-0001", amount: 500, requestId: "refund-0001-demo" })}`,
     `  curl -s -X POST ${urls.webhook} -H 'content-type: application/json' -H 'stripe-signature: t=0,v1=bad' -d '{}'   # 400: signed events come from "confirm"`,
     "  onEnrollmentWritten runs on every enrollment write; see courseStats/demo-course.",
+    "",
+    "The refund above is of the manual payment (ledger id manual_<reference>), so it applies at once",
+    "(applied: true). A refund of a card payment (paymentId pi_…) answers applied: false with the provider's",
+    "status: the money moves when the provider's refund event reaches the webhook (the local provider sends",
+    "it right away), exactly once, as in production.",
+    "",
+    "Look at the data (every document of the local Firestore, as JSON):",
+    `  curl -s -X POST http://${urls.firestore}/emulator/v1/export -d '{"path":"${exportFile}"}' && cat ${exportFile}`,
     "",
     "Confirm a local payment (what the customer's card would do): type here",
     "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook",
@@ -66,11 +121,11 @@ function printUsage(stack) {
 
 async function main() {
   const started = Date.now();
+  const ports = chosenPorts();
+  await checkPorts(ports);
   console.log("Starting the local stack (build, local Firestore, functions + auth emulators)…");
-  const stack = await startStack({
-    firestorePort: port("FIRESTORE_PORT", DEFAULT_PORTS.firestorePort),
-    functionsPort: port("FUNCTIONS_PORT", DEFAULT_PORTS.functionsPort),
-    authPort: port("AUTH_PORT", DEFAULT_PORTS.authPort),
+  const stack = await startLocalStack({
+    ...ports,
     build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
     handleSignals: false,
     log: (line) => {
@@ -78,7 +133,11 @@ async function main() {
     },
   });
   printUsage(stack);
-  console.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  const { buildMs, emulatorsReadyMs, readyMs } = stack.timings;
+  console.log(
+    `Ready in ${seconds(Date.now() - started)} (build ${seconds(buildMs)}, emulators ${seconds(emulatorsReadyMs)}, ` +
+      `seeding ${seconds(readyMs - emulatorsReadyMs)}).`,
+  );
 
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: false });
   let stopping = false;

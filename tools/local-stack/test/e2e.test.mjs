@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import net from "node:net";
 import { after, before, test } from "node:test";
-import { DEMO, startStack } from "../stack.mjs";
+import { DEMO, startLocalStack } from "../stack.mjs";
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -35,7 +35,7 @@ let stack;
 before(
   async () => {
     const [functionsPort, authPort] = [await freePort(), await freePort()];
-    stack = await startStack({
+    stack = await startLocalStack({
       firestorePort: 0,
       functionsPort,
       authPort,

@@ -27,7 +27,7 @@ import {
 } from "firebase/auth";
 import { connectFunctionsEmulator, getFunctions, httpsCallable } from "firebase/functions";
 import { RetryHandler, createCoursePaymentsClient } from "@course-payments/client";
-import { DEMO, REPO_ROOT, startStack } from "../../../local-stack/stack.mjs";
+import { DEMO, REPO_ROOT, startLocalStack } from "../../../local-stack/stack.mjs";
 
 const HOST = "127.0.0.1";
 const COURSE = { courseId: "client-retry-course", title: "Retry course", price: 5000, currency: "usd" };
@@ -131,7 +131,7 @@ async function moneyOf(uid) {
 before(
   async () => {
     const [functionsPort, authPort] = [await freePort(), await freePort()];
-    stack = await startStack({
+    stack = await startLocalStack({
       firestorePort: 0,
       functionsPort,
       authPort,

@@ -4,7 +4,10 @@
  * functions entry point against a minimal function module. Writes results/bench-latest.json and .svg and
  * prints markdown tables. A report, not a test: nothing here asserts on speed.
  *
- *   node tools/sim/lib/bench/main.js [--seed N] [--out DIR]
+ *   npm run bench -- [--seed N] [--out DIR] [--help]
+ *
+ * Results go to tools/sim/out/ (git-ignored) unless --out names a directory (relative to where you ran the
+ * command); the committed tools/sim/results/bench-latest.* are updated only by `--out tools/sim/results`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,10 +38,20 @@ const OPS_ENROLLMENTS = 50;
 const REPLY_LOST_PROBABILITY = 0.1;
 const COLD_LOAD_RUNS = 7;
 
+const USAGE = `usage: npm run bench -- [--seed N] [--out DIR] [--help]
+  --seed N    seed of the shuffles, jitter and injected faults (default 42)
+  --out DIR   where bench-latest.json and bench-latest.svg go (default tools/sim/out/, git-ignored;
+              relative to the directory you ran the command in). The README's committed figures are
+              tools/sim/results/: --out tools/sim/results
+  BENCH_LOGS=1 shows the backend's logs on stderr. Takes 15–60 s; a report, it asserts nothing.`;
+
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
+
+/** The directory the user typed the command in (npm runs scripts from the package root, and says so). */
+const invokedFrom = process.env.INIT_CWD ?? process.cwd();
 
 function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -71,11 +84,16 @@ function machine(loadAtStart: number): MachineInfo {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const began = performance.now();
   const loadAtStart = os.loadavg()[0] ?? 0;
   const seed = Number(argValue("--seed") ?? "42");
   if (!Number.isInteger(seed)) throw new Error("--seed must be an integer");
-  const outDir = path.resolve(argValue("--out") ?? path.join(REPO_ROOT, "tools/sim/results"));
+  const out = argValue("--out");
+  const outDir = out === undefined ? path.join(REPO_ROOT, "tools/sim/out") : path.resolve(invokedFrom, out);
 
   progress(`cold load: ${COLD_LOAD_RUNS} fresh processes per module`);
   const coldLoad = measureColdLoad(COLD_LOAD_RUNS);
@@ -177,7 +195,7 @@ async function main(): Promise<void> {
   writeFileSync(path.join(outDir, "bench-latest.svg"), svg(result));
   process.stdout.write(`${markdown(result)}\n\n`);
   process.stdout.write(
-    `Wrote ${path.relative(process.cwd(), path.join(outDir, "bench-latest.json"))} and bench-latest.svg\n`,
+    `Wrote ${path.relative(invokedFrom, path.join(outDir, "bench-latest.json"))} and bench-latest.svg\n`,
   );
 }
 
