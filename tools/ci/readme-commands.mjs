@@ -19,6 +19,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../local-stack/stack.mjs";
 
 const SOURCE = path.resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const keep = process.argv.includes("--keep");
@@ -31,6 +32,10 @@ const results = [];
 const since = (t) => `${((Date.now() - t) / 1000).toFixed(1)} s`;
 const log = (line) => console.log(`[readme-commands] ${line}`);
 
+/**
+ * Last resort. The local stack puts the Firebase CLI in a process group of its own and stops it on SIGINT, so
+ * every check ends what it started with `interrupt` first; this only catches what is left after that.
+ */
 function killAll() {
   for (const child of children) {
     try {
@@ -115,6 +120,33 @@ async function run(command, options = {}) {
   return { code, signal, output: proc.output() };
 }
 
+/**
+ * Ctrl-C: SIGINT to the whole process group, as a terminal sends it. npm/npx themselves may end by the signal
+ * (exit 130); the program must end cleanly and leave no process of its group behind.
+ */
+async function interrupt(proc) {
+  process.kill(-proc.child.pid, "SIGINT");
+  const { code, signal } = await proc.exited;
+  assert(
+    code === 0 || code === 130 || signal === "SIGINT",
+    `exit ${code ?? signal} after Ctrl-C\n${tail(proc.output())}`,
+  );
+  const deadline = Date.now() + 10_000;
+  while (groupAlive(proc.child.pid)) {
+    assert(Date.now() < deadline, `processes of the group ${proc.child.pid} still running 10 s after Ctrl-C`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function tail(text, lines = 25) {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
@@ -133,17 +165,6 @@ async function check(name, fn) {
 
 function assert(condition, message) {
   if (!condition) throw new Error(message);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const tempEntries = (prefix) => new Set(readdirSync(os.tmpdir()).filter((name) => name.startsWith(prefix)));
@@ -172,11 +193,15 @@ async function main() {
       try {
         await proc.waitFor(/listening on|ready/i, 120_000);
       } catch (error) {
+        await interrupt(proc).catch(() => {});
         throw new Error(`${error.message}\n${tail(proc.output())}`);
       }
-      process.kill(-proc.child.pid, "SIGINT");
-      const { code, signal } = await proc.exited;
-      assert(code === 0, `exit ${code ?? signal} after SIGINT\n${tail(proc.output())}`);
+      await interrupt(proc);
+      assert(
+        /shutting down/.test(proc.output()),
+        `no clean shutdown
+${tail(proc.output())}`,
+      );
       assert(!/Cannot find module/.test(proc.output()), "printed a module-not-found error");
     });
 
@@ -241,74 +266,80 @@ async function main() {
           AUTH_PORT: String(await freePort()),
         };
         const stack = launch("npm start", { cwd: repo, env, input: "pipe" });
+        let failure;
         try {
-          await stack.waitFor(/^Ready in .*$/m, 240_000);
-        } catch (error) {
-          throw new Error(`${error.message}\n${tail(stack.output())}`);
-        }
-        const readyLines = stack.output().match(/\bready\b/gi) ?? [];
-        assert(readyLines.length === 1, `expected one "ready" line, got ${readyLines.length}`);
-
-        // The lines meant for pasting: the exports and every curl line, in the printed order.
-        const printed = stack
-          .output()
-          .split("\n")
-          .map((line) => line.trim())
-          .filter((line) => line.startsWith("export ") || line.startsWith("curl "));
-        const curls = printed.filter((line) => line.startsWith("curl "));
-        assert(curls.length >= 8, `expected at least 8 curl lines, got ${curls.length}`);
-        const script = printed
-          .map((line, i) => (line.startsWith("curl ") ? `echo "@@@ ${i}"; ${line}; echo` : line))
-          .join("\n");
-        const pasted = await run(script, { cwd: os.tmpdir(), timeoutMs: 120_000 });
-        assert(pasted.code === 0, `pasted lines exited ${pasted.code}\n${tail(pasted.output)}`);
-        const replies = pasted.output
-          .split(/^@@@ \d+$/m)
-          .slice(1)
-          .map((s) => s.trim());
-        const problems = [];
-        let paymentId;
-        curls.forEach((line, i) => {
-          const reply = replies[i] ?? "";
-          const shortLine = line.slice(0, 110);
-          if (line.includes("stripe-signature: t=0,v1=bad")) {
-            if (!/signature/i.test(reply))
-              problems.push(`${shortLine}\n  → expected the documented 400, got ${reply}`);
-            return;
-          }
-          if (line.includes("/emulator/v1/export")) {
-            if (!reply.includes("demo-course"))
-              problems.push(`${shortLine}\n  → export lacks the demo course`);
-            return;
-          }
-          let body;
           try {
-            body = JSON.parse(reply);
-          } catch {
-            problems.push(`${shortLine}\n  → not JSON: ${reply.slice(0, 300)}`);
-            return;
+            await stack.waitFor(/^Ready in .*$/m, 240_000);
+          } catch (error) {
+            throw new Error(`${error.message}\n${tail(stack.output())}`);
           }
-          if (line.includes("signInWithPassword")) {
-            if (typeof body.idToken !== "string")
-              problems.push(`${shortLine}\n  → no idToken: ${reply.slice(0, 300)}`);
-            return;
-          }
-          if (body.result === undefined) problems.push(`${shortLine}\n  → ${reply.slice(0, 300)}`);
-          if (line.includes("/startPayment")) paymentId = body.result?.paymentId;
-          if (line.includes("/refundPayment") && body.result?.applied !== true) {
-            problems.push(`${shortLine}\n  → the printed refund should apply at once: ${reply}`);
-          }
+          const readyLines = stack.output().match(/\bready\b/gi) ?? [];
+          assert(readyLines.length === 1, `expected one "ready" line, got ${readyLines.length}`);
+
+          // The lines meant for pasting: the exports and every curl line, in the printed order.
+          const printed = stack
+            .output()
+            .split("\n")
+            .map((line) => line.trim())
+            .filter((line) => line.startsWith("export ") || line.startsWith("curl "));
+          const curls = printed.filter((line) => line.startsWith("curl "));
+          assert(curls.length >= 8, `expected at least 8 curl lines, got ${curls.length}`);
+          const script = printed
+            .map((line, i) => (line.startsWith("curl ") ? `echo; echo "@@@ ${i}"\n${line}` : line))
+            .join("\n");
+          const pasted = await run(script, { cwd: os.tmpdir(), timeoutMs: 120_000 });
+          assert(pasted.code === 0, `pasted lines exited ${pasted.code}\n${tail(pasted.output)}`);
+          const replies = pasted.output
+            .split(/^@@@ \d+$/m)
+            .slice(1)
+            .map((s) => s.trim());
+          const problems = [];
+          let paymentId;
+          curls.forEach((line, i) => {
+            const reply = replies[i] ?? "";
+            const shortLine = line.slice(0, 110);
+            if (line.includes("stripe-signature: t=0,v1=bad")) {
+              if (!/signature/i.test(reply))
+                problems.push(`${shortLine}\n  → expected the documented 400, got ${reply}`);
+              return;
+            }
+            if (line.includes("/emulator/v1/export")) {
+              if (!reply.includes("demo-course"))
+                problems.push(`${shortLine}\n  → export lacks the demo course`);
+              return;
+            }
+            let body;
+            try {
+              body = JSON.parse(reply);
+            } catch {
+              problems.push(`${shortLine}\n  → not JSON: ${reply.slice(0, 300)}`);
+              return;
+            }
+            if (line.includes("signInWithPassword")) {
+              if (typeof body.idToken !== "string")
+                problems.push(`${shortLine}\n  → no idToken: ${reply.slice(0, 300)}`);
+              return;
+            }
+            if (body.result === undefined) problems.push(`${shortLine}\n  → ${reply.slice(0, 300)}`);
+            if (line.includes("/startPayment")) paymentId = body.result?.paymentId;
+            if (line.includes("/refundPayment") && body.result?.applied !== true) {
+              problems.push(`${shortLine}\n  → the printed refund should apply at once: ${reply}`);
+            }
+          });
+          assert(problems.length === 0, `printed lines that fail:\n${problems.join("\n")}`);
+          assert(typeof paymentId === "string", "startPayment gave no paymentId");
+
+          stack.child.stdin.write(`confirm ${paymentId}\n`);
+          await stack.waitFor(/webhook answered 200/, 30_000);
+        } catch (error) {
+          failure = error;
+        }
+        // Ctrl-C in every case: the stack stops the CLI it started (its own process group) and cleans up.
+        await interrupt(stack).catch((error) => {
+          failure ??= error;
         });
-        assert(problems.length === 0, `printed lines that fail:\n${problems.join("\n")}`);
-        assert(typeof paymentId === "string", "startPayment gave no paymentId");
-
-        stack.child.stdin.write(`confirm ${paymentId}\n`);
-        await stack.waitFor(/webhook answered 200/, 30_000);
-
-        process.kill(-stack.child.pid, "SIGINT");
-        const { code, signal } = await stack.exited;
-        assert(code === 0, `exit ${code ?? signal} after Ctrl-C\n${tail(stack.output())}`);
-        assert(/Stopped\./.test(stack.output()), "no 'Stopped.' line");
+        if (failure !== undefined) throw failure;
+        assert(/Stopped\./.test(stack.output()), `no 'Stopped.' line\n${tail(stack.output())}`);
         const leftSockets = [...tempEntries("fire_emu_")].filter((name) => !socketsBefore.has(name));
         const leftDirs = [...tempEntries("cp-stack-")].filter((name) => !stacksBefore.has(name));
         assert(leftSockets.length === 0, `left sockets in ${os.tmpdir()}: ${leftSockets.join(", ")}`);

@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -240,6 +241,19 @@ function killGroup(child, signal, { evenIfLeaderExited = false } = {}) {
   }
 }
 
+/** A port that was free a moment ago on the stack's host (for ports given as 0). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Resolves with the snapshot once `predicate(data)` holds for the document; rejects after `timeoutMs`. */
 export function waitForDoc(db, docPath, predicate, timeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
@@ -269,8 +283,7 @@ export function waitForDoc(db, docPath, predicate, timeoutMs = 20_000) {
 }
 
 /**
- * Starts the stack. Options: firestorePort, functionsPort, authPort (0 for firestore = any free port; the CLI
- * ports must be concrete), projectId (a demo- id), log (line sink), build (default true: build functions and
+ * Starts the stack. Options: firestorePort, functionsPort, authPort (0 = any free port), projectId (a demo- id), log (line sink), build (default true: build functions and
  * the local Firestore first), firestoreLogLevel ("silent" | "info" | "debug"), handleSignals (default true:
  * on SIGINT/SIGTERM kill the emulators at once and re-raise; pass false when the caller handles the signals and
  * calls stop() itself, as start.mjs does). The returned `timings` are in ms: buildMs, then emulatorsReadyMs and
@@ -287,6 +300,9 @@ export async function startLocalStack({
   handleSignals = true,
 } = {}) {
   if (!projectId.startsWith("demo-")) throw new Error("the local stack only runs demo- projects");
+  // The CLI needs concrete ports: 0 means "any free one" for them too.
+  if (functionsPort === 0) functionsPort = await freePort();
+  if (authPort === 0) authPort = await freePort();
   // The stack only talks to local emulators: skip google-auth's GCE metadata-server probe (offline it warns or
   // waits). The functions emulator sets the same for its runtimes.
   process.env.METADATA_SERVER_DETECTION ??= "none";
@@ -378,9 +394,11 @@ export async function startLocalStack({
     await emulators.readyPromise;
     const emulatorsReadyMs = Date.now() - startedAt;
 
-    // The local provider's event builders, from the freshly built functions code.
-    const localEvents = createRequire(import.meta.url)(
-      path.join(FUNCTIONS_DIR, "lib/services/payments/localEvents.js"),
+    // The local provider's event builders and its payment view, from the freshly built functions code.
+    const requireBuilt = createRequire(import.meta.url);
+    const localEvents = requireBuilt(path.join(FUNCTIONS_DIR, "lib/services/payments/localEvents.js"));
+    const { localPaymentView } = requireBuilt(
+      path.join(FUNCTIONS_DIR, "lib/services/payments/localProvider.js"),
     );
 
     const callFunction = async (name, data, token) => {
@@ -417,22 +435,15 @@ export async function startLocalStack({
       return { ...reply, event };
     };
 
-    const viewOf = (doc) => ({
-      id: doc.id,
-      chargeId: doc.chargeId,
-      amount: doc.amount,
-      currency: doc.currency,
-      metadata: doc.metadata,
-      refunds: (doc.refunds ?? []).map((r) => ({ id: r.id, amount: r.amount, status: r.status })),
-    });
-
     /** What the customer's card and Stripe would do: mark the payment succeeded, send the signed event. */
     const confirmPayment = async (paymentId) =>
-      sendEvent(localEvents.paymentSucceededEvent(viewOf(await loadLocalPayment(paymentId, "succeeded"))));
+      sendEvent(
+        localEvents.paymentSucceededEvent(localPaymentView(await loadLocalPayment(paymentId, "succeeded"))),
+      );
 
     /** A declined card: sends a signed `payment_intent.payment_failed`. */
     const failPayment = async (paymentId) =>
-      sendEvent(localEvents.paymentFailedEvent(viewOf(await loadLocalPayment(paymentId))));
+      sendEvent(localEvents.paymentFailedEvent(localPaymentView(await loadLocalPayment(paymentId))));
 
     const authCall = async (pathAndQuery, body, headers = {}) => {
       const reply = await fetchJson(`${authBase}/${pathAndQuery}`, {

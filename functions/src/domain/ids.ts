@@ -29,14 +29,14 @@ export function manualPaymentLedgerId(reference: string): string {
   return `manual_${reference}`;
 }
 
-/** Idempotency key of a refund request: (payment id, amount or "full", optional request id). */
+/** Idempotency key of a refund request: (payment id, amount or "full", request id). */
 export function refundIdempotencyKey(
   paymentId: string,
   amount: number | undefined,
-  requestId?: string,
+  requestId: string,
 ): string {
   const amountKey = amount === undefined ? "full" : String(amount);
-  return `refund:${paymentId}:${amountKey}${requestId === undefined ? "" : `:${requestId}`}`;
+  return `refund:${paymentId}:${amountKey}:${requestId}`;
 }
 
 /** Ledger id of a refund applied directly (manual payments): deterministic from its idempotency key. */

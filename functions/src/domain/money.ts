@@ -5,11 +5,6 @@
 /** Largest single amount accepted anywhere (Stripe's own limit for most currencies is 99,999,999). */
 export const MAX_AMOUNT_CENTS = 99_999_999;
 
-/** True for a safe integer (signed). */
-export function isCents(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value);
-}
-
 /** Adds cents, refusing results that are no longer exact integers. */
 export function addCents(a: number, b: number): number {
   const sum = a + b;

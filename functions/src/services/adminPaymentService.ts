@@ -1,4 +1,5 @@
 /** Admin money operations: manual payments (applied directly) and refunds (through the provider or directly). */
+import type { RecordManualPaymentResponse, RefundPaymentResponse } from "../api";
 import { manualPaymentLedgerId, manualRefundLedgerId, refundIdempotencyKey } from "../domain/ids";
 import { decideRefundAmount } from "../domain/money";
 import type { RecordManualPaymentInput, RefundPaymentInput } from "../schemas/callables";
@@ -8,17 +9,11 @@ import { refs } from "./firestore/refs";
 import { applyLedgerEntries, applyManualRefund } from "./ledgerService";
 import { getPaymentProvider } from "./payments";
 
-export interface ManualPaymentResult {
-  paymentId: string;
-  amount: number;
-  duplicate: boolean;
-}
-
 /** Idempotent on `reference`: the ledger id is `manual_<reference>`. Reusing a reference for a different amount is refused. */
 export async function recordManualPayment(
   adminUid: string,
   input: RecordManualPaymentInput,
-): Promise<ManualPaymentResult> {
+): Promise<RecordManualPaymentResponse> {
   const paymentId = manualPaymentLedgerId(input.reference);
   const enrollment = (await refs.enrollment(input.uid, input.courseId).get()).data();
   if (enrollment === undefined) throw failedPrecondition("The user is not enrolled in this course.");
@@ -51,16 +46,10 @@ export async function recordManualPayment(
   return { paymentId, amount: existing.amount, duplicate: true };
 }
 
-export interface RefundResult {
-  refundId: string;
-  /** Cents refunded (positive); for provider refunds, known once the provider answered. */
-  amount: number;
-  /** True when the money already moved (manual refunds); provider refunds move it when the webhook arrives. */
-  applied: boolean;
-  status: string;
-}
-
-export async function refundPayment(adminUid: string, input: RefundPaymentInput): Promise<RefundResult> {
+export async function refundPayment(
+  adminUid: string,
+  input: RefundPaymentInput,
+): Promise<RefundPaymentResponse> {
   const idempotencyKey = refundIdempotencyKey(input.paymentId, input.amount, input.requestId);
   const [enrollment, payment] = await Promise.all([
     refs

@@ -12,30 +12,22 @@
  *         'failed', clears the enrollment's openCheckout if it points at it, and answers failed-precondition.
  *   tx 2: 'creating' → 'pending' with providerPaymentId and clientSecret (never moves a final status back).
  */
-import { FieldValue, type DocumentReference } from "firebase-admin/firestore";
+import type { StartPaymentResponse } from "../api";
+import { FieldValue, type DocumentReference, type Transaction } from "firebase-admin/firestore";
 import { isOpenCheckoutStatus, nextCheckoutStatus, type CheckoutStatus } from "../domain/checkoutStatus";
 import { checkoutIdFor } from "../domain/ids";
 import { decidePaymentAmount, minimumChargeCents, type PaymentAmountDecision } from "../domain/money";
 import type { StartPaymentInput } from "../schemas/callables";
 import { ProviderError, failedPrecondition, invalidArgument } from "../shared/errors";
 import { logInfo, logWarn } from "../shared/log";
-import type { CheckoutDoc } from "./firestore/models";
+import type { CheckoutDoc, EnrollmentDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
 import { getPaymentProvider } from "./payments";
-import type { CreatedPayment } from "./payments/provider";
+import type { CreatedPayment, PaymentProvider } from "./payments/provider";
 import { runTransaction } from "./firestore/transactions";
 
 /** What startPayment needs of a checkout (no timestamps). */
 type CheckoutView = Omit<CheckoutDoc, "createdAt" | "updatedAt" | "aliasOf">;
-
-export interface StartPaymentResult {
-  checkoutId: string;
-  paymentId: string;
-  clientSecret: string;
-  amount: number;
-  currency: string;
-  status: CheckoutStatus;
-}
 
 function amountMessage(reason: Extract<PaymentAmountDecision, { ok: false }>["reason"], currency: string) {
   switch (reason) {
@@ -50,126 +42,36 @@ function amountMessage(reason: Extract<PaymentAmountDecision, { ok: false }>["re
   }
 }
 
-export async function startPayment(uid: string, input: StartPaymentInput): Promise<StartPaymentResult> {
+/** One startPayment request, as every step sees it. */
+interface PaymentRequest {
+  uid: string;
+  input: StartPaymentInput;
+  /** The checkout id (uid, requestId) names, and the provider idempotency key of a checkout created for it. */
+  checkoutId: string;
+  provider: PaymentProvider;
+}
+
+/** The checkout this request pays through: its own, or the open one it joined. */
+interface ChosenCheckout {
+  id: string;
+  checkout: CheckoutView;
+}
+
+export async function startPayment(uid: string, input: StartPaymentInput): Promise<StartPaymentResponse> {
   const provider = await getPaymentProvider();
-  const requestedCheckoutId = checkoutIdFor(uid, input.requestId);
-  const enrollmentRef = refs.enrollment(uid, input.courseId);
-  const requestedRef = refs.checkout(requestedCheckoutId);
-
-  const chosen = await runTransaction(async (tx): Promise<{ id: string; checkout: CheckoutView }> => {
-    const [enrollmentSnap, checkoutSnap] = await Promise.all([tx.get(enrollmentRef), tx.get(requestedRef)]);
-    const own = checkoutSnap.data();
-    if (own !== undefined) {
-      if (
-        own.uid !== uid ||
-        own.courseId !== input.courseId ||
-        (input.amount !== undefined && input.amount !== own.amount)
-      ) {
-        throw invalidArgument("This requestId was already used for a different payment.");
-      }
-      if (own.aliasOf === undefined || own.aliasOf === null)
-        return { id: requestedCheckoutId, checkout: own };
-      const joined = (await tx.get(refs.checkout(own.aliasOf))).data();
-      if (joined === undefined) throw new Error("aliased checkout vanished");
-      return { id: own.aliasOf, checkout: joined };
-    }
-    const enrollment = enrollmentSnap.data();
-    if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
-
-    if (
-      input.amount === undefined &&
-      enrollment.openCheckout !== null &&
-      enrollment.openCheckout.amount === enrollment.amountDue
-    ) {
-      const openId = enrollment.openCheckout.checkoutId;
-      const open = (await tx.get(refs.checkout(openId))).data();
-      if (open !== undefined && open.uid === uid && isOpenCheckoutStatus(open.status)) {
-        // This request joins that checkout; the alias keeps "same requestId ⇒ same payment" true for it too.
-        // Its own status and payment fields are never maintained: readers follow `aliasOf`.
-        tx.create(requestedRef, {
-          uid,
-          courseId: input.courseId,
-          amount: open.amount,
-          currency: open.currency,
-          requestId: input.requestId,
-          idempotencyKey: open.idempotencyKey,
-          provider: open.provider,
-          isRemainingBalance: true,
-          providerPaymentId: null,
-          clientSecret: null,
-          status: open.status,
-          aliasOf: openId,
-          createdAt: FieldValue.serverTimestamp(),
-          updatedAt: FieldValue.serverTimestamp(),
-        });
-        return { id: openId, checkout: open };
-      }
-    }
-
-    const decision = decidePaymentAmount(input.amount, enrollment.amountDue, enrollment.currency);
-    if (!decision.ok) throw failedPrecondition(amountMessage(decision.reason, enrollment.currency));
-    const checkout = {
-      uid,
-      courseId: input.courseId,
-      amount: decision.amount,
-      currency: enrollment.currency,
-      requestId: input.requestId,
-      idempotencyKey: requestedCheckoutId,
-      provider: provider.name,
-      isRemainingBalance: input.amount === undefined,
-      providerPaymentId: null,
-      clientSecret: null,
-      status: "creating" as const,
-    };
-    tx.create(requestedRef, {
-      ...checkout,
-      createdAt: FieldValue.serverTimestamp(),
-      updatedAt: FieldValue.serverTimestamp(),
-    });
-    if (input.amount === undefined) {
-      updateIn(tx, enrollmentRef, {
-        openCheckout: { checkoutId: requestedCheckoutId, amount: decision.amount },
-        updatedAt: FieldValue.serverTimestamp(),
-      });
-    }
-    return { id: requestedCheckoutId, checkout };
-  });
-
-  const { id, checkout } = chosen;
+  const request: PaymentRequest = {
+    uid,
+    input,
+    checkoutId: checkoutIdFor(uid, input.requestId),
+    provider,
+  };
+  const { id, checkout } = await runTransaction((tx) => chooseCheckout(tx, request));
   if (checkout.providerPaymentId !== null && checkout.clientSecret !== null) {
     return result(id, checkout, checkout.providerPaymentId, checkout.clientSecret, checkout.status);
   }
-
   // 'creating' (new, or a retry after a crash / provider error): same idempotency key → same provider payment.
-  const checkoutRef = refs.checkout(id);
-  let created: CreatedPayment;
-  try {
-    created = await provider.createPayment({
-      amount: checkout.amount,
-      currency: checkout.currency,
-      idempotencyKey: checkout.idempotencyKey,
-      metadata: { uid, courseId: checkout.courseId, checkoutId: id },
-    });
-  } catch (error) {
-    if (!(error instanceof ProviderError) || error.transient) throw error;
-    await failUncreatedCheckout(checkoutRef);
-    logWarn("provider refused to create the payment", { uid, courseId: checkout.courseId, checkoutId: id });
-    throw failedPrecondition("The payment provider refused this payment.");
-  }
-  const status = await runTransaction(async (tx) => {
-    const current = (await tx.get(checkoutRef)).data();
-    if (current === undefined) throw new Error("checkout vanished");
-    const next = nextCheckoutStatus(current.status, "provider-created");
-    if (current.providerPaymentId === null || next !== current.status) {
-      updateIn(tx, checkoutRef, {
-        status: next,
-        providerPaymentId: created.paymentId,
-        clientSecret: created.clientSecret,
-        updatedAt: FieldValue.serverTimestamp(),
-      });
-    }
-    return next;
-  });
+  const created = await createProviderPayment(request, id, checkout);
+  const status = await runTransaction((tx) => recordProviderPayment(tx, refs.checkout(id), created));
   logInfo("payment started", {
     uid,
     courseId: checkout.courseId,
@@ -177,6 +79,158 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
     paymentId: created.paymentId,
   });
   return result(id, checkout, created.paymentId, created.clientSecret, status);
+}
+
+/** Transaction 1: this request's checkout if it exists, else the open one it may join, else a new one. */
+async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise<ChosenCheckout> {
+  const { uid, input } = request;
+  const enrollmentRef = refs.enrollment(uid, input.courseId);
+  const [enrollmentSnap, checkoutSnap] = await Promise.all([
+    tx.get(enrollmentRef),
+    tx.get(refs.checkout(request.checkoutId)),
+  ]);
+  const own = checkoutSnap.data();
+  if (own !== undefined) return reuseOwnCheckout(tx, request, own);
+  const enrollment = enrollmentSnap.data();
+  if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
+  return (await joinOpenCheckout(tx, request, enrollment)) ?? createCheckout(tx, request, enrollment);
+}
+
+/** A retry of the same requestId: the same checkout (or, for an alias, the checkout it joined). */
+async function reuseOwnCheckout(
+  tx: Transaction,
+  request: PaymentRequest,
+  own: CheckoutDoc,
+): Promise<ChosenCheckout> {
+  const { uid, input } = request;
+  if (
+    own.uid !== uid ||
+    own.courseId !== input.courseId ||
+    (input.amount !== undefined && input.amount !== own.amount)
+  ) {
+    throw invalidArgument("This requestId was already used for a different payment.");
+  }
+  if (own.aliasOf === undefined || own.aliasOf === null) return { id: request.checkoutId, checkout: own };
+  const joined = (await tx.get(refs.checkout(own.aliasOf))).data();
+  if (joined === undefined) throw new Error("aliased checkout vanished");
+  return { id: own.aliasOf, checkout: joined };
+}
+
+/**
+ * Two tabs paying the remaining balance: when the enrollment's open checkout is for exactly the amount due, this
+ * request joins it and is recorded as its alias, so "same requestId ⇒ same payment" holds for it too. The alias's
+ * own status and payment fields are never maintained: readers follow `aliasOf`. Undefined when there is nothing
+ * to join.
+ */
+async function joinOpenCheckout(
+  tx: Transaction,
+  request: PaymentRequest,
+  enrollment: EnrollmentDoc,
+): Promise<ChosenCheckout | undefined> {
+  const { uid, input } = request;
+  const openCheckout = enrollment.openCheckout;
+  if (input.amount !== undefined || openCheckout === null || openCheckout.amount !== enrollment.amountDue) {
+    return undefined;
+  }
+  const open = (await tx.get(refs.checkout(openCheckout.checkoutId))).data();
+  if (open === undefined || open.uid !== uid || !isOpenCheckoutStatus(open.status)) return undefined;
+  tx.create(refs.checkout(request.checkoutId), {
+    uid,
+    courseId: input.courseId,
+    amount: open.amount,
+    currency: open.currency,
+    requestId: input.requestId,
+    idempotencyKey: open.idempotencyKey,
+    provider: open.provider,
+    isRemainingBalance: true,
+    providerPaymentId: null,
+    clientSecret: null,
+    status: open.status,
+    aliasOf: openCheckout.checkoutId,
+    createdAt: FieldValue.serverTimestamp(),
+    updatedAt: FieldValue.serverTimestamp(),
+  });
+  return { id: openCheckout.checkoutId, checkout: open };
+}
+
+/** A new checkout in 'creating', for an amount the money rules allow; a remaining-balance one becomes the open one. */
+function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: EnrollmentDoc): ChosenCheckout {
+  const { uid, input, checkoutId } = request;
+  const decision = decidePaymentAmount(input.amount, enrollment.amountDue, enrollment.currency);
+  if (!decision.ok) throw failedPrecondition(amountMessage(decision.reason, enrollment.currency));
+  const checkout: CheckoutView = {
+    uid,
+    courseId: input.courseId,
+    amount: decision.amount,
+    currency: enrollment.currency,
+    requestId: input.requestId,
+    idempotencyKey: checkoutId,
+    provider: request.provider.name,
+    isRemainingBalance: input.amount === undefined,
+    providerPaymentId: null,
+    clientSecret: null,
+    status: "creating",
+  };
+  tx.create(refs.checkout(checkoutId), {
+    ...checkout,
+    createdAt: FieldValue.serverTimestamp(),
+    updatedAt: FieldValue.serverTimestamp(),
+  });
+  if (input.amount === undefined) {
+    updateIn(tx, refs.enrollment(uid, input.courseId), {
+      openCheckout: { checkoutId, amount: decision.amount },
+      updatedAt: FieldValue.serverTimestamp(),
+    });
+  }
+  return { id: checkoutId, checkout };
+}
+
+/**
+ * The provider call, outside any transaction and safe to repeat (idempotency key = the checkout's). A transient
+ * error propagates (the client retries the same requestId); a permanent one fails the checkout.
+ */
+async function createProviderPayment(
+  request: PaymentRequest,
+  checkoutId: string,
+  checkout: CheckoutView,
+): Promise<CreatedPayment> {
+  try {
+    return await request.provider.createPayment({
+      amount: checkout.amount,
+      currency: checkout.currency,
+      idempotencyKey: checkout.idempotencyKey,
+      metadata: { uid: request.uid, courseId: checkout.courseId, checkoutId },
+    });
+  } catch (error) {
+    if (!(error instanceof ProviderError) || error.transient) throw error;
+    await failUncreatedCheckout(refs.checkout(checkoutId));
+    logWarn("provider refused to create the payment", {
+      uid: request.uid,
+      courseId: checkout.courseId,
+      checkoutId,
+    });
+    throw failedPrecondition("The payment provider refused this payment.");
+  }
+}
+
+/** Transaction 2: 'creating' → 'pending' with the provider's payment (never moves a final status back). */
+async function recordProviderPayment(
+  tx: Transaction,
+  checkoutRef: DocumentReference<CheckoutDoc>,
+  created: CreatedPayment,
+): Promise<CheckoutStatus> {
+  const current = (await tx.get(checkoutRef)).data();
+  if (current === undefined) throw new Error("checkout vanished");
+  const next = nextCheckoutStatus(current.status, "provider-created");
+  if (current.providerPaymentId === null || next !== current.status) {
+    updateIn(tx, checkoutRef, {
+      status: next,
+      providerPaymentId: created.paymentId,
+      clientSecret: created.clientSecret,
+      updatedAt: FieldValue.serverTimestamp(),
+    });
+  }
+  return next;
 }
 
 /**
@@ -206,7 +260,7 @@ function result(
   paymentId: string,
   clientSecret: string,
   status: CheckoutStatus,
-): StartPaymentResult {
+): StartPaymentResponse {
   return {
     checkoutId,
     paymentId,

@@ -1,24 +1,12 @@
 /** Enrollment creation (idempotent) and course administration. */
+import type { EnrollInCourseResponse, UpsertCourseResponse } from "../api";
 import { FieldValue } from "firebase-admin/firestore";
-import type { AccessStatus, PaymentStatus } from "../domain/statusPolicy";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { UpsertCourseInput } from "../schemas/callables";
 import { failedPrecondition, invalidArgument, notFound } from "../shared/errors";
 import type { EnrollmentDoc } from "./firestore/models";
 import { refs } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
-
-export interface EnrollmentSummary {
-  courseId: string;
-  price: number;
-  currency: string;
-  amountPaid: number;
-  amountDue: number;
-  amountOverpaid: number;
-  paymentStatus: PaymentStatus;
-  accessStatus: AccessStatus;
-  created: boolean;
-}
 
 function summary(
   courseId: string,
@@ -27,7 +15,7 @@ function summary(
     "price" | "currency" | "amountPaid" | "amountDue" | "amountOverpaid" | "paymentStatus" | "accessStatus"
   >,
   created: boolean,
-): EnrollmentSummary {
+): EnrollInCourseResponse {
   return {
     courseId,
     price: e.price,
@@ -42,7 +30,7 @@ function summary(
 }
 
 /** Creates the enrollment if absent (a free course is paid/active at once); returns the existing one otherwise. */
-export async function enrollInCourse(uid: string, courseId: string): Promise<EnrollmentSummary> {
+export async function enrollInCourse(uid: string, courseId: string): Promise<EnrollInCourseResponse> {
   const courseRef = refs.course(courseId);
   const enrollmentRef = refs.enrollment(uid, courseId);
   return runTransaction(async (tx) => {
@@ -74,13 +62,8 @@ export async function enrollInCourse(uid: string, courseId: string): Promise<Enr
   });
 }
 
-export interface UpsertCourseResult {
-  courseId: string;
-  created: boolean;
-}
-
 /** Admin course create/update. Create needs title, price and currency; update changes only given fields. */
-export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCourseResult> {
+export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCourseResponse> {
   const ref = refs.course(input.courseId);
   return runTransaction(async (tx) => {
     const existing = (await tx.get(ref)).data();

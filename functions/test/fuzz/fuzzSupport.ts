@@ -19,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { firestore } from "../../src/shared/admin";
+import { expectedStatuses } from "../../src/testing/kit";
 import type { LocalFirestoreServer } from "../support/localFirestore";
 
 // ---------------------------------------------------------------------------------------------- seeds, runs
@@ -160,32 +161,6 @@ function changedDocuments(before: string, after: string): string[] {
 
 // --------------------------------------------------------------------------------------- money invariants
 
-/** README "Status policy", written out again here so the audit does not trust src/domain. */
-function expectedDerived(price: number, amountPaid: number, refundCount: number, openDisputes: number) {
-  const paymentStatus =
-    refundCount > 0 && amountPaid <= 0
-      ? "refunded"
-      : amountPaid >= price
-        ? "paid"
-        : amountPaid > 0
-          ? "partial"
-          : "unpaid";
-  const accessStatus =
-    openDisputes > 0
-      ? "suspended"
-      : paymentStatus === "refunded"
-        ? "revoked"
-        : paymentStatus === "paid"
-          ? "active"
-          : "locked";
-  return {
-    amountDue: Math.max(price - amountPaid, 0),
-    amountOverpaid: Math.max(amountPaid - price, 0),
-    paymentStatus,
-    accessStatus,
-  };
-}
-
 export interface LedgerEntryView {
   id: string;
   amount: number;
@@ -271,7 +246,7 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
       refundCount: refunds.length,
       refundedByPayment,
       openDisputes,
-      ...expectedDerived(price, sum, refunds.length, openDisputes),
+      ...expectedStatuses({ price, amountPaid: sum, refundCount: refunds.length, openDisputes }),
       ledgerCurrencies: ledger.length === 0 ? [] : [e.currency as unknown],
     };
     if (!isDeepStrictEqual(actual, expected)) {

@@ -41,7 +41,9 @@ import {
   type LocalRefundView,
   type StripeEventJson,
 } from "../../src/services/payments/localEvents";
-import { LocalPaymentProvider } from "../../src/services/payments/localProvider";
+import { LocalPaymentProvider, localPaymentView } from "../../src/services/payments/localProvider";
+import { HANDLED_EVENT_TYPES } from "../../src/schemas/webhook";
+import { invokeRequestHandler, type RequestHandlerLike } from "../../src/testing/kit";
 import { MAX_BODY_BYTES, handleWebhook } from "../../src/services/webhookService";
 import { call, countDocs, createCourse, enroll, readDoc, startPayment } from "../support/harness";
 import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
@@ -99,15 +101,7 @@ async function buildFixture(): Promise<void> {
       { courseId, requestId, ...(amount === undefined ? {} : { amount }) },
     );
     const doc = await provider.load(started.paymentId);
-    const view: LocalPaymentView = {
-      id: doc.id,
-      chargeId: doc.chargeId,
-      amount: doc.amount,
-      currency: doc.currency,
-      metadata: { ...doc.metadata },
-      refunds: [],
-    };
-    return { key, view, enrollment: `users/${uid}/courses/${courseId}` };
+    return { key, view: localPaymentView(doc), enrollment: `users/${uid}/courses/${courseId}` };
   };
   payments = [
     await start("A", "s1", "c1", "req-wh-00000001", 300),
@@ -160,41 +154,12 @@ interface Reply {
 
 /** Calls the deployed onRequest handler with a fake request (any method, any header value, raw bytes). */
 async function post(method: string, rawBody: Buffer | undefined, signature: unknown): Promise<Reply> {
-  const reply: Reply = { status: 0, body: undefined };
-  let sent = false;
-  const res = {
-    get headersSent() {
-      return sent;
-    },
-    status(code: number) {
-      reply.status = code;
-      return res;
-    },
-    json(body: unknown) {
-      reply.body = body as Reply["body"];
-      sent = true;
-      return res;
-    },
-    send(body: unknown) {
-      reply.body = body as Reply["body"];
-      sent = true;
-      return res;
-    },
-    on() {
-      return res;
-    },
-  };
-  const req = {
+  const reply = await invokeRequestHandler(paymentWebhook as unknown as RequestHandlerLike, {
     method,
     headers: signature === undefined ? {} : { "stripe-signature": signature },
-    rawBody,
-    body: undefined,
-    get: () => undefined,
-    header: () => undefined,
-  };
-  await (paymentWebhook as unknown as (q: unknown, s: unknown) => Promise<void>)(req, res);
-  if (reply.status === 0) throw new Error("the handler returned without answering");
-  return reply;
+    ...(rawBody === undefined ? {} : { rawBody }),
+  });
+  return reply as Reply;
 }
 
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
@@ -372,15 +337,7 @@ interface Body {
 const isPlainObject = (v: unknown): boolean => typeof v === "object" && v !== null && !Array.isArray(v);
 const isCents = (v: unknown): boolean =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_AMOUNT_CENTS;
-const HANDLED = new Set([
-  "payment_intent.succeeded",
-  "payment_intent.payment_failed",
-  "charge.refunded",
-  "refund.created",
-  "refund.updated",
-  "charge.dispute.created",
-  "charge.dispute.closed",
-]);
+const HANDLED: ReadonlySet<string> = new Set(HANDLED_EVENT_TYPES);
 
 /** README: which mutations make a signed body malformed (400), whatever the rest says. */
 function mutationMustFail(event: StripeEventJson, how: string, path: Path, value: unknown): boolean {

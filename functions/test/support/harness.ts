@@ -11,14 +11,18 @@ import { firestore } from "../../src/shared/admin";
 import { signEvent, type StripeEventJson } from "../../src/services/payments/localEvents";
 import { LocalPaymentProvider, type LocalProviderOptions } from "../../src/services/payments/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
+import {
+  callableRequest,
+  invokeRequestHandler,
+  type Caller,
+  type HandlerReply,
+  type RequestHandlerLike,
+} from "../../src/testing/kit";
 import { TEST_WEBHOOK_SECRET } from "./localFirestore";
 
-export const fft = functionsTest({ projectId: "demo-courses" });
+export type { Caller };
 
-export interface Caller {
-  uid: string;
-  admin?: boolean;
-}
+export const fft = functionsTest({ projectId: "demo-courses" });
 
 /** Calls a callable as `caller` (or unauthenticated when caller is null), via firebase-functions-test wrap. */
 export async function call<R>(
@@ -26,17 +30,7 @@ export async function call<R>(
   caller: Caller | null,
   data: unknown,
 ): Promise<R> {
-  const wrapped = fft.wrap(fn);
-  const request = {
-    data,
-    auth:
-      caller === null
-        ? undefined
-        : { uid: caller.uid, token: { uid: caller.uid, admin: caller.admin === true } },
-    rawRequest: {},
-    acceptsStreaming: false,
-  } as unknown as CallableRequest<unknown>;
-  return wrapped(request);
+  return fft.wrap(fn)(callableRequest(caller, data) as unknown as CallableRequest<unknown>);
 }
 
 /** Expects a callable to fail with an HttpsError code; returns the error. */
@@ -54,60 +48,19 @@ export async function expectHttpsError(
   throw new Error(`expected HttpsError ${code}, but the call succeeded`);
 }
 
-export interface WebhookReply {
-  status: number;
-  body: unknown;
-}
+export type WebhookReply = HandlerReply;
 
-/** Invokes the deployed onRequest handler with a fake request carrying `rawBody`. */
+/** Invokes the deployed onRequest handler with a fake request carrying `rawBody` (see src/testing/kit). */
 export async function postWebhook(
   rawBody: string | Buffer | undefined,
   signature: string | undefined,
   method = "POST",
 ): Promise<WebhookReply> {
-  const reply: WebhookReply = { status: 0, body: undefined };
-  let headersSent = false;
-  const res = {
-    get headersSent() {
-      return headersSent;
-    },
-    status(code: number) {
-      reply.status = code;
-      return res;
-    },
-    json(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    send(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    on() {
-      return res;
-    },
-  };
-  const buffer = typeof rawBody === "string" ? Buffer.from(rawBody) : rawBody;
-  const req = {
+  return invokeRequestHandler(paymentWebhook as unknown as RequestHandlerLike, {
     method,
     headers: signature === undefined ? {} : { "stripe-signature": signature },
-    rawBody: buffer,
-    body: parseJsonOrUndefined(buffer),
-    get: () => undefined,
-    header: () => undefined,
-  };
-  await (paymentWebhook as unknown as (q: unknown, s: unknown) => Promise<void>)(req, res);
-  return reply;
-}
-
-function parseJsonOrUndefined(buffer: Buffer | undefined): unknown {
-  try {
-    return buffer === undefined ? undefined : (JSON.parse(buffer.toString("utf8")) as unknown);
-  } catch {
-    return undefined;
-  }
+    ...(rawBody === undefined ? {} : { rawBody }),
+  });
 }
 
 /** Signs (current time unless given) and posts an event. */

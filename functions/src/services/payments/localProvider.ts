@@ -52,7 +52,8 @@ export function localPaymentId(idempotencyKey: string): string {
   return `pi_local_${shortHash(`pi|${idempotencyKey}`)}`;
 }
 
-function view(doc: LocalPaymentDoc): LocalPaymentView {
+/** What the event builders need of a stored local payment (also used by the tests and the local stack). */
+export function localPaymentView(doc: LocalPaymentDoc): LocalPaymentView {
   return {
     id: doc.id,
     chargeId: doc.chargeId,
@@ -124,7 +125,7 @@ export class LocalPaymentProvider implements PaymentProvider {
     });
     // Like Stripe (API ≥ 2022-11-15): `charge.refunded` without the refund list, then `refund.created` carrying
     // the refund. Events are sent after the refund exists; a failed delivery does not undo the refund.
-    const payment = view(result.doc);
+    const payment = localPaymentView(result.doc);
     for (const event of [
       chargeRefundedEvent(payment, undefined, { refundList: false }),
       refundEvent(payment, result.refund, "refund.created"),
@@ -146,25 +147,33 @@ export class LocalPaymentProvider implements PaymentProvider {
       if (current.status !== "succeeded") tx.update(ref, { status: "succeeded" });
       return current;
     });
-    return this.send(paymentSucceededEvent(view(doc)));
+    return this.send(paymentSucceededEvent(localPaymentView(doc)));
   }
 
   async failPayment(paymentId: string): Promise<DeliveryResult> {
-    return this.send(paymentFailedEvent(view(await this.load(paymentId))));
+    return this.send(paymentFailedEvent(localPaymentView(await this.load(paymentId))));
   }
 
   async openDispute(paymentId: string, disputeId?: string): Promise<DeliveryResult> {
     const doc = await this.load(paymentId);
     const id = disputeId ?? `dp_local_${shortHash(`dp|${paymentId}`)}`;
     return this.send(
-      disputeEvent(view(doc), { id, amount: doc.amount, status: "needs_response" }, "charge.dispute.created"),
+      disputeEvent(
+        localPaymentView(doc),
+        { id, amount: doc.amount, status: "needs_response" },
+        "charge.dispute.created",
+      ),
     );
   }
 
   async closeDispute(paymentId: string, disputeId: string, status: "won" | "lost"): Promise<DeliveryResult> {
     const doc = await this.load(paymentId);
     return this.send(
-      disputeEvent(view(doc), { id: disputeId, amount: doc.amount, status }, "charge.dispute.closed"),
+      disputeEvent(
+        localPaymentView(doc),
+        { id: disputeId, amount: doc.amount, status },
+        "charge.dispute.closed",
+      ),
     );
   }
 
@@ -183,7 +192,7 @@ export class LocalPaymentProvider implements PaymentProvider {
       tx.update(ref, { refunds });
       return { ...current, refunds };
     });
-    const payment = view(doc);
+    const payment = localPaymentView(doc);
     const refund = payment.refunds.find((r) => r.id === refundId);
     if (refund === undefined) throw new ProviderError("no such refund", false);
     return this.send(refundEvent(payment, refund, "refund.updated"));

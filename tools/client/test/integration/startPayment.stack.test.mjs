@@ -15,7 +15,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { deleteApp, initializeApp } from "firebase/app";
@@ -47,18 +46,6 @@ const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
 const outputTail = [];
 let stack;
 const apps = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Newest mtime of the files under `dir`. */
 function newestMtime(dir) {
@@ -130,11 +117,10 @@ async function moneyOf(uid) {
 
 before(
   async () => {
-    const [functionsPort, authPort] = [await freePort(), await freePort()];
     stack = await startLocalStack({
       firestorePort: 0,
-      functionsPort,
-      authPort,
+      functionsPort: 0,
+      authPort: 0,
       projectId: "demo-courses",
       build: buildsAreStale(),
       log: (line) => {

@@ -9,12 +9,18 @@
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import {
+  FUNCTIONS_DIR,
+  FUNCTIONS_LIB,
+  REPO_ROOT,
+  testKit,
+  type CallableLike,
+  type LocalPaymentView,
+  type RequestHandlerLike,
+} from "../shared/backend";
 import { postToHandler } from "../shared/invoke";
 
-/** Repo root, from tools/sim/lib/bench/backend.js (or src/bench/backend.ts). */
-export const REPO_ROOT = path.resolve(__dirname, "../../../..");
-export const FUNCTIONS_DIR = path.join(REPO_ROOT, "functions");
-export const FUNCTIONS_LIB = path.join(FUNCTIONS_DIR, "lib");
+export { FUNCTIONS_DIR, FUNCTIONS_LIB, REPO_ROOT };
 
 export const BENCH_PROJECT = "demo-bench";
 export const BENCH_WEBHOOK_SECRET = "whsec_bench_local_secret_0123456789";
@@ -57,27 +63,9 @@ export interface FieldValueStatic {
 
 // ---- the backend (structural) ----
 
-export interface CallableRequestLike {
-  data: unknown;
-  auth: { uid: string; token: Record<string, unknown> };
-  rawRequest: Record<string, never>;
-  acceptsStreaming: boolean;
-}
-
-export interface Callable {
-  run(request: CallableRequestLike): Promise<unknown>;
-}
-
-export type RequestHandler = (req: unknown, res: unknown) => Promise<void>;
-
-export interface LocalPaymentView {
-  id: string;
-  chargeId: string;
-  amount: number;
-  currency: string;
-  metadata: Record<string, string>;
-  refunds: readonly { id: string; amount: number; status: string }[];
-}
+export type Callable = CallableLike;
+export type RequestHandler = RequestHandlerLike;
+export type { LocalPaymentView };
 
 export interface SignedDelivery {
   rawBody: string;
@@ -151,12 +139,7 @@ export function loadBackend(): Backend {
 
 /** Calls a deployed callable in-process (firebase-functions' `run`), as `uid`. */
 export function callAs(fn: Callable, uid: string, data: unknown, admin = false): Promise<unknown> {
-  return fn.run({
-    data,
-    auth: { uid, token: { uid, admin } },
-    rawRequest: {},
-    acceptsStreaming: false,
-  });
+  return fn.run(testKit().callableRequest({ uid, admin }, data));
 }
 
 /** Posts a raw body to the deployed onRequest handler (the shared harness builds the request/response pair). */

@@ -1,16 +1,6 @@
 /** Small helpers: seeded randomness, a worker pool, percentiles and the client retry helper of variant (b). */
 
-/** mulberry32: a small seeded generator, so shuffles and jitter replay for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../shared/rng";
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];

@@ -16,7 +16,7 @@
  * and on a broken invariant the seed, the first broken invariant and how to replay; exits 1.
  */
 import { spawn } from "node:child_process";
-import { startStack } from "../shared/stack";
+import { startSimStack } from "../shared/stack";
 import { DEFAULT_CONCURRENCY, runChaos, type FaultProfile, type RunResult } from "./run";
 
 /** CI: fixed seeds, a few hundred events each, run side by side. */
@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     return;
   }
   const first = args.seeds[0] ?? 0;
-  const stack = await startStack({ seed: first, showLogs: args.logs });
+  const stack = await startSimStack({ seed: first, showLogs: args.logs });
   if (stack.buildWarning !== undefined) process.stderr.write(`warning: ${stack.buildWarning}\n`);
   let failed = false;
   const started = Date.now();

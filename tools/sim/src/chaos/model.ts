@@ -1,7 +1,8 @@
 /**
  * The expected end state, computed from the generated event SET alone — independent of arrival order,
- * duplicates and faults, and independent of the backend's code (nothing is imported from functions/): the
- * rules below are the README's contract, written again here.
+ * duplicates and faults, and independent of the backend's logic: the rules below are the README's contract,
+ * written again here, and the statuses come from the test kit's oracle (`expectedStatuses`, written apart from
+ * domain/statusPolicy). Only the allow-list of event types is read from the built backend.
  *
  * - Each provider object id counts once: a succeeded payment intent (+amount), a refund seen as `succeeded` in
  *   any charge.refunded list or refund.* event (−amount; pending, failed and canceled refunds move nothing), a
@@ -19,7 +20,8 @@
  *   the enrollment up by (events older than 72 h), currency different from the enrollment's.
  * - Unknown event types are ignored (not recorded); every other event is recorded once.
  */
-import type { StripeEventJson } from "../shared/backend";
+import path from "node:path";
+import { FUNCTIONS_LIB, requireFromFunctions, testKit, type StripeEventJson } from "../shared/backend";
 import { enrollmentKey } from "./scenario";
 
 export type LedgerType = "payment" | "refund" | "adjustment";
@@ -76,15 +78,18 @@ export interface ModelInput {
 /** The provider retries an unacknowledged event for 72 h from its `created`. */
 const RETRY_WINDOW_SECONDS = 72 * 3600;
 
-const HANDLED_TYPES = new Set([
-  "payment_intent.succeeded",
-  "payment_intent.payment_failed",
-  "charge.refunded",
-  "refund.created",
-  "refund.updated",
-  "charge.dispute.created",
-  "charge.dispute.closed",
-]);
+/** The event types the webhook handles, from the built backend's webhook schema (the allow-list itself). */
+let handledTypes: ReadonlySet<string> | undefined;
+function isHandledType(type: string): boolean {
+  handledTypes ??= new Set(
+    (
+      requireFromFunctions(path.join(FUNCTIONS_LIB, "schemas/webhook.js")) as {
+        HANDLED_EVENT_TYPES: string[];
+      }
+    ).HANDLED_EVENT_TYPES,
+  );
+  return handledTypes.has(type);
+}
 const movesMoney = (refund: Record<string, unknown>): boolean =>
   num(refund.amount) > 0 && str(refund.status) === "succeeded";
 
@@ -112,7 +117,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
   for (const event of input.events) {
     if (seen.has(event.id)) continue;
     seen.add(event.id);
-    if (!HANDLED_TYPES.has(event.type)) continue;
+    if (!isHandledType(event.type)) continue;
     recorded.add(event.id);
     distinct.push(event);
   }
@@ -248,22 +253,12 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       }
     }
     const openDisputes = [...disputes.values()].filter((d) => d.status === "open").length;
-    const paymentStatus =
-      refundCount > 0 && amountPaid <= 0
-        ? "refunded"
-        : amountPaid >= e.price
-          ? "paid"
-          : amountPaid > 0
-            ? "partial"
-            : "unpaid";
-    const accessStatus =
-      openDisputes > 0
-        ? "suspended"
-        : paymentStatus === "refunded"
-          ? "revoked"
-          : paymentStatus === "paid"
-            ? "active"
-            : "locked";
+    const { amountDue, amountOverpaid, paymentStatus, accessStatus } = testKit().expectedStatuses({
+      price: e.price,
+      amountPaid,
+      refundCount,
+      openDisputes,
+    });
     enrollments.set(key, {
       uid: e.uid,
       courseId: e.courseId,
@@ -272,8 +267,8 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       ledger: f.ledger,
       disputes,
       amountPaid,
-      amountDue: Math.max(e.price - amountPaid, 0),
-      amountOverpaid: Math.max(amountPaid - e.price, 0),
+      amountDue,
+      amountOverpaid,
       ledgerCount: f.ledger.size,
       refundCount,
       refundedByPayment,

@@ -3,15 +3,30 @@
  * the simulations use. Modules are resolved from `functions/` (its own node_modules: firebase-admin,
  * firebase-functions, stripe), so the simulation drives the very module instances the handlers use.
  *
- * Types here are structural and minimal on purpose: this package must type-check without `functions/lib`
- * being built (the root build compiles the workspaces first).
+ * Types come from the build's declaration files (functions/lib, type-only imports, erased at run time): the
+ * root build and `npm run build:sim` build functions/ before this package.
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import type { CallableRequestLike, RequestHandlerLike } from "../../../../functions/lib/testing/kit";
 
-/** `functions/` of this repo, from the compiled file (`tools/sim/lib/shared/backend.js`). */
-export const FUNCTIONS_DIR = path.resolve(__dirname, "../../../../functions");
+export type {
+  LocalPaymentView,
+  LocalRefundView,
+  StripeEventJson,
+} from "../../../../functions/lib/services/payments/localEvents";
+export type {
+  Caller,
+  CallableRequestLike,
+  HandlerReply,
+  RequestHandlerLike,
+} from "../../../../functions/lib/testing/kit";
+
+/** The repository root, from the compiled file (`tools/sim/lib/shared/backend.js`). */
+export const REPO_ROOT = path.resolve(__dirname, "../../../..");
+/** `functions/` of this repo. */
+export const FUNCTIONS_DIR = path.join(REPO_ROOT, "functions");
 /**
  * The build to load: `functions/lib`, or another build given in SIM_FUNCTIONS_LIB (e.g. a deliberately broken
  * copy, to see the simulation catch it). Its requires must resolve to functions/node_modules: put it under
@@ -29,26 +44,10 @@ export function requireFromFunctions(id: string): unknown {
 
 // ---- the deployed functions ----
 
-export interface CallableAuth {
-  uid: string;
-  token: Record<string, unknown>;
-}
-
-/** What a v2 callable's `.run` takes (firebase-functions `CallableRequest`; rawRequest unused by our code). */
-export interface CallableRequestLike {
-  data: unknown;
-  auth?: CallableAuth;
-  rawRequest: unknown;
-  acceptsStreaming: boolean;
-}
-
 /** A v2 `onCall` function: `.run(request)` invokes the handler (with init hooks) and skips the HTTP layer. */
 export interface CallableLike {
   run(request: CallableRequestLike): Promise<unknown>;
 }
-
-/** A v2 `onRequest` function: an Express-style `(req, res)` handler. */
-export type RequestHandlerLike = (req: unknown, res: unknown) => Promise<void> | void;
 
 export interface EventTriggerSpec {
   eventType: string;
@@ -73,58 +72,10 @@ export interface BackendFunctions {
   onEnrollmentWritten: CloudEventFunctionLike;
 }
 
-// ---- the local provider's Stripe-format event builders (functions/lib/services/payments/localEvents.js) ----
+// ---- the local provider's Stripe-format event builders, and the test kit (functions/src/testing/kit.ts) ----
 
-export interface LocalRefundView {
-  id: string;
-  amount: number;
-  status: string;
-  metadata?: Record<string, string> | undefined;
-}
-
-export interface LocalPaymentView {
-  id: string;
-  chargeId: string;
-  amount: number;
-  currency: string;
-  metadata: Record<string, string>;
-  refunds: readonly LocalRefundView[];
-}
-
-export interface StripeEventJson {
-  id: string;
-  object: "event";
-  api_version: string;
-  created: number;
-  livemode: false;
-  pending_webhooks: number;
-  type: string;
-  data: { object: Record<string, unknown> };
-}
-
-export interface LocalEventsModule {
-  paymentSucceededEvent(p: LocalPaymentView, eventId?: string): StripeEventJson;
-  paymentFailedEvent(p: LocalPaymentView, eventId?: string): StripeEventJson;
-  /** `refundList: false` leaves out `charge.refunds`, as Stripe API versions since 2022-11-15 do. */
-  chargeRefundedEvent(
-    p: LocalPaymentView,
-    eventId?: string,
-    options?: { refundList?: boolean },
-  ): StripeEventJson;
-  refundEvent(
-    p: LocalPaymentView,
-    refund: LocalRefundView,
-    type: "refund.created" | "refund.updated",
-    eventId?: string,
-  ): StripeEventJson;
-  disputeEvent(
-    p: LocalPaymentView,
-    dispute: { id: string; amount: number; status: string },
-    type: "charge.dispute.created" | "charge.dispute.closed",
-    eventId?: string,
-  ): StripeEventJson;
-  signPayload(payload: string, secret: string, timestampSeconds?: number): Promise<string>;
-}
+export type LocalEventsModule = typeof import("../../../../functions/lib/services/payments/localEvents");
+export type TestKit = typeof import("../../../../functions/lib/testing/kit");
 
 function assertFunctions(mod: unknown): asserts mod is BackendFunctions {
   const m = mod as Record<string, unknown> | null;
@@ -190,4 +141,12 @@ export function loadBackend(): { functions: BackendFunctions; localEvents: Local
     }
   }
   return { functions, localEvents: localEvents as LocalEventsModule };
+}
+
+let kit: TestKit | undefined;
+
+/** The test kit from the build (functions/lib/testing/kit.js): fake requests for the handlers, the oracle. */
+export function testKit(): TestKit {
+  kit ??= requireFromFunctions(path.join(FUNCTIONS_LIB, "testing/kit.js")) as TestKit;
+  return kit;
 }

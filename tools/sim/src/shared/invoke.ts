@@ -1,14 +1,18 @@
 /**
- * Calling the real handlers in-process: callables through their `.run` (the handler firebase-functions wraps,
- * minus the HTTP/auth-token layer), the webhook through its Express-style handler with a fake request that
- * carries the raw body, exactly what Cloud Functions passes it.
+ * Calling the real handlers in-process, through the test kit (functions/src/testing/kit.ts): callables through
+ * their `.run` (the handler firebase-functions wraps, minus the HTTP/auth-token layer), the webhook through its
+ * Express-style handler with a fake request that carries the raw body, exactly what Cloud Functions passes it.
  */
-import type { CallableLike, RequestHandlerLike } from "./backend";
+import {
+  testKit,
+  type CallableLike,
+  type Caller,
+  type HandlerReply,
+  type RequestHandlerLike,
+} from "./backend";
 
-export interface Caller {
-  uid: string;
-  admin?: boolean;
-}
+export type { Caller };
+export type HttpReply = HandlerReply;
 
 export type CallResult<T> = { ok: true; value: T } | { ok: false; code: string; message: string };
 
@@ -19,15 +23,7 @@ export async function callCallable<T>(
   data: unknown,
 ): Promise<CallResult<T>> {
   try {
-    const value = (await fn.run({
-      data,
-      auth: {
-        uid: caller.uid,
-        token: { uid: caller.uid, ...(caller.admin === true ? { admin: true } : {}) },
-      },
-      rawRequest: { method: "POST", headers: {}, body: { data } },
-      acceptsStreaming: false,
-    })) as T;
+    const value = (await fn.run(testKit().callableRequest(caller, data))) as T;
     return { ok: true, value };
   } catch (error) {
     const e = error as { code?: unknown; message?: unknown } | null;
@@ -39,69 +35,15 @@ export async function callCallable<T>(
   }
 }
 
-export interface HttpReply {
-  status: number;
-  body: unknown;
-}
-
 /** POSTs a raw body to an onRequest handler (Cloud Functions' req: method, headers, rawBody, parsed body). */
-export async function postToHandler(
+export function postToHandler(
   handler: RequestHandlerLike,
   rawBody: string,
   headers: Record<string, string>,
 ): Promise<HttpReply> {
-  const reply: HttpReply = { status: 0, body: undefined };
-  let headersSent = false;
-  const lowerHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const res = {
-    get headersSent(): boolean {
-      return headersSent;
-    },
-    status(code: number) {
-      reply.status = code;
-      return res;
-    },
-    json(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    send(body: unknown) {
-      reply.body = body;
-      headersSent = true;
-      return res;
-    },
-    end() {
-      headersSent = true;
-      return res;
-    },
-    set() {
-      return res;
-    },
-    setHeader() {
-      return res;
-    },
-    on() {
-      return res;
-    },
-  };
-  const buffer = Buffer.from(rawBody, "utf8");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(rawBody) as unknown;
-  } catch {
-    parsed = undefined;
-  }
-  const req = {
+  return testKit().invokeRequestHandler(handler, {
     method: "POST",
-    url: "/",
-    headers: { "content-type": "application/json", ...lowerHeaders },
-    rawBody: buffer,
-    body: parsed,
-    get: (name: string) => lowerHeaders[name.toLowerCase()],
-    header: (name: string) => lowerHeaders[name.toLowerCase()],
-  };
-  await handler(req, res);
-  if (reply.status === 0 && res.headersSent) reply.status = 200;
-  return reply;
+    headers: { "content-type": "application/json", ...headers },
+    rawBody,
+  });
 }

@@ -62,3 +62,9 @@ export class Rng {
     return new Rng((seed ^ h) >>> 0);
   }
 }
+
+/** The generator as a bare function (shuffles and jitter that replay for a given seed). */
+export function seededRandom(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
+}

@@ -10,7 +10,7 @@
  * would send, and `server.triggersIdle()` tells when they are all done.
  *
  * Usage:
- *   const stack = await startStack({ seed });
+ *   const stack = await startSimStack({ seed });
  *   await callCallable(stack.functions.enrollInCourse, { uid }, { courseId });
  *   await stack.postEvent(eventJson);      // signs like the provider and calls paymentWebhook(req, res)
  *   await stack.settle();                  // every queued trigger delivery done
@@ -103,7 +103,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(options: StackOptions): Promise<Stack> {
+export async function startSimStack(options: StackOptions): Promise<Stack> {
   const projectId = options.projectId ?? DEFAULT_PROJECT;
   const webhookSecret = options.webhookSecret ?? DEFAULT_WEBHOOK_SECRET;
   const buildWarning = checkBackendBuild();
