@@ -396,9 +396,9 @@ export async function startLocalStack({
 
     // The local provider's event builders and its payment view, from the freshly built functions code.
     const requireBuilt = createRequire(import.meta.url);
-    const localEvents = requireBuilt(path.join(FUNCTIONS_DIR, "lib/services/payments/localEvents.js"));
+    const localEvents = requireBuilt(path.join(FUNCTIONS_DIR, "lib/services/payments/local/localEvents.js"));
     const { localPaymentView } = requireBuilt(
-      path.join(FUNCTIONS_DIR, "lib/services/payments/localProvider.js"),
+      path.join(FUNCTIONS_DIR, "lib/services/payments/local/localProvider.js"),
     );
 
     const callFunction = async (name, data, token) => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { localPaymentId } from "../../src/services/payments/localProvider";
+import { localPaymentId } from "../../src/services/payments/local/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import type { PaymentProvider } from "../../src/services/payments/provider";
 import { checkoutIdFor } from "../../src/domain/ids";

@@ -8,7 +8,7 @@ import {
   signEvent,
   type LocalPaymentView,
   type StripeEventJson,
-} from "../../src/services/payments/localEvents";
+} from "../../src/services/payments/local/localEvents";
 import {
   call,
   countDocs,

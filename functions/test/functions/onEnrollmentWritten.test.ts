@@ -3,7 +3,7 @@ import type { DocumentSnapshot } from "firebase-admin/firestore";
 import { onEnrollmentWritten } from "../../src/functions/onEnrollmentWritten";
 import { firestore } from "../../src/shared/admin";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
-import { paymentSucceededEvent } from "../../src/services/payments/localEvents";
+import { paymentSucceededEvent } from "../../src/services/payments/local/localEvents";
 import { createCourse, deliverEvent, enroll, fft, installLocalProvider, readDoc } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
 

@@ -10,7 +10,7 @@ import {
   signEvent,
   type LocalPaymentView,
   type StripeEventJson,
-} from "../../src/services/payments/localEvents";
+} from "../../src/services/payments/local/localEvents";
 import {
   call,
   countDocs,
@@ -99,7 +99,7 @@ describe("signature and request checks (before anything else)", () => {
       data: { object: { id: "pi_x", object: "payment_intent", amount: "ten" } },
     };
     expect((await deliverEvent(malformed)).status).toBe(400);
-    const { signPayload } = await import("../../src/services/payments/localEvents");
+    const { signPayload } = await import("../../src/services/payments/local/localEvents");
     expect((await postWebhook("{not json", await signPayload("{not json", TEST_WEBHOOK_SECRET))).status).toBe(
       400,
     );

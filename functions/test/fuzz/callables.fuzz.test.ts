@@ -21,7 +21,7 @@ import fc from "fast-check";
 import { HttpsError, type CallableFunction, type CallableRequest } from "firebase-functions/v2/https";
 import { checkoutIdFor } from "../../src/domain/ids";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
-import type { LocalPaymentProvider } from "../../src/services/payments/localProvider";
+import type { LocalPaymentProvider } from "../../src/services/payments/local/localProvider";
 import {
   ADMIN,
   call,

@@ -40,8 +40,8 @@ import {
   type LocalPaymentView,
   type LocalRefundView,
   type StripeEventJson,
-} from "../../src/services/payments/localEvents";
-import { LocalPaymentProvider, localPaymentView } from "../../src/services/payments/localProvider";
+} from "../../src/services/payments/local/localEvents";
+import { LocalPaymentProvider, localPaymentView } from "../../src/services/payments/local/localProvider";
 import { HANDLED_EVENT_TYPES } from "../../src/schemas/webhook";
 import { invokeRequestHandler, type RequestHandlerLike } from "../../src/testing/kit";
 import { MAX_BODY_BYTES, handleWebhook } from "../../src/services/webhookService";

@@ -8,8 +8,11 @@ import { refundPayment } from "../../src/functions/refundPayment";
 import { startPayment } from "../../src/functions/startPayment";
 import { upsertCourse } from "../../src/functions/upsertCourse";
 import { firestore } from "../../src/shared/admin";
-import { signEvent, type StripeEventJson } from "../../src/services/payments/localEvents";
-import { LocalPaymentProvider, type LocalProviderOptions } from "../../src/services/payments/localProvider";
+import { signEvent, type StripeEventJson } from "../../src/services/payments/local/localEvents";
+import {
+  LocalPaymentProvider,
+  type LocalProviderOptions,
+} from "../../src/services/payments/local/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import {
   callableRequest,

@@ -1,10 +1,12 @@
 /**
- * The offline provider is not part of a production cold start: services/payments loads localProvider and
- * localEvents (with a dynamic import) only when PAYMENT_PROVIDER=local.
+ * The offline provider is not part of a production cold start: services/payments loads everything under
+ * services/payments/local/ (with a dynamic import) only when PAYMENT_PROVIDER=local.
  */
 const LOCAL_MODULES = [
-  "../../src/services/payments/localProvider",
-  "../../src/services/payments/localEvents",
+  "../../src/services/payments/local",
+  "../../src/services/payments/local/documents",
+  "../../src/services/payments/local/localProvider",
+  "../../src/services/payments/local/localEvents",
 ];
 
 type PaymentsModule = typeof import("../../src/services/payments");
@@ -49,6 +51,6 @@ describe("payment provider loading", () => {
     expect(loaded).toEqual([]);
     expect(payments.paymentProviderSource()).toBe("local");
     expect((await payments.getPaymentProvider()).name).toBe("local");
-    expect(loaded.sort()).toEqual(["localEvents", "localProvider"]);
+    expect(loaded.sort()).toEqual(["documents", "local", "localEvents", "localProvider"]);
   });
 });

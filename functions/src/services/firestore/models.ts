@@ -8,8 +8,8 @@ import { CHECKOUT_STATUSES } from "../../domain/checkoutStatus";
 import { LEDGER_ENTRY_TYPES, LEDGER_SOURCES } from "../../domain/ledger";
 import { ACCESS_STATUSES, PAYMENT_STATUSES } from "../../domain/statusPolicy";
 
-const timestamp = z.custom<Timestamp>((v) => v instanceof Timestamp, "not a Timestamp");
-const cents = z.int();
+export const timestamp = z.custom<Timestamp>((v) => v instanceof Timestamp, "not a Timestamp");
+export const cents = z.int();
 
 /**
  * A course. The catalogue fields are all an admin has to write (in the console or a script); the timestamps
@@ -121,25 +121,3 @@ export type CourseStatsDoc = z.infer<typeof courseStatsDocSchema>;
 
 export const triggerEventDocSchema = z.object({ createdAt: timestamp, expireAt: timestamp });
 export type TriggerEventDoc = z.infer<typeof triggerEventDocSchema>;
-
-export const localRefundSchema = z.object({
-  id: z.string(),
-  amount: cents.positive(),
-  idempotencyKey: z.string(),
-  status: z.string(),
-  metadata: z.record(z.string(), z.string()).optional(),
-});
-
-export const localPaymentDocSchema = z.object({
-  id: z.string(),
-  chargeId: z.string(),
-  amount: cents.positive(),
-  currency: z.string(),
-  idempotencyKey: z.string(),
-  clientSecret: z.string(),
-  metadata: z.record(z.string(), z.string()),
-  status: z.enum(["requires_payment_method", "succeeded", "canceled"]),
-  refunds: z.array(localRefundSchema),
-  createdAt: timestamp,
-});
-export type LocalPaymentDoc = z.infer<typeof localPaymentDocSchema>;

@@ -18,7 +18,6 @@ import {
   deadLetterDocSchema,
   enrollmentDocSchema,
   ledgerDocSchema,
-  localPaymentDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type CheckoutDoc,
@@ -27,7 +26,6 @@ import {
   type DeadLetterDoc,
   type EnrollmentDoc,
   type LedgerDoc,
-  type LocalPaymentDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -40,7 +38,7 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     .join("; ");
 }
 
-function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
+export function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
   return {
     toFirestore(model: PartialWithFieldValue<T>): DocumentData {
       return model;
@@ -62,7 +60,6 @@ const converters = {
   deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
   courseStats: converter<CourseStatsDoc>(courseStatsDocSchema),
   triggerEvent: converter<TriggerEventDoc>(triggerEventDocSchema),
-  localPayment: converter<LocalPaymentDoc>(localPaymentDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -76,7 +73,6 @@ export const COLLECTIONS = {
   webhookEvents: "webhookEvents",
   deadLetters: "deadLetters",
   triggerEvents: "triggerEvents",
-  localProvider: "localProvider",
 } as const;
 
 export const refs = {
@@ -108,8 +104,6 @@ export const refs = {
     firestore().collection(COLLECTIONS.deadLetters).doc(id).withConverter(converters.deadLetter),
   triggerEvent: (eventId: string): DocumentReference<TriggerEventDoc> =>
     firestore().collection(COLLECTIONS.triggerEvents).doc(eventId).withConverter(converters.triggerEvent),
-  localPayment: (paymentId: string): DocumentReference<LocalPaymentDoc> =>
-    firestore().collection(COLLECTIONS.localProvider).doc(paymentId).withConverter(converters.localPayment),
 };
 
 /** Checkouts whose provider payment is `providerPaymentId` (used to find the enrollment of a dispute). */

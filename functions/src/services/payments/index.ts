@@ -1,8 +1,9 @@
 /**
- * Chooses the configured payment provider. The local provider (offline stack and tests) is loaded with a dynamic
- * import only when PAYMENT_PROVIDER=local, so a production cold start never loads the offline code.
+ * Chooses the configured payment provider. The local provider (offline stack and tests; everything of it under
+ * local/) is loaded with a dynamic import only when PAYMENT_PROVIDER=local, so a production cold start never
+ * loads the offline code.
  */
-import { paymentProviderName, stripeSecretKey, webhookSecretValue } from "../../shared/config";
+import { paymentProviderName, stripeSecretKey } from "../../shared/config";
 import type { PaymentProvider } from "./provider";
 import { StripePaymentProvider } from "./stripeProvider";
 
@@ -21,15 +22,8 @@ export function paymentProviderSource(): PaymentProvider["name"] {
 export async function getPaymentProvider(): Promise<PaymentProvider> {
   if (override !== undefined) return override;
   if (paymentProviderName() === "local") {
-    const [{ LocalPaymentProvider }, { httpDeliverer }] = await Promise.all([
-      import("./localProvider"),
-      import("./localEvents"),
-    ]);
-    const url = process.env.LOCAL_PROVIDER_WEBHOOK_URL;
-    return new LocalPaymentProvider({
-      webhookSecret: webhookSecretValue,
-      deliver: url === undefined || url === "" ? undefined : httpDeliverer(url),
-    });
+    const { createLocalProvider } = await import("./local");
+    return createLocalProvider();
   }
   return new StripePaymentProvider(() => stripeSecretKey.value());
 }

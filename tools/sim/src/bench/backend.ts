@@ -113,7 +113,7 @@ export function loadBackend(): Backend {
     startPayment: Callable;
   };
   const admin = load("shared/admin.js") as { firestore: () => Firestore };
-  const events = load("services/payments/localEvents.js") as Pick<
+  const events = load("services/payments/local/localEvents.js") as Pick<
     Backend,
     "paymentSucceededEvent" | "signEvent"
   >;

@@ -4,15 +4,20 @@
  * provider does) while clients keep calling — all with faults injected into the local Firestore. When
  * everything has settled, check the invariants against the model computed from the event set.
  */
-import type { FaultRule } from "@course-payments/local-firestore";
-import type { CallableLike, LocalPaymentView, StripeEventJson } from "../shared/backend";
+import type { CallableLike } from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
 import { Rng } from "../shared/rng";
 import type { Stack } from "../shared/stack";
 import { checkInvariants, type ReturnedCheckout } from "./check";
+import { buildEvents, loadProviderViews, type BuiltEvent } from "./events";
+import { faultRules, Outages, type FaultProfile } from "./faults";
 import { expectedWorld } from "./model";
-import { enrollmentKey, generateScenario, type EventSpec, type PaymentRef, type Scenario } from "./scenario";
+import { enrollmentKey, generateScenario, type Scenario } from "./scenario";
+import { readDoc, sleep, TIMED_OUT, withTimeout, runAll } from "./util";
+
+export type { FaultProfile };
+export { faultRules, outageEvery } from "./faults";
 
 export interface RunOptions {
   seed: number;
@@ -24,8 +29,6 @@ export interface RunOptions {
   /** See ScenarioOptions.lookupOnlyEvents (default true). */
   lookupOnlyEvents?: boolean;
 }
-
-export type FaultProfile = "default" | "none" | "heavy";
 
 export interface RunResult {
   seed: number;
@@ -105,37 +108,6 @@ const PROVIDER_TIMEOUT_MS = 1_500;
 const CLIENT_TIMEOUT_MS = 1_500;
 const ADMIN: Caller = { uid: "sim-admin", admin: true };
 
-export function faultRules(profile: FaultProfile): FaultRule[] {
-  if (profile === "none") return [];
-  const k = profile === "heavy" ? 2.5 : 1;
-  return [
-    // Transient errors before the RPC does anything (the SDK or our callers retry).
-    { method: "Commit", kind: "unavailable", probability: 0.02 * k },
-    { method: "Commit", kind: "aborted", probability: 0.02 * k },
-    { method: "BatchGetDocuments", kind: "unavailable", probability: 0.02 * k },
-    { method: "BatchGetDocuments", kind: "deadline-exceeded", probability: 0.005 * k },
-    { method: "RunQuery", kind: "unavailable", probability: 0.02 * k },
-    // The commit is applied, then its reply is lost.
-    { method: "Commit", kind: "reply-lost", probability: 0.04 * k },
-    // Latency.
-    { method: "Commit", kind: "latency", probability: 0.1, latencyMs: 8 },
-    { method: "BatchGetDocuments", kind: "latency", probability: 0.1, latencyMs: 4 },
-  ];
-}
-
-/**
- * Every N-th task of the payment and delivery phases begins a short outage: alternately the next 10–30 RPCs of
- * any kind fail with DEADLINE_EXCEEDED, or the next 5–15 commits are applied and their replies lost. Single
- * faults are absorbed by the SDK (gax re-sends on UNAVAILABLE, runTransaction reruns up to 5 times with 1 s+
- * backoff); runs of them slow handlers past the provider's and clients' timeouts (they redeliver / call again
- * while the first invocation still runs) or exhaust the retries (the webhook answers 5xx, callables an error).
- */
-export function outageEvery(profile: FaultProfile): number {
-  return profile === "none" ? 0 : profile === "heavy" ? 40 : 100;
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** The webhook's answer to an event whose payment it does not know yet (the provider retries it later). */
 const isPaymentNotYetKnown = (reply: HttpReply): boolean =>
   reply.status === 503 &&
@@ -159,89 +131,150 @@ interface Counters {
   answers: Map<string, string[]>;
 }
 
+/** Everything the phases of one run share. */
+interface RunContext {
+  stack: Stack;
+  scenario: Scenario;
+  concurrency: number;
+  /** The plan's stream (who calls what, which copies, in which order): replays exactly for a seed. */
+  rng: Rng;
+  /** Draws at moments that depend on timing (redelivery jitter), kept apart so they cannot shift the plan. */
+  jitterRng: Rng;
+  outages: Outages;
+  violations: string[];
+  notes: string[];
+  counters: Counters;
+  /** Client calls still running after the client gave up waiting (it retried meanwhile); awaited before checks. */
+  background: Set<Promise<void>>;
+  /** Every checkout startPayment returned, by checkout id. */
+  returned: Map<string, ReturnedCheckout>;
+  /** The first answer of each checkout plan. */
+  planResults: Map<number, ReturnedCheckout>;
+  /** Every successful answer per (uid, requestId): same requestId ⇒ same checkout and payment, always. */
+  answersByRequest: Map<string, Set<string>>;
+  phaseMs: Record<string, number>;
+}
+
 /** Runs one seed on `stack` (reset first, so runs are independent). */
 export async function runChaos(stack: Stack, options: RunOptions): Promise<RunResult> {
   const started = Date.now();
-  const phaseMs: Record<string, number> = {};
-  let phaseStart = started;
-  const phase = (name: string): void => {
-    const now = Date.now();
-    phaseMs[name] = now - phaseStart;
-    phaseStart = now;
-  };
+  const ctx = await createContext(stack, options);
+  await runPhase(ctx, "setup", () => setUpWorld(ctx));
+  await runPhase(ctx, "startPayment", () => startPayments(ctx));
+  const built = await runPhase(ctx, "deliveries", () => deliverEvents(ctx));
+  await runPhase(ctx, "settle", () => settle(ctx));
+  const checked = await runPhase(ctx, "check", () => check(ctx, built));
+  return result(ctx, options, built, checked, Date.now() - started);
+}
+
+/** Times one phase (its duration goes to `phaseMs`). */
+async function runPhase<T>(ctx: RunContext, name: string, fn: () => Promise<T>): Promise<T> {
+  const start = Date.now();
+  const value = await fn();
+  ctx.phaseMs[name] = Date.now() - start;
+  return value;
+}
+
+/** The scenario, the seeded streams, and the stack reset with the profile's faults on. */
+async function createContext(stack: Stack, options: RunOptions): Promise<RunContext> {
+  const started = Date.now();
   const scenario = generateScenario(options.seed, options.events, {
     lookupOnlyEvents: options.lookupOnlyEvents ?? true,
   });
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  // Separate seeded streams: the plan (who calls what, which copies, in which order) replays exactly; draws made
-  // at moments that depend on timing (outage sizes, redelivery jitter) cannot shift it.
-  const rng = Rng.derive(options.seed, "plan");
-  const outageRng = Rng.derive(options.seed, "outages");
-  const jitterRng = Rng.derive(options.seed, "jitter");
-  const violations: string[] = [];
-  const notes: string[] = [];
-  const counters: Counters = {
-    deliveries: 0,
-    redeliveries: 0,
-    timeouts: 0,
-    clientCalls: 0,
-    clientRetries: 0,
-    clientTimeouts: 0,
-    clientInternalErrors: 0,
-    outcomes: {},
-    waitingRounds: 0,
-    answers: new Map(),
-  };
-
   await stack.reset(options.seed, { triggerDuplicateProbability: TRIGGER_DUPLICATE_PROBABILITY });
   const profile = options.faults ?? "default";
   stack.injectFaults(faultRules(profile));
-  let outages = 0;
-  let tasksStarted = 0;
-  /** Called as each task of phases 2 and 4 starts: every N-th task begins an outage. */
-  const maybeOutage = (): void => {
-    const every = outageEvery(profile);
-    if (every === 0 || ++tasksStarted % every !== 0) return;
-    outages++;
-    // Alternately: every RPC fails for a while, or a run of commits is applied with their replies lost.
-    stack.injectFaults(
-      outages % 2 === 1
-        ? [{ method: "*", kind: "deadline-exceeded", times: outageRng.int(10, 30) }]
-        : [{ method: "Commit", kind: "reply-lost", times: outageRng.int(5, 15) }],
-    );
+  return {
+    stack,
+    scenario,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    rng: Rng.derive(options.seed, "plan"),
+    jitterRng: Rng.derive(options.seed, "jitter"),
+    outages: new Outages(stack, profile, Rng.derive(options.seed, "outages")),
+    violations: [],
+    notes: [],
+    counters: {
+      deliveries: 0,
+      redeliveries: 0,
+      timeouts: 0,
+      clientCalls: 0,
+      clientRetries: 0,
+      clientTimeouts: 0,
+      clientInternalErrors: 0,
+      outcomes: {},
+      waitingRounds: 0,
+      answers: new Map(),
+    },
+    background: new Set(),
+    returned: new Map(),
+    planResults: new Map(),
+    answersByRequest: new Map(),
+    phaseMs: { start: Date.now() - started },
   };
-  // Client calls still running after the client gave up waiting (it retried meanwhile); awaited before checks.
-  const background = new Set<Promise<void>>();
-  const awaitBackground = async (): Promise<void> => {
-    while (background.size > 0) await Promise.all([...background]);
-  };
-  const call = <T>(
-    fn: CallableLike,
-    caller: Caller,
-    data: unknown,
-    onLate?: (r: CallResult<T>) => void,
-  ): Promise<CallResult<T>> =>
-    callWithRetry<T>(fn, caller, data, {
-      counters,
-      notes,
-      late: (p) => {
-        const tracked = p.then((r) => onLate?.(r));
-        background.add(tracked);
-        void tracked.finally(() => background.delete(tracked));
-      },
-    });
-  phase("start");
+}
 
-  // ---- 1. courses and enrollments, through the real callables ----
-  await runAll(concurrency, scenario.courses, async (c) => {
-    const r = await call(stack.functions.upsertCourse, ADMIN, c);
+/** A client's call: retried on transient errors and timeouts; a late answer is handed to `onLate`. */
+function call<T>(
+  ctx: RunContext,
+  fn: CallableLike,
+  caller: Caller,
+  data: unknown,
+  onLate?: (r: CallResult<T>) => void,
+): Promise<CallResult<T>> {
+  return callWithRetry<T>(fn, caller, data, {
+    counters: ctx.counters,
+    notes: ctx.notes,
+    late: (p) => {
+      const tracked = p.then((r) => onLate?.(r));
+      ctx.background.add(tracked);
+      void tracked.finally(() => ctx.background.delete(tracked));
+    },
+  });
+}
+
+async function awaitBackground(ctx: RunContext): Promise<void> {
+  while (ctx.background.size > 0) await Promise.all([...ctx.background]);
+}
+
+/** Records a startPayment answer; two payments for one checkout is a violation. */
+function remember(ctx: RunContext, requestId: string, r: ReturnedCheckout): void {
+  const known = ctx.returned.get(r.checkoutId);
+  if (known !== undefined && known.paymentId !== r.paymentId) {
+    ctx.violations.push(
+      `checkout ${r.checkoutId} returned two payments: ${known.paymentId} and ${r.paymentId}`,
+    );
+  }
+  ctx.returned.set(r.checkoutId, r);
+  const key = `${r.uid}/${requestId}`;
+  ctx.answersByRequest.set(
+    key,
+    (ctx.answersByRequest.get(key) ?? new Set()).add(`${r.checkoutId}/${r.paymentId}`),
+  );
+}
+
+function startPaymentAs(
+  ctx: RunContext,
+  uid: string,
+  data: { courseId: string; requestId: string; amount?: number },
+): Promise<CallResult<StartPaymentResult>> {
+  return call<StartPaymentResult>(ctx, ctx.stack.functions.startPayment, { uid }, data, (late) => {
+    if (late.ok) remember(ctx, data.requestId, { ...pick(late.value), uid, courseId: data.courseId });
+  });
+}
+
+/** Phase 1: courses and enrollments through the real callables, and the calls that must be refused. */
+async function setUpWorld(ctx: RunContext): Promise<void> {
+  const { stack, scenario, violations } = ctx;
+  await runAll(ctx.concurrency, scenario.courses, async (c) => {
+    const r = await call(ctx, stack.functions.upsertCourse, ADMIN, c);
     if (!r.ok) violations.push(`upsertCourse ${c.courseId} failed: ${r.code} ${r.message}`);
   });
-  await runAll(concurrency, scenario.enrollments, async (e) => {
-    const copies = rng.chance(0.2) ? 2 : 1; // a double-clicked enroll button
+  await runAll(ctx.concurrency, scenario.enrollments, async (e) => {
+    const copies = ctx.rng.chance(0.2) ? 2 : 1; // a double-clicked enroll button
     const results = await Promise.all(
       Array.from({ length: copies }, () =>
         call<{ paymentStatus?: string }>(
+          ctx,
           stack.functions.enrollInCourse,
           { uid: e.uid },
           { courseId: e.courseId },
@@ -255,203 +288,224 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
   for (const refused of scenario.refusedCalls) {
     const fn =
       refused.fn === "enrollInCourse" ? stack.functions.enrollInCourse : stack.functions.startPayment;
-    const r = await call(fn, { uid: refused.uid }, refused.data);
+    const r = await call(ctx, fn, { uid: refused.uid }, refused.data);
     if (r.ok || r.code !== refused.expectedCode) {
       violations.push(
         `${refused.fn}(${JSON.stringify(refused.data)}) answered ${r.ok ? "ok" : r.code}, expected ${refused.expectedCode}`,
       );
     }
   }
-  phase("setup");
+}
 
-  // ---- 2. clients start payments (some requests retried concurrently with the same requestId) ----
-  const returned = new Map<string, ReturnedCheckout>();
-  const planResults = new Map<number, ReturnedCheckout>();
-  /** Every successful answer per (uid, requestId): same requestId ⇒ same checkout and payment, always. */
-  const answersByRequest = new Map<string, Set<string>>();
-  const remember = (requestId: string, r: ReturnedCheckout): void => {
-    const known = returned.get(r.checkoutId);
-    if (known !== undefined && known.paymentId !== r.paymentId) {
-      violations.push(
-        `checkout ${r.checkoutId} returned two payments: ${known.paymentId} and ${r.paymentId}`,
-      );
-    }
-    returned.set(r.checkoutId, r);
-    const key = `${r.uid}/${requestId}`;
-    answersByRequest.set(key, (answersByRequest.get(key) ?? new Set()).add(`${r.checkoutId}/${r.paymentId}`));
-  };
-  const startPaymentAs = (
-    uid: string,
-    data: { courseId: string; requestId: string; amount?: number },
-  ): Promise<CallResult<StartPaymentResult>> =>
-    call<StartPaymentResult>(stack.functions.startPayment, { uid }, data, (late) => {
-      if (late.ok) remember(data.requestId, { ...pick(late.value), uid, courseId: data.courseId });
-    });
-  await runAll(concurrency, scenario.checkoutPlans, async (plan) => {
-    maybeOutage();
+/** Phase 2: clients start payments (some requests retried concurrently with the same requestId). */
+async function startPayments(ctx: RunContext): Promise<void> {
+  const { scenario, violations } = ctx;
+  await runAll(ctx.concurrency, scenario.checkoutPlans, async (plan) => {
+    ctx.outages.maybeStart();
     const data = {
       courseId: plan.courseId,
       requestId: plan.requestId,
       ...(plan.amount === undefined ? {} : { amount: plan.amount }),
     };
     const results = await Promise.all(
-      Array.from({ length: 1 + plan.concurrentRetries }, () => startPaymentAs(plan.uid, data)),
+      Array.from({ length: 1 + plan.concurrentRetries }, () => startPaymentAs(ctx, plan.uid, data)),
     );
     for (const r of results) {
       if (!r.ok) {
         violations.push(`startPayment ${plan.requestId} failed: ${r.code} ${r.message}`);
         return;
       }
-      remember(plan.requestId, { ...pick(r.value), uid: plan.uid, courseId: plan.courseId });
+      remember(ctx, plan.requestId, { ...pick(r.value), uid: plan.uid, courseId: plan.courseId });
     }
     const first = results[0];
     if (first?.ok === true) {
-      planResults.set(plan.index, { ...pick(first.value), uid: plan.uid, courseId: plan.courseId });
+      ctx.planResults.set(plan.index, { ...pick(first.value), uid: plan.uid, courseId: plan.courseId });
     }
   });
-  await awaitBackground();
+  await awaitBackground(ctx);
   // Two tabs paying the remaining balance of one enrollment get one payment.
   const remainingByEnrollment = new Map<string, Set<string>>();
   for (const plan of scenario.checkoutPlans) {
-    const r = planResults.get(plan.index);
+    const r = ctx.planResults.get(plan.index);
     if (plan.amount !== undefined || r === undefined) continue;
     const key = enrollmentKey(plan.uid, plan.courseId);
-    const set = remainingByEnrollment.get(key) ?? new Set<string>();
-    set.add(r.paymentId);
-    remainingByEnrollment.set(key, set);
+    remainingByEnrollment.set(key, (remainingByEnrollment.get(key) ?? new Set<string>()).add(r.paymentId));
   }
   for (const [key, set] of remainingByEnrollment) {
     if (set.size > 1) violations.push(`${key}: remaining-balance requests got ${set.size} provider payments`);
   }
-  phase("startPayment");
+}
 
-  // ---- 3. the provider's events, built from the provider's own payment records ----
-  const views = await loadProviderViews(stack, [...planResults.values()], violations);
-  const built = buildEvents(stack, scenario, planResults, views);
+/** Delivery state of phase 3: the pool, and the events answered 503 `payment-not-yet-known`. */
+interface Deliveries {
+  pool: WorkPool;
+  waiting: Map<string, BuiltEvent>;
+  /** Set once every other delivery is done: refused events then wait for the next round. */
+  inWaitingRounds: boolean;
+}
 
-  // ---- 4. deliver, 1–3 times each, shuffled, concurrently; clients keep calling meanwhile ----
-  const pool = new WorkPool(concurrency);
-  /** Events answered 503 `payment-not-yet-known`, redelivered in rounds after all other deliveries. */
-  const waiting = new Map<string, BuiltEvent>();
-  let waitingRounds = false;
-  const redeliverLater = (event: BuiltEvent, attempt: number): void => {
-    counters.redeliveries++;
-    const delay = Math.min(20 * 2 ** (attempt - 1), 1_000) + jitterRng.int(0, 20);
-    pool.addLater(delay, () => deliver(event, attempt + 1));
-  };
-  const deliver = async (event: BuiltEvent, attempt: number): Promise<void> => {
-    counters.deliveries++;
-    const pending = stack.postWebhook(event.rawBody);
-    // Like the provider, stop waiting after a timeout and redeliver later; the first invocation keeps running.
-    const first = await withTimeout(pending, PROVIDER_TIMEOUT_MS);
-    if (first === TIMED_OUT) {
-      counters.timeouts++;
-      pool.track(pending.then((late) => record(event, late, "late ")));
-      if (attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(event, attempt);
-      else
-        violations.push(
-          `event ${event.id} (${event.label}) never acknowledged: ${attempt} deliveries timed out`,
-        );
-      return;
-    }
-    const reply = record(event, first, "");
-    if (reply.status < 500) return; // 2xx: done; 4xx: already a violation
-    if (isPaymentNotYetKnown(reply)) {
-      // The provider retries it later (for 72 h): a few times now, then once everything else was delivered.
-      if (!waitingRounds && attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(event, attempt);
-      else waiting.set(event.id, event);
-      return;
-    }
-    if (attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(event, attempt);
-    else
-      violations.push(
-        `event ${event.id} (${event.label}) never acknowledged: ${attempt} deliveries answered 5xx`,
-      );
-  };
-  /** Counts an answer (`late `: one the provider had stopped waiting for). */
-  const record = (event: BuiltEvent, reply: HttpReply, prefix: string): HttpReply => {
-    const body = reply.body as { outcome?: unknown; error?: unknown } | string | undefined;
-    const outcome =
-      typeof body === "object" && typeof body.outcome === "string"
-        ? body.outcome
-        : typeof body === "object" && typeof body.error === "string"
-          ? body.error
-          : reply.status >= 500 && typeof body !== "object"
-            ? "unhandled-error"
-            : String(reply.status);
-    const key = `${prefix}${reply.status >= 200 && reply.status < 300 ? outcome : `${reply.status} ${outcome}`}`;
-    counters.outcomes[key] = (counters.outcomes[key] ?? 0) + 1;
-    counters.answers.set(event.id, [
-      ...(counters.answers.get(event.id) ?? []),
-      `${prefix}${reply.status} ${outcome}`,
-    ]);
-    if (reply.status >= 400 && reply.status < 500) {
-      violations.push(
-        `event ${event.id} (${event.label}) answered ${reply.status} ${JSON.stringify(reply.body)}`,
-      );
-    }
-    return reply;
+/**
+ * Phase 3: the provider's events, built from its own payment records, delivered 1–3 times each, shuffled and
+ * concurrently, while clients keep calling; then the events still waiting for their payment, in rounds.
+ */
+async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
+  const { stack, scenario } = ctx;
+  const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
+  const built = buildEvents(stack, scenario, ctx.planResults, views);
+  const state: Deliveries = {
+    pool: new WorkPool(ctx.concurrency),
+    waiting: new Map(),
+    inWaitingRounds: false,
   };
   type Item = { kind: "event"; event: BuiltEvent; copies: number } | { kind: "call"; index: number };
   const items: Item[] = [];
   for (const event of built) {
-    const copies = 1 + (rng.chance(0.4) ? 1 : 0) + (rng.chance(0.15) ? 1 : 0);
-    if (copies > 1 && rng.chance(0.25))
+    const copies = 1 + (ctx.rng.chance(0.4) ? 1 : 0) + (ctx.rng.chance(0.15) ? 1 : 0);
+    if (copies > 1 && ctx.rng.chance(0.25))
       items.push({ kind: "event", event, copies }); // a concurrent burst
     else for (let i = 0; i < copies; i++) items.push({ kind: "event", event, copies: 1 });
   }
   scenario.lateCalls.forEach((_, index) => items.push({ kind: "call", index }));
-  for (const item of rng.shuffle(items)) {
-    pool.add(async () => {
-      maybeOutage();
+  for (const item of ctx.rng.shuffle(items)) {
+    state.pool.add(async () => {
+      ctx.outages.maybeStart();
       if (item.kind === "event") {
-        await Promise.all(Array.from({ length: item.copies }, () => deliver(item.event, 1)));
+        await Promise.all(Array.from({ length: item.copies }, () => deliver(ctx, state, item.event, 1)));
         return;
       }
-      await lateCall(stack, scenario, item.index, { startPaymentAs, remember, call, violations });
+      await lateCall(stack, scenario, item.index, {
+        startPaymentAs: (uid, data) => startPaymentAs(ctx, uid, data),
+        remember: (requestId, r) => {
+          remember(ctx, requestId, r);
+        },
+        call: (fn, caller, data) => call(ctx, fn, caller, data),
+        violations: ctx.violations,
+      });
     });
   }
-  await pool.drain();
-  // Events still waiting for their payment: redelivered in rounds (faults still on) until none is refused.
-  waitingRounds = true;
+  await state.pool.drain();
+  await redeliverWaiting(ctx, state);
+  return built;
+}
+
+/** Events still waiting for their payment: redelivered in rounds (faults still on) until none is refused. */
+async function redeliverWaiting(ctx: RunContext, state: Deliveries): Promise<void> {
+  state.inWaitingRounds = true;
   let rounds = 0;
-  while (waiting.size > 0 && rounds < MAX_WAITING_ROUNDS) {
+  while (state.waiting.size > 0 && rounds < MAX_WAITING_ROUNDS) {
     rounds++;
-    const batch = [...waiting.values()];
-    waiting.clear();
+    const batch = [...state.waiting.values()];
+    state.waiting.clear();
     for (const event of batch) {
-      counters.redeliveries++;
-      pool.add(() => deliver(event, 1));
+      ctx.counters.redeliveries++;
+      state.pool.add(() => deliver(ctx, state, event, 1));
     }
-    await pool.drain();
+    await state.pool.drain();
   }
-  for (const event of waiting.values()) {
-    violations.push(
+  for (const event of state.waiting.values()) {
+    ctx.violations.push(
       `event ${event.id} (${event.label}) never accepted: still answered 503 payment-not-yet-known after ` +
         `${rounds} rounds of redeliveries once every other event was delivered`,
     );
   }
-  counters.waitingRounds = rounds;
-  phase("deliveries");
+  ctx.counters.waitingRounds = rounds;
+}
 
-  // ---- 5. settle: every trigger event delivered (with its duplicates and retries); faults off ----
-  await awaitBackground();
-  await stack.settle();
-  stack.clearFaults();
-  await stack.settle();
-  phase("settle");
+function redeliverLater(ctx: RunContext, state: Deliveries, event: BuiltEvent, attempt: number): void {
+  ctx.counters.redeliveries++;
+  const delay = Math.min(20 * 2 ** (attempt - 1), 1_000) + ctx.jitterRng.int(0, 20);
+  state.pool.addLater(delay, () => deliver(ctx, state, event, attempt + 1));
+}
 
-  // ---- 6. check ----
+/** One delivery, as the provider makes it: a timeout or a 5xx means "redeliver later". */
+async function deliver(
+  ctx: RunContext,
+  state: Deliveries,
+  event: BuiltEvent,
+  attempt: number,
+): Promise<void> {
+  ctx.counters.deliveries++;
+  const pending = ctx.stack.postWebhook(event.rawBody);
+  // Like the provider, stop waiting after a timeout and redeliver later; the first invocation keeps running.
+  const first = await withTimeout(pending, PROVIDER_TIMEOUT_MS);
+  if (first === TIMED_OUT) {
+    ctx.counters.timeouts++;
+    state.pool.track(pending.then((late) => recordAnswer(ctx, event, late, "late ")));
+    if (attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(ctx, state, event, attempt);
+    else
+      ctx.violations.push(
+        `event ${event.id} (${event.label}) never acknowledged: ${attempt} deliveries timed out`,
+      );
+    return;
+  }
+  const reply = recordAnswer(ctx, event, first, "");
+  if (reply.status < 500) return; // 2xx: done; 4xx: already a violation
+  if (isPaymentNotYetKnown(reply)) {
+    // The provider retries it later (for 72 h): a few times now, then once everything else was delivered.
+    if (!state.inWaitingRounds && attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(ctx, state, event, attempt);
+    else state.waiting.set(event.id, event);
+    return;
+  }
+  if (attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(ctx, state, event, attempt);
+  else
+    ctx.violations.push(
+      `event ${event.id} (${event.label}) never acknowledged: ${attempt} deliveries answered 5xx`,
+    );
+}
+
+/** Counts an answer (`late `: one the provider had stopped waiting for). */
+function recordAnswer(ctx: RunContext, event: BuiltEvent, reply: HttpReply, prefix: string): HttpReply {
+  const { counters } = ctx;
+  const body = reply.body as { outcome?: unknown; error?: unknown } | string | undefined;
+  const outcome =
+    typeof body === "object" && typeof body.outcome === "string"
+      ? body.outcome
+      : typeof body === "object" && typeof body.error === "string"
+        ? body.error
+        : reply.status >= 500 && typeof body !== "object"
+          ? "unhandled-error"
+          : String(reply.status);
+  const key = `${prefix}${reply.status >= 200 && reply.status < 300 ? outcome : `${reply.status} ${outcome}`}`;
+  counters.outcomes[key] = (counters.outcomes[key] ?? 0) + 1;
+  counters.answers.set(event.id, [
+    ...(counters.answers.get(event.id) ?? []),
+    `${prefix}${reply.status} ${outcome}`,
+  ]);
+  if (reply.status >= 400 && reply.status < 500) {
+    ctx.violations.push(
+      `event ${event.id} (${event.label}) answered ${reply.status} ${JSON.stringify(reply.body)}`,
+    );
+  }
+  return reply;
+}
+
+/** Phase 4: every trigger event delivered (with its duplicates and retries), then faults off. */
+async function settle(ctx: RunContext): Promise<void> {
+  await awaitBackground(ctx);
+  await ctx.stack.settle();
+  ctx.stack.clearFaults();
+  await ctx.stack.settle();
+}
+
+interface CheckOutcome {
+  checked: Awaited<ReturnType<typeof checkInvariants>>;
+  triggerStats: Stack["triggers"]["stats"];
+  explanation: string[];
+}
+
+/** Phase 5: the stored world against the model computed from the event set; notes on what was retried. */
+async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<CheckOutcome> {
+  const { stack, scenario, violations, notes } = ctx;
   const expected = expectedWorld({
     enrollments: scenario.enrollments.map((e) => {
       const course = scenario.courses.find((c) => c.courseId === e.courseId);
       return { ...e, price: course?.price ?? 0, currency: course?.currency ?? "usd" };
     }),
-    checkoutPayments: new Map([...returned.values()].map((c) => [c.paymentId, c])),
+    checkoutPayments: new Map([...ctx.returned.values()].map((c) => [c.paymentId, c])),
     events: built.map((b) => b.json),
     nowSeconds: Math.floor(Date.now() / 1000),
   });
-  for (const [key, answers] of [...answersByRequest].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [key, answers] of [...ctx.answersByRequest].sort(([a], [b]) => a.localeCompare(b))) {
     if (answers.size > 1)
       violations.push(
         `startPayment ${key} answered ${answers.size} different payments: ${[...answers].join(", ")}`,
@@ -461,7 +515,7 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
     db: stack.db,
     expected,
     courses: scenario.courses,
-    checkouts: returned,
+    checkouts: ctx.returned,
   });
   violations.push(...checked.violations);
   const triggerStats = { ...stack.triggers.stats };
@@ -471,8 +525,8 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
   const serverTriggers = stack.server.stats().triggers;
   if (serverTriggers.failed > 0)
     violations.push(`${serverTriggers.failed} trigger events could not be delivered`);
-  if (counters.clientInternalErrors > 0) {
-    notes.push(`${counters.clientInternalErrors} callable answers were 'internal' (retried)`);
+  if (ctx.counters.clientInternalErrors > 0) {
+    notes.push(`${ctx.counters.clientInternalErrors} callable answers were 'internal' (retried)`);
   }
   for (const e of stack.triggers.errors.slice(0, 3)) notes.push(`trigger invocation failed (retried): ${e}`);
   for (const e of stack.logs.firstErrors.slice(0, 3)) {
@@ -485,25 +539,33 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
         `${field("errorName")}: ${field("errorMessage").slice(0, 160)}`,
     );
   }
-
   const explanation =
-    violations.length > 0 ? await explain(stack, violations[0] ?? "", built, counters.answers) : [];
-  phase("check");
+    violations.length > 0 ? await explain(stack, violations[0] ?? "", built, ctx.counters.answers) : [];
+  return { checked, triggerStats, explanation };
+}
 
+function result(
+  ctx: RunContext,
+  options: RunOptions,
+  built: readonly BuiltEvent[],
+  { checked, triggerStats, explanation }: CheckOutcome,
+  durationMs: number,
+): RunResult {
+  const { stack, counters, violations } = ctx;
   const faultsByKind = Object.fromEntries([...stack.faultCounts].sort(([a], [b]) => a.localeCompare(b)));
   return {
     seed: options.seed,
     events: built.length,
     ok: violations.length === 0,
     violations,
-    notes,
+    notes: ctx.notes,
     explanation,
     deliveries: counters.deliveries,
     redeliveries: counters.redeliveries,
     timeouts: counters.timeouts,
     waitingRounds: counters.waitingRounds,
     faults: stack.server.stats().faultsInjected,
-    outages,
+    outages: ctx.outages.count,
     faultsByKind,
     lost: checked.lost,
     doubled: checked.doubled,
@@ -514,11 +576,11 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
     clientTimeouts: counters.clientTimeouts,
     clientInternalErrors: counters.clientInternalErrors,
     triggers: triggerStats,
-    counts: { ...checked.counts, checkouts: returned.size },
+    counts: { ...checked.counts, checkouts: ctx.returned.size },
     backendErrorLogs: stack.logs.count("ERROR"),
     firestore: firestoreCounters(stack),
-    durationMs: Date.now() - started,
-    phaseMs,
+    durationMs,
+    phaseMs: ctx.phaseMs,
     buildWarning: stack.buildWarning,
   };
 }
@@ -586,34 +648,6 @@ async function callWithRetry<T>(
   );
 }
 
-const TIMED_OUT = Symbol("timed out");
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<typeof TIMED_OUT>((resolve) => {
-        timer = setTimeout(() => {
-          resolve(TIMED_OUT);
-        }, ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function runAll<T>(
-  concurrency: number,
-  items: readonly T[],
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  const pool = new WorkPool(concurrency);
-  for (const item of items) pool.add(() => fn(item));
-  await pool.drain();
-}
-
 /** The events that mention the provider ids in `violation`, their answers, records and dead letters. */
 async function explain(
   stack: Stack,
@@ -642,119 +676,6 @@ async function explain(
     }
   }
   return lines;
-}
-
-/** Reads one document, retrying transient read failures (faults are on). */
-async function readDoc(stack: Stack, path: string): Promise<Record<string, unknown> | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return (await stack.db.doc(path).get()).data();
-    } catch (error) {
-      if (attempt >= 20) throw error;
-      await sleep(20);
-    }
-  }
-}
-
-/** The provider's record of each startPayment payment (charge id, metadata), read like a provider would. */
-async function loadProviderViews(
-  stack: Stack,
-  results: readonly ReturnedCheckout[],
-  violations: string[],
-): Promise<Map<string, LocalPaymentView>> {
-  const views = new Map<string, LocalPaymentView>();
-  const ids = [...new Set(results.map((r) => r.paymentId))];
-  await runAll(16, ids, async (id) => {
-    const d = await readDoc(stack, `localProvider/${id}`);
-    if (d === undefined) {
-      violations.push(`startPayment returned payment ${id}, which the provider does not have`);
-      return;
-    }
-    views.set(id, {
-      id,
-      chargeId: String(d.chargeId),
-      amount: Number(d.amount),
-      currency: String(d.currency),
-      metadata: d.metadata as Record<string, string>,
-      refunds: [],
-    });
-  });
-  return views;
-}
-
-export interface BuiltEvent {
-  id: string;
-  label: string;
-  json: StripeEventJson;
-  rawBody: string;
-}
-
-function buildEvents(
-  stack: Stack,
-  scenario: Scenario,
-  planResults: ReadonlyMap<number, ReturnedCheckout>,
-  views: ReadonlyMap<string, LocalPaymentView>,
-): BuiltEvent[] {
-  const ev = stack.localEvents;
-  const viewOf = (pay: PaymentRef): LocalPaymentView | undefined => {
-    if (pay.kind === "direct") return pay.view;
-    const r = planResults.get(pay.plan);
-    return r === undefined ? undefined : views.get(r.paymentId);
-  };
-  const out: BuiltEvent[] = [];
-  for (const spec of scenario.events) {
-    const json = buildOne(ev, spec, viewOf);
-    if (json === undefined) continue; // its startPayment failed (already a violation)
-    out.push({ id: json.id, label: labelOf(spec), json, rawBody: JSON.stringify(json) });
-  }
-  return out;
-}
-
-function buildOne(
-  ev: Stack["localEvents"],
-  spec: EventSpec,
-  viewOf: (pay: PaymentRef) => LocalPaymentView | undefined,
-): StripeEventJson | undefined {
-  if (spec.kind === "raw") {
-    return {
-      id: spec.eventId,
-      object: "event",
-      api_version: "2025-01-01",
-      created: Math.floor(Date.now() / 1000) - (spec.json.ageSeconds ?? 0),
-      livemode: false,
-      pending_webhooks: 1,
-      type: spec.json.type,
-      data: { object: spec.json.object },
-    };
-  }
-  const view = viewOf(spec.pay);
-  if (view === undefined) return undefined;
-  switch (spec.kind) {
-    case "succeeded":
-      return ev.paymentSucceededEvent(view, spec.eventId);
-    case "failed":
-      return ev.paymentFailedEvent(view, spec.eventId);
-    case "refunded":
-      return spec.refunds === null
-        ? ev.chargeRefundedEvent(view, spec.eventId, { refundList: false })
-        : ev.chargeRefundedEvent({ ...view, refunds: spec.refunds }, spec.eventId);
-    case "refund":
-      return ev.refundEvent(view, spec.refund, spec.type, spec.eventId);
-    case "dispute": {
-      const json = ev.disputeEvent(view, spec.dispute, spec.type, spec.eventId);
-      if (spec.withMetadata) {
-        json.data.object.metadata = { uid: view.metadata.uid ?? "", courseId: view.metadata.courseId ?? "" };
-      }
-      return json;
-    }
-  }
-}
-
-function labelOf(spec: EventSpec): string {
-  if (spec.kind === "raw") return spec.label;
-  const source = spec.pay.kind;
-  if (spec.kind === "dispute" || spec.kind === "refund") return `${spec.type} (${source})`;
-  return `${spec.kind} (${source})`;
 }
 
 interface LateCallContext {

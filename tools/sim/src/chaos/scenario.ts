@@ -126,14 +126,64 @@ export interface ScenarioOptions {
   lookupOnlyEvents?: boolean;
 }
 
+/** What every step of the generation shares: the seeded stream and the id factory. */
+interface Generator {
+  rng: Rng;
+  /** A fresh id `<prefix>_s<seed>_<n>`. */
+  next: (prefix: string) => string;
+  tag: string;
+  eventCount: number;
+  lookupOnly: boolean;
+}
+
+/** The courses and enrollments the stories happen in. */
+interface World {
+  courses: CourseSpec[];
+  unpublished: CourseSpec;
+  published: CourseSpec[];
+  priceOf: Map<string, CourseSpec>;
+  students: string[];
+  enrollments: EnrollmentSpec[];
+  paidEnrollments: EnrollmentSpec[];
+  /** A paid enrollment, hot ones more often (contention on one document). */
+  pickEnrollment: () => EnrollmentSpec;
+}
+
+/**
+ * The scenario of one seed, step by step (each step draws from the same seeded stream, in this order, so a seed
+ * always yields the same scenario): the world, the payment stories, the bad and ignored events, then the client
+ * calls made while events arrive and the calls that must be refused.
+ */
 export function generateScenario(seed: number, eventCount: number, options: ScenarioOptions = {}): Scenario {
-  const lookupOnly = options.lookupOnlyEvents ?? true;
-  const rng = Rng.derive(seed, "scenario");
   const tag = `s${seed}`;
   let serial = 0;
-  const next = (prefix: string): string => `${prefix}_${tag}_${(++serial).toString(36)}`;
+  const g: Generator = {
+    rng: Rng.derive(seed, "scenario"),
+    next: (prefix) => `${prefix}_${tag}_${(++serial).toString(36)}`,
+    tag,
+    eventCount,
+    lookupOnly: options.lookupOnlyEvents ?? true,
+  };
+  const world = generateWorld(g);
+  const badBudget = Math.max(1, Math.round(eventCount * 0.03));
+  const ignoredBudget = Math.max(1, Math.round(eventCount * 0.01));
+  const { events, checkoutPlans } = generateStories(g, world, eventCount - badBudget - ignoredBudget);
+  events.push(...generateBadEvents(g, world, badBudget), ...generateIgnoredEvents(g, ignoredBudget));
+  return {
+    seed,
+    courses: world.courses,
+    students: world.students,
+    enrollments: world.enrollments,
+    checkoutPlans,
+    events,
+    lateCalls: generateLateCalls(g, world, checkoutPlans),
+    refusedCalls: generateRefusedCalls(g, world),
+  };
+}
 
-  // ---- courses: ≥1 free, ≥2 priced (one in eur), one unpublished ----
+/** Courses (≥1 free, ≥2 priced, one in eur, one unpublished), students, enrollments (1–3 courses each). */
+function generateWorld(g: Generator): World {
+  const { rng, tag, eventCount } = g;
   const courseCount = clamp(Math.round(eventCount / 40), 3, 60);
   const courses: CourseSpec[] = [];
   for (let i = 0; i < courseCount; i++) {
@@ -157,7 +207,6 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
   const published = courses.filter((c) => c.published);
   const priceOf = new Map(courses.map((c) => [c.courseId, c]));
 
-  // ---- students and enrollments (1–3 courses each) ----
   const studentCount = clamp(Math.round(eventCount / 10), 4, 2000);
   const students = Array.from({ length: studentCount }, (_, i) => `user_${tag}_${i}`);
   const enrollments: EnrollmentSpec[] = [];
@@ -178,162 +227,182 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
   // runs, about 50 stories each in large ones (their transactions run one at a time).
   const hot = paidEnrollments.slice(0, Math.min(3, paidEnrollments.length));
   const hotShare = Math.min(0.25, (50 * hot.length) / (eventCount / 2.5));
-  const pickEnrollment = (): EnrollmentSpec => rng.pick(rng.chance(hotShare) ? hot : paidEnrollments);
+  return {
+    courses,
+    unpublished,
+    published,
+    priceOf,
+    students,
+    enrollments,
+    paidEnrollments,
+    pickEnrollment: (): EnrollmentSpec => rng.pick(rng.chance(hotShare) ? hot : paidEnrollments),
+  };
+}
 
-  // ---- the provider's event stream, story by story ----
+/** The provider's event stream, story by story: a payment, its failure or success, then refunds or a dispute. */
+function generateStories(
+  g: Generator,
+  world: World,
+  storyBudget: number,
+): { events: EventSpec[]; checkoutPlans: CheckoutPlan[] } {
   const events: EventSpec[] = [];
   const checkoutPlans: CheckoutPlan[] = [];
-  const badBudget = Math.max(1, Math.round(eventCount * 0.03));
-  const ignoredBudget = Math.max(1, Math.round(eventCount * 0.01));
-  const storyBudget = eventCount - badBudget - ignoredBudget;
+  while (events.length < storyBudget) paymentStory(g, world, events, checkoutPlans);
+  events.splice(storyBudget);
+  return { events, checkoutPlans };
+}
 
-  while (events.length < storyBudget) {
-    const enrollment = pickEnrollment();
-    const course = priceOf.get(enrollment.courseId);
-    if (course === undefined) throw new Error("unknown course");
-    let pay: PaymentRef;
-    let amount: number;
-    if (rng.chance(0.6)) {
-      // Partial amounts stay above every currency's minimum charge (the provider refuses smaller payments).
-      const requested = rng.chance(0.45) ? undefined : rng.int(MIN_PARTIAL_CENTS, course.price);
-      const plan: CheckoutPlan = {
-        index: checkoutPlans.length,
-        uid: enrollment.uid,
-        courseId: enrollment.courseId,
-        requestId: next("req"),
-        amount: requested,
-        concurrentRetries: rng.chance(0.3) ? rng.int(1, 2) : 0,
-        retryDuringEvents: rng.chance(0.15),
-      };
-      checkoutPlans.push(plan);
-      pay = { kind: "checkout", plan: plan.index };
-      // A remaining-balance request pays the whole price (nothing is paid while requests are made).
-      amount = requested ?? course.price;
-    } else {
-      const overpay = rng.chance(0.1);
-      amount = overpay
-        ? course.price + rng.int(1, 5_000)
-        : rng.chance(0.5)
-          ? course.price
-          : rng.int(1, course.price);
-      const id = next("pi");
-      pay = {
-        kind: "direct",
-        view: {
-          id,
-          chargeId: id.replace(/^pi_/, "ch_"),
-          amount,
-          currency: course.currency,
-          metadata: { uid: enrollment.uid, courseId: enrollment.courseId },
-          refunds: [],
-        },
-      };
-    }
+function paymentStory(g: Generator, world: World, events: EventSpec[], checkoutPlans: CheckoutPlan[]): void {
+  const { rng, next } = g;
+  const enrollment = world.pickEnrollment();
+  const course = world.priceOf.get(enrollment.courseId);
+  if (course === undefined) throw new Error("unknown course");
+  let pay: PaymentRef;
+  let amount: number;
+  if (rng.chance(0.6)) {
+    // Partial amounts stay above every currency's minimum charge (the provider refuses smaller payments).
+    const requested = rng.chance(0.45) ? undefined : rng.int(MIN_PARTIAL_CENTS, course.price);
+    const plan: CheckoutPlan = {
+      index: checkoutPlans.length,
+      uid: enrollment.uid,
+      courseId: enrollment.courseId,
+      requestId: next("req"),
+      amount: requested,
+      concurrentRetries: rng.chance(0.3) ? rng.int(1, 2) : 0,
+      retryDuringEvents: rng.chance(0.15),
+    };
+    checkoutPlans.push(plan);
+    pay = { kind: "checkout", plan: plan.index };
+    // A remaining-balance request pays the whole price (nothing is paid while requests are made).
+    amount = requested ?? course.price;
+  } else {
+    const overpay = rng.chance(0.1);
+    amount = overpay
+      ? course.price + rng.int(1, 5_000)
+      : rng.chance(0.5)
+        ? course.price
+        : rng.int(1, course.price);
+    const id = next("pi");
+    pay = {
+      kind: "direct",
+      view: {
+        id,
+        chargeId: id.replace(/^pi_/, "ch_"),
+        amount,
+        currency: course.currency,
+        metadata: { uid: enrollment.uid, courseId: enrollment.courseId },
+        refunds: [],
+      },
+    };
+  }
 
-    const fate = rng.next();
-    const succeeded = fate < 0.85;
-    if (rng.chance(0.15) || (fate >= 0.85 && fate < 0.95)) {
-      events.push({ kind: "failed", eventId: next("evt"), pay });
-    }
-    if (!succeeded) continue; // failed only, or abandoned
-    events.push({ kind: "succeeded", eventId: next("evt"), pay });
-    if (rng.chance(0.05)) events.push({ kind: "succeeded", eventId: next("evt"), pay }); // re-sent, new id
+  const fate = rng.next();
+  const succeeded = fate < 0.85;
+  if (rng.chance(0.15) || (fate >= 0.85 && fate < 0.95)) {
+    events.push({ kind: "failed", eventId: next("evt"), pay });
+  }
+  if (!succeeded) return; // failed only, or abandoned
+  events.push({ kind: "succeeded", eventId: next("evt"), pay });
+  if (rng.chance(0.05)) events.push({ kind: "succeeded", eventId: next("evt"), pay }); // re-sent, new id
 
-    const after = rng.next();
-    // Payments made outside startPayment have no checkout: refunds and disputes about them that carry no
-    // metadata are matched to their enrollment through the payment's ledger entry.
-    const withEnrollment = { uid: enrollment.uid, courseId: enrollment.courseId };
-    const storyMetadata = (): Record<string, string> =>
-      rng.chance(pay.kind === "direct" ? 0.7 : 0.5) || (pay.kind === "direct" && !lookupOnly)
-        ? withEnrollment
-        : {};
-    if (after < 0.2) {
-      const refunds: RefundSpec[] = [];
-      let refundable = amount;
-      const n = rng.int(1, 3);
-      if (rng.chance(0.5)) {
-        // Older API: each charge.refunded lists every refund so far (final statuses), with the charge's metadata.
-        for (let i = 0; i < n && refundable > 0; i++) {
-          if (rng.chance(0.15)) {
-            refunds.push({ id: next("re"), amount: rng.int(1, refundable), status: "failed" });
-          } else {
-            const a = i === n - 1 && rng.chance(0.5) ? refundable : rng.int(1, refundable);
-            refunds.push({ id: next("re"), amount: a, status: "succeeded" });
-            refundable -= a;
-          }
-          events.push({
-            kind: "refunded",
-            eventId: next("evt"),
-            pay,
-            refunds: refunds.map((r) => ({ ...r })),
-          });
-        }
-      } else {
-        // Current API: refund.created (succeeded, or pending then refund.updated), charge.refunded without a list.
-        for (let i = 0; i < n && refundable > 0; i++) {
+  const after = rng.next();
+  // Payments made outside startPayment have no checkout: refunds and disputes about them that carry no
+  // metadata are matched to their enrollment through the payment's ledger entry.
+  const withEnrollment = { uid: enrollment.uid, courseId: enrollment.courseId };
+  const storyMetadata = (): Record<string, string> =>
+    rng.chance(pay.kind === "direct" ? 0.7 : 0.5) || (pay.kind === "direct" && !g.lookupOnly)
+      ? withEnrollment
+      : {};
+  if (after < 0.2) {
+    const refunds: RefundSpec[] = [];
+    let refundable = amount;
+    const n = rng.int(1, 3);
+    if (rng.chance(0.5)) {
+      // Older API: each charge.refunded lists every refund so far (final statuses), with the charge's metadata.
+      for (let i = 0; i < n && refundable > 0; i++) {
+        if (rng.chance(0.15)) {
+          refunds.push({ id: next("re"), amount: rng.int(1, refundable), status: "failed" });
+        } else {
           const a = i === n - 1 && rng.chance(0.5) ? refundable : rng.int(1, refundable);
-          const refund: RefundSpec = {
-            id: next("re"),
-            amount: a,
-            status: "succeeded",
-            metadata: storyMetadata(),
-          };
-          if (rng.chance(0.3)) {
-            const finalStatus = rng.chance(0.8) ? "succeeded" : "failed";
-            const pendingRefund: RefundSpec = { ...refund, status: "pending" };
-            events.push({
-              kind: "refund",
-              eventId: next("evt"),
-              pay,
-              type: "refund.created",
-              refund: pendingRefund,
-            });
-            const updated: RefundSpec = { ...refund, status: finalStatus };
-            events.push({
-              kind: "refund",
-              eventId: next("evt"),
-              pay,
-              type: "refund.updated",
-              refund: updated,
-            });
-            if (finalStatus === "succeeded") refundable -= a;
-          } else {
-            events.push({ kind: "refund", eventId: next("evt"), pay, type: "refund.created", refund });
-            refundable -= a;
-          }
-          if (rng.chance(0.5)) events.push({ kind: "refunded", eventId: next("evt"), pay, refunds: null });
+          refunds.push({ id: next("re"), amount: a, status: "succeeded" });
+          refundable -= a;
         }
-      }
-    } else if (after < 0.32) {
-      const dispute = { id: next("dp"), amount: rng.chance(0.7) ? amount : rng.int(1, amount) };
-      // A dispute carries no metadata in Stripe; direct payments sometimes get it here (set by the sender).
-      const withMetadata = pay.kind === "direct" && (rng.chance(0.7) || !lookupOnly);
-      const shape = rng.next();
-      // < 0.2: created, stays open · 0.2–0.9: created and closed · ≥ 0.9: only the close is sent
-      if (shape < 0.9) {
         events.push({
-          kind: "dispute",
+          kind: "refunded",
           eventId: next("evt"),
           pay,
-          type: "charge.dispute.created",
-          dispute: { ...dispute, status: "needs_response" },
-          withMetadata,
+          refunds: refunds.map((r) => ({ ...r })),
         });
       }
-      if (shape < 0.2) continue;
+    } else {
+      // Current API: refund.created (succeeded, or pending then refund.updated), charge.refunded without a list.
+      for (let i = 0; i < n && refundable > 0; i++) {
+        const a = i === n - 1 && rng.chance(0.5) ? refundable : rng.int(1, refundable);
+        const refund: RefundSpec = {
+          id: next("re"),
+          amount: a,
+          status: "succeeded",
+          metadata: storyMetadata(),
+        };
+        if (rng.chance(0.3)) {
+          const finalStatus = rng.chance(0.8) ? "succeeded" : "failed";
+          const pendingRefund: RefundSpec = { ...refund, status: "pending" };
+          events.push({
+            kind: "refund",
+            eventId: next("evt"),
+            pay,
+            type: "refund.created",
+            refund: pendingRefund,
+          });
+          const updated: RefundSpec = { ...refund, status: finalStatus };
+          events.push({
+            kind: "refund",
+            eventId: next("evt"),
+            pay,
+            type: "refund.updated",
+            refund: updated,
+          });
+          if (finalStatus === "succeeded") refundable -= a;
+        } else {
+          events.push({ kind: "refund", eventId: next("evt"), pay, type: "refund.created", refund });
+          refundable -= a;
+        }
+        if (rng.chance(0.5)) events.push({ kind: "refunded", eventId: next("evt"), pay, refunds: null });
+      }
+    }
+  } else if (after < 0.32) {
+    const dispute = { id: next("dp"), amount: rng.chance(0.7) ? amount : rng.int(1, amount) };
+    // A dispute carries no metadata in Stripe; direct payments sometimes get it here (set by the sender).
+    const withMetadata = pay.kind === "direct" && (rng.chance(0.7) || !g.lookupOnly);
+    const shape = rng.next();
+    // < 0.2: created, stays open · 0.2–0.9: created and closed · ≥ 0.9: only the close is sent
+    if (shape < 0.9) {
       events.push({
         kind: "dispute",
         eventId: next("evt"),
         pay,
-        type: "charge.dispute.closed",
-        dispute: { ...dispute, status: rng.chance(0.5) ? "won" : "lost" },
+        type: "charge.dispute.created",
+        dispute: { ...dispute, status: "needs_response" },
         withMetadata,
       });
     }
+    if (shape < 0.2) return;
+    events.push({
+      kind: "dispute",
+      eventId: next("evt"),
+      pay,
+      type: "charge.dispute.closed",
+      dispute: { ...dispute, status: rng.chance(0.5) ? "won" : "lost" },
+      withMetadata,
+    });
   }
-  events.splice(storyBudget);
+}
 
-  // ---- genuinely bad events (each must end as exactly one dead letter) and unknown event types ----
+/** Genuinely bad events: each must end as exactly one dead letter. */
+function generateBadEvents(g: Generator, world: World, badBudget: number): EventSpec[] {
+  const { rng, next } = g;
+  const { priceOf, published, enrollments, unpublished, paidEnrollments } = world;
+  const events: EventSpec[] = [];
   const someEnrollment = (): EnrollmentSpec => rng.pick(paidEnrollments);
   const badKinds = [
     "unknown-user",
@@ -447,6 +516,13 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
     if (kind.startsWith("unknown-payment-")) json.ageSeconds = STALE_EVENT_AGE_SECONDS;
     events.push({ kind: "raw", eventId: next("evt"), label: `bad:${kind}`, json });
   }
+  return events;
+}
+
+/** Event types the webhook does not handle: answered 200 and ignored. */
+function generateIgnoredEvents(g: Generator, ignoredBudget: number): EventSpec[] {
+  const { rng, next } = g;
+  const events: EventSpec[] = [];
   for (let i = 0; i < ignoredBudget; i++) {
     events.push({
       kind: "raw",
@@ -458,15 +534,19 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
       },
     });
   }
+  return events;
+}
 
-  // ---- client calls while events arrive, and calls that must be refused ----
+/** Client calls made while events arrive: retries of earlier requests, new payments, repeated enrollments. */
+function generateLateCalls(g: Generator, world: World, checkoutPlans: readonly CheckoutPlan[]): LateCall[] {
+  const { rng, next, eventCount } = g;
   const lateCalls: LateCall[] = [];
   for (const plan of checkoutPlans) {
     if (plan.retryDuringEvents) lateCalls.push({ kind: "startPaymentRetry", plan: plan.index });
   }
   const newPayments = Math.max(1, Math.round(eventCount / 40));
   for (let i = 0; i < newPayments; i++) {
-    const e = pickEnrollment();
+    const e = world.pickEnrollment();
     lateCalls.push({
       kind: "startPaymentNew",
       uid: e.uid,
@@ -476,12 +556,19 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
     });
   }
   for (let i = 0; i < Math.max(1, Math.round(eventCount / 60)); i++) {
-    const e = rng.pick(enrollments);
+    const e = rng.pick(world.enrollments);
     lateCalls.push({ kind: "enrollRetry", uid: e.uid, courseId: e.courseId });
   }
+  return lateCalls;
+}
+
+/** Calls that must be refused with a given code. */
+function generateRefusedCalls(g: Generator, world: World): RefusedCall[] {
+  const { next } = g;
+  const { students, paidEnrollments, unpublished, priceOf } = world;
   const anyStudent = students[0] ?? "user";
   const anyPaid = paidEnrollments[0] ?? { uid: anyStudent, courseId: unpublished.courseId };
-  const refusedCalls: RefusedCall[] = [
+  return [
     {
       fn: "enrollInCourse",
       uid: anyStudent,
@@ -511,17 +598,6 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
       expectedCode: "failed-precondition",
     },
   ];
-
-  return {
-    seed,
-    courses,
-    students,
-    enrollments,
-    checkoutPlans,
-    events,
-    lateCalls,
-    refusedCalls,
-  };
 }
 
 function clamp(n: number, min: number, max: number): number {

@@ -15,7 +15,7 @@ export type {
   LocalPaymentView,
   LocalRefundView,
   StripeEventJson,
-} from "../../../../functions/lib/services/payments/localEvents";
+} from "../../../../functions/lib/services/payments/local/localEvents";
 export type {
   Caller,
   CallableRequestLike,
@@ -74,7 +74,8 @@ export interface BackendFunctions {
 
 // ---- the local provider's Stripe-format event builders, and the test kit (functions/src/testing/kit.ts) ----
 
-export type LocalEventsModule = typeof import("../../../../functions/lib/services/payments/localEvents");
+export type LocalEventsModule =
+  typeof import("../../../../functions/lib/services/payments/local/localEvents");
 export type TestKit = typeof import("../../../../functions/lib/testing/kit");
 
 function assertFunctions(mod: unknown): asserts mod is BackendFunctions {
@@ -126,7 +127,7 @@ export function loadBackend(): { functions: BackendFunctions; localEvents: Local
   const functions = requireFromFunctions(path.join(FUNCTIONS_LIB, "index.js"));
   assertFunctions(functions);
   const localEvents = requireFromFunctions(
-    path.join(FUNCTIONS_LIB, "services/payments/localEvents.js"),
+    path.join(FUNCTIONS_LIB, "services/payments/local/localEvents.js"),
   ) as Partial<LocalEventsModule> | null;
   const builders = [
     "paymentSucceededEvent",
@@ -137,7 +138,9 @@ export function loadBackend(): { functions: BackendFunctions; localEvents: Local
   ];
   for (const name of [...builders, "signPayload"]) {
     if (typeof localEvents?.[name as keyof LocalEventsModule] !== "function") {
-      throw new Error(`functions/lib/services/payments/localEvents.js has no ${name}: rebuild the backend`);
+      throw new Error(
+        `functions/lib/services/payments/local/localEvents.js has no ${name}: rebuild the backend`,
+      );
     }
   }
   return { functions, localEvents: localEvents as LocalEventsModule };
@@ -149,4 +152,17 @@ let kit: TestKit | undefined;
 export function testKit(): TestKit {
   kit ??= requireFromFunctions(path.join(FUNCTIONS_LIB, "testing/kit.js")) as TestKit;
   return kit;
+}
+
+type LocalProviderModule = typeof import("../../../../functions/lib/services/payments/local/localProvider");
+let localProvider: LocalProviderModule | undefined;
+
+/** The local provider's view of one of its payment documents (what its event builders take), from the build. */
+export function localPaymentView(
+  doc: Parameters<LocalProviderModule["localPaymentView"]>[0],
+): ReturnType<LocalProviderModule["localPaymentView"]> {
+  localProvider ??= requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/payments/local/localProvider.js"),
+  ) as LocalProviderModule;
+  return localProvider.localPaymentView(doc);
 }

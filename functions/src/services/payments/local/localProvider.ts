@@ -5,11 +5,10 @@
  * fails, refunds and disputes payments by sending correctly signed Stripe-format events to the webhook.
  */
 import { FieldValue, type Transaction } from "firebase-admin/firestore";
-import { shortHash } from "../../domain/ids";
-import { ProviderError } from "../../shared/errors";
-import { logError } from "../../shared/log";
-import type { LocalPaymentDoc } from "../firestore/models";
-import { refs } from "../firestore/refs";
+import { shortHash } from "../../../domain/ids";
+import { ProviderError } from "../../../shared/errors";
+import { logError } from "../../../shared/log";
+import { localPaymentRef, type LocalPaymentDoc } from "./documents";
 import {
   chargeRefundedEvent,
   disputeEvent,
@@ -28,8 +27,8 @@ import type {
   CreatedPayment,
   CreatedRefund,
   PaymentProvider,
-} from "./provider";
-import { runTransaction } from "../firestore/transactions";
+} from "../provider";
+import { runTransaction } from "../../firestore/transactions";
 
 export interface LocalProviderOptions {
   /** Signs outgoing events; must equal the webhook's STRIPE_WEBHOOK_SECRET. */
@@ -71,7 +70,7 @@ export class LocalPaymentProvider implements PaymentProvider {
 
   async createPayment(params: CreatePaymentParams): Promise<CreatedPayment> {
     const paymentId = localPaymentId(params.idempotencyKey);
-    const ref = refs.localPayment(paymentId);
+    const ref = localPaymentRef(paymentId);
     return runTransaction(async (tx) => {
       const snap = await tx.get(ref);
       const existing = snap.data();
@@ -100,7 +99,7 @@ export class LocalPaymentProvider implements PaymentProvider {
 
   async createRefund(params: CreateRefundParams): Promise<CreatedRefund> {
     const refundId = `re_local_${shortHash(`re|${params.idempotencyKey}`)}`;
-    const ref = refs.localPayment(params.paymentId);
+    const ref = localPaymentRef(params.paymentId);
     const result = await runTransaction(async (tx: Transaction) => {
       const doc = (await tx.get(ref)).data();
       if (doc === undefined) throw new ProviderError("no such payment", false);
@@ -140,7 +139,7 @@ export class LocalPaymentProvider implements PaymentProvider {
   // ---- simulator actions (what the customer, the card network or the bank would do) ----
 
   async confirmPayment(paymentId: string): Promise<DeliveryResult> {
-    const ref = refs.localPayment(paymentId);
+    const ref = localPaymentRef(paymentId);
     const doc = await runTransaction(async (tx) => {
       const current = (await tx.get(ref)).data();
       if (current === undefined) throw new ProviderError("no such payment", false);
@@ -183,7 +182,7 @@ export class LocalPaymentProvider implements PaymentProvider {
     refundId: string,
     status: "succeeded" | "failed" | "canceled",
   ): Promise<DeliveryResult> {
-    const ref = refs.localPayment(paymentId);
+    const ref = localPaymentRef(paymentId);
     const doc = await runTransaction(async (tx) => {
       const current = (await tx.get(ref)).data();
       if (current === undefined) throw new ProviderError("no such payment", false);
@@ -199,7 +198,7 @@ export class LocalPaymentProvider implements PaymentProvider {
   }
 
   async load(paymentId: string): Promise<LocalPaymentDoc> {
-    const doc = (await refs.localPayment(paymentId).get()).data();
+    const doc = (await localPaymentRef(paymentId).get()).data();
     if (doc === undefined) throw new ProviderError("no such payment", false);
     return doc;
   }

@@ -2,7 +2,7 @@
  * Stripe-format events for the local provider, and their `Stripe-Signature` header (computed by the official
  * `stripe` package's `webhooks.generateTestHeaderString`). Usable from tests and scripts without Firestore.
  */
-import { shortHash } from "../../domain/ids";
+import { shortHash } from "../../../domain/ids";
 
 export interface LocalRefundView {
   id: string;

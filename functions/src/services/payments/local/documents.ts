@@ -1,0 +1,42 @@
+/**
+ * The local provider's own documents: its "payment intents" in the server-only collection `localProvider`
+ * (firestore.rules denies clients), keyed by payment id. Only the local provider reads or writes them.
+ */
+import type { DocumentReference } from "firebase-admin/firestore";
+import { z } from "zod";
+import { firestore } from "../../../shared/admin";
+import { cents, timestamp } from "../../firestore/models";
+import { converter } from "../../firestore/refs";
+
+export const LOCAL_PROVIDER_COLLECTION = "localProvider";
+
+export const localRefundSchema = z.object({
+  id: z.string(),
+  amount: cents.positive(),
+  idempotencyKey: z.string(),
+  status: z.string(),
+  metadata: z.record(z.string(), z.string()).optional(),
+});
+
+export const localPaymentDocSchema = z.object({
+  id: z.string(),
+  chargeId: z.string(),
+  amount: cents.positive(),
+  currency: z.string(),
+  idempotencyKey: z.string(),
+  clientSecret: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  status: z.enum(["requires_payment_method", "succeeded", "canceled"]),
+  refunds: z.array(localRefundSchema),
+  createdAt: timestamp,
+});
+export type LocalPaymentDoc = z.infer<typeof localPaymentDocSchema>;
+
+const localPaymentConverter = converter<LocalPaymentDoc>(localPaymentDocSchema);
+
+export function localPaymentRef(paymentId: string): DocumentReference<LocalPaymentDoc> {
+  return firestore()
+    .collection(LOCAL_PROVIDER_COLLECTION)
+    .doc(paymentId)
+    .withConverter(localPaymentConverter);
+}

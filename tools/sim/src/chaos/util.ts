@@ -1,0 +1,45 @@
+/** Small helpers of the chaos run: timeouts, bounded concurrency, reads that ride out injected faults. */
+import { WorkPool } from "../shared/pool";
+import type { Stack } from "../shared/stack";
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const TIMED_OUT = Symbol("timed out");
+
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => {
+          resolve(TIMED_OUT);
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function runAll<T>(
+  concurrency: number,
+  items: readonly T[],
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const pool = new WorkPool(concurrency);
+  for (const item of items) pool.add(() => fn(item));
+  await pool.drain();
+}
+
+/** Reads one document, retrying transient read failures (faults are on). */
+export async function readDoc(stack: Stack, path: string): Promise<Record<string, unknown> | undefined> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await stack.db.doc(path).get()).data();
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await sleep(20);
+    }
+  }
+}
