@@ -212,14 +212,8 @@ ${tail(proc.output())}`,
       assert(/chaos seed=5 .* ok$/m.test(r.output), `no "chaos seed=5 … ok" line\n${tail(r.output)}`);
     });
 
-    await check("npm run bench -- --help", async () => {
-      unbuilt();
-      const r = await run("npm run bench -- --help", { cwd: repo });
-      assert(r.code === 0, `exit ${r.code}\n${tail(r.output)}`);
-      assert(/usage: npm run bench/.test(r.output), `no usage text\n${tail(r.output)}`);
-    });
-
     await check("npm run bench (results in a git-ignored dir; no tracked file changes)", async () => {
+      unbuilt();
       const r = await run("npm run bench", { cwd: repo });
       assert(r.code === 0, `exit ${r.code}\n${tail(r.output)}`);
       const json = path.join(repo, "tools/sim/out/bench-latest.json");
@@ -230,6 +224,12 @@ ${tail(proc.output())}`,
       );
       const status = execFileSync("git", ["status", "--porcelain"], { cwd: repo, encoding: "utf8" });
       assert(status.trim() === "", `the bench changed the work tree:\n${status}`);
+    });
+
+    await check("npm run bench -- --help", async () => {
+      const r = await run("npm run bench -- --help", { cwd: repo });
+      assert(r.code === 0, `exit ${r.code}\n${tail(r.output)}`);
+      assert(/usage: npm run bench/.test(r.output), `no usage text\n${tail(r.output)}`);
     });
 
     await check("npm start: a busy port is refused before the build, naming its variable", async () => {
