@@ -101,7 +101,11 @@ describe("read-write transactions", () => {
     // flight, so which one the client sees first is not part of the contract (it differs between Node 20 and
     // 22); the stored document shows which write came last.
     expect(order[0]).toBe("transaction body done");
-    expect([...order].sort()).toEqual(["outside write done", "transaction body done", "transaction committed"]);
+    expect([...order].sort()).toEqual([
+      "outside write done",
+      "transaction body done",
+      "transaction committed",
+    ]);
     // Both applied, the outside write last.
     expect((await ref.get()).data()).toEqual({ v: "outside", n: 1 });
   });
