@@ -38,6 +38,8 @@ export interface OperationCounts {
   transactionsAborted: number;
   /** Requests that had to wait for a lock held by a transaction. */
   lockWaits: number;
+  /** Lock waits that ran into the lock-wait timeout (answered ABORTED). */
+  lockWaitTimeouts: number;
 }
 
 /** Hook for the security-rules layer: called for requests not made with admin credentials. */
@@ -55,6 +57,11 @@ export type AccessCheck = (
         }>;
       },
 ) => void;
+
+export interface CommitResult {
+  writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>;
+  commitTime: Timestamp;
+}
 
 interface ProtoDocument {
   name: string;
@@ -122,6 +129,9 @@ export class Engine {
     opts.transactions.onLockWait = () => {
       this.counts.lockWaits++;
     };
+    opts.transactions.onLockWaitTimeout = () => {
+      this.counts.lockWaitTimeouts++;
+    };
   }
 
   static zeroCounts(): OperationCounts {
@@ -134,6 +144,7 @@ export class Engine {
       transactionsCommitted: 0,
       transactionsAborted: 0,
       lockWaits: 0,
+      lockWaitTimeouts: 0,
     };
   }
 
@@ -267,7 +278,7 @@ export class Engine {
   }> {
     for (const n of names) splitDocumentName(n);
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
-    if (txn) await this.opts.transactions.acquire(txn, names);
+    if (txn) await this.opts.transactions.acquire(txn, names, "shared");
     const time = readTime ?? this.opts.store.currentTime();
     const found = names.map((name) => ({ name, doc: this.opts.store.get(name, readTime) }));
     this.accessCheck?.(md, { kind: "read", docs: found });
@@ -294,6 +305,7 @@ export class Engine {
       await this.opts.transactions.acquire(
         txn,
         docs.map((d) => d.name),
+        "shared",
       );
       // Re-read under the locks: what we return is what the transaction has locked.
       docs = runQuery(query, parent, this.opts.store.all());
@@ -408,10 +420,7 @@ export class Engine {
     rawWrites: unknown[],
     txnId: Uint8Array | undefined,
     md: grpc.Metadata,
-  ): Promise<{
-    writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>;
-    commitTime: Timestamp;
-  }> {
+  ): Promise<CommitResult> {
     const db = parseDatabase(database);
     const writes = rawWrites as Write[];
     const names = writes.map((w) => {
@@ -432,35 +441,48 @@ export class Engine {
         return { writeResults: [], commitTime: tsToProto(this.opts.store.nextTime()) };
       }
     }
+    return txn ? this.commitTransaction(txn, writes, names, md) : this.writeNow(writes, names, md);
+  }
+
+  /** A transaction's commit: exclusive locks on what it writes (wound-wait), then apply. */
+  private async commitTransaction(
+    txn: Transaction,
+    writes: Write[],
+    names: string[],
+    md: grpc.Metadata,
+  ): Promise<CommitResult> {
     try {
-      await this.opts.transactions.acquire(txn, names);
+      await this.opts.transactions.acquire(txn, names, "exclusive");
       // An older transaction may have wounded this one while the lock grant was being delivered.
-      if (txn && txn.state !== "active") {
+      if (txn.state !== "active") {
         throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
       }
       const result = this.applyAtomically(writes, names, md);
-      if (txn) {
-        this.opts.transactions.finish(txn, "finished");
-        this.counts.transactionsCommitted++;
-      }
+      this.opts.transactions.finish(txn, "finished");
+      this.counts.transactionsCommitted++;
       return result;
     } catch (err) {
-      if (txn) {
-        // A conflict aborts the transaction (the SDK retries it); any other failed commit
-        // (a precondition, an invalid write) just ends it.
-        const conflict = err instanceof RpcError && err.code === status.ABORTED;
-        this.opts.transactions.finish(txn, conflict ? "aborted" : "finished", "commit failed");
-      }
+      // A conflict aborts the transaction (the SDK retries it); any other failed commit
+      // (a precondition, an invalid write) just ends it.
+      const conflict = err instanceof RpcError && err.code === status.ABORTED;
+      this.opts.transactions.finish(txn, conflict ? "aborted" : "finished", "commit failed");
       throw err;
     }
   }
 
+  /** A write outside a transaction: waits for the exclusive locks (never wounds), applies, releases. */
+  private async writeNow(writes: Write[], names: string[], md: grpc.Metadata): Promise<CommitResult> {
+    const writer = this.opts.transactions.nonTransactional();
+    try {
+      await this.opts.transactions.acquire(writer, names, "exclusive");
+      return this.applyAtomically(writes, names, md);
+    } finally {
+      this.opts.transactions.finish(writer, "finished");
+    }
+  }
+
   /** Synchronous: computes every write's outcome, then applies all or nothing. */
-  private applyAtomically(
-    writes: Write[],
-    names: string[],
-    md: grpc.Metadata,
-  ): { writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>; commitTime: Timestamp } {
+  private applyAtomically(writes: Write[], names: string[], md: grpc.Metadata): CommitResult {
     const store = this.opts.store;
     const commitTime = store.nextTime();
     const before = new Map<string, StoredDocument | undefined>();
@@ -550,8 +572,7 @@ export class Engine {
         validateWrite(w);
         const name = writeTarget(w);
         splitDocumentName(name);
-        await this.opts.transactions.acquire(undefined, [name]);
-        const r = this.applyAtomically([w], [name], md);
+        const r = await this.writeNow([w], [name], md);
         writeResults.push(r.writeResults[0] ?? {});
         statuses.push({ code: status.OK });
       } catch (err) {
