@@ -2,6 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { RpcError, aborted, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
+import type { IndexSet } from "./indexes";
 import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
 import { MAX_DOCUMENT_SIZE, canonical, documentSize } from "./values";
@@ -117,6 +118,8 @@ export interface EngineOptions {
 export class Engine {
   readonly counts: OperationCounts = Engine.zeroCounts();
   accessCheck: AccessCheck | undefined;
+  /** When set, queries that need an index missing from it fail (FAILED_PRECONDITION). */
+  indexes: IndexSet | undefined;
   private readonly listeners = new Set<(changes: DocumentChange[], time: Ts) => void>();
 
   constructor(private readonly opts: EngineOptions) {
@@ -298,6 +301,7 @@ export class Engine {
   ): Promise<{ docs: ProtoDocument[]; readTime: Timestamp; transaction?: Buffer }> {
     validateParent(parent);
     if (!query) throw invalidArgument("RunQuery needs a structuredQuery.");
+    this.indexes?.check(query, parent);
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
     let docs = runQuery(query, parent, this.opts.store.all(readTime));
@@ -330,6 +334,7 @@ export class Engine {
     const { readTime, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
     const q = aggQuery as StructuredAggregationQuery;
+    if (q.structuredQuery) this.indexes?.check(q.structuredQuery, parent);
     if (this.accessCheck && q.structuredQuery) {
       const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
       this.accessCheck(md, { kind: "query", parent, query: q.structuredQuery, docs });
@@ -667,6 +672,7 @@ export class Engine {
   }
 
   authorizeQuery(md: grpc.Metadata, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
+    this.indexes?.check(query, parent);
     this.accessCheck?.(md, { kind: "query", parent, query, docs });
   }
 

@@ -817,3 +817,63 @@ export function runAggregationQuery(
   for (const agg of aggregations) setOwn(result, agg.alias, evaluateAggregation(agg, rows));
   return result;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Index needs (what indexes.ts checks against firestore.indexes.json)
+// ---------------------------------------------------------------------------------------------
+
+/** A field of an index lookup: `text` as written in the query, `key` independent of quoting. */
+export interface IndexedField {
+  text: string;
+  key: string;
+}
+
+/** What one disjunction of a query reads from indexes. */
+export interface IndexNeed {
+  /** Fields filtered by equality (`==`, `in`, `is null`, `is NaN`): any order, any direction. */
+  equality: IndexedField[];
+  /** Fields filtered by `array-contains` / `array-contains-any`: an array-contains index entry. */
+  arrayContains: IndexedField[];
+  /** The normalized order without `__name__`: explicit orders, then inequality fields. */
+  order: Array<IndexedField & { descending: boolean }>;
+}
+
+export interface QueryIndexNeeds {
+  collectionId: string | undefined;
+  allDescendants: boolean;
+  /** One entry per term of the filter's disjunctive normal form (one when there is no OR). */
+  terms: IndexNeed[];
+}
+
+/**
+ * The index lookups production needs to serve `query`: per DNF term, its equality-type fields and
+ * the normalized order. `__name__` is left out (every index ends with it). Throws like runQuery
+ * for an invalid query.
+ */
+export function indexNeeds(query: StructuredQuery): QueryIndexNeeds {
+  const plan = compileQuery(query);
+  const field = (ref: FieldRef): IndexedField => ({ text: ref.text, key: ref.key });
+  const order = plan.order
+    .filter((k) => !k.field.isName)
+    .map((k) => ({ ...field(k.field), descending: k.descending }));
+  const terms = plan.filter === undefined ? [[]] : dnfTerms(plan.filter);
+  return {
+    collectionId: plan.collectionId,
+    allDescendants: plan.allDescendants,
+    terms: terms.map((term) => {
+      const equality = new Map<string, IndexedField>();
+      const arrayContains = new Map<string, IndexedField>();
+      for (const leaf of term) {
+        if (leaf.field.isName || isInequality(leaf)) continue;
+        const target =
+          leaf.kind === "field" && (leaf.op === "ARRAY_CONTAINS" || leaf.op === "ARRAY_CONTAINS_ANY")
+            ? arrayContains
+            : equality;
+        target.set(leaf.field.key, field(leaf.field));
+      }
+      // A field that is also ordered is read from the order part of the index.
+      for (const o of order) equality.delete(o.key);
+      return { equality: [...equality.values()], arrayContains: [...arrayContains.values()], order };
+    }),
+  };
+}
