@@ -545,7 +545,8 @@ function matchesFieldFilter(doc: StoredDocument, f: Extract<Leaf, { kind: "field
     case "LESS_THAN_OR_EQUAL":
     case "GREATER_THAN":
     case "GREATER_THAN_OR_EQUAL": {
-      if (valueKind(v) !== valueKind(operand)) return false;
+      // NaN is ordered before all numbers, but no range filter matches it (only `== NaN` does).
+      if (valueKind(v) !== valueKind(operand) || isNaNValue(v)) return false;
       const c = compareValues(v, operand);
       if (f.op === "LESS_THAN") return c < 0;
       if (f.op === "LESS_THAN_OR_EQUAL") return c <= 0;
@@ -812,7 +813,10 @@ export function runAggregationQuery(
   }
   const plan = compileQuery(aggQuery.structuredQuery);
   const aggregations = compileAggregations(aggQuery.aggregations ?? []);
-  const rows = execute(plan, parent, docs);
+  // Production reads every aggregation from the index entries of all the aggregated fields at once,
+  // so only documents that have each sum/avg field take part in any aggregation (count included).
+  const fields = aggregations.flatMap((a) => (a.kind === "count" ? [] : [a.field]));
+  const rows = execute(plan, parent, docs).filter((doc) => fields.every((f) => lookup(doc, f) !== undefined));
   const result: Record<string, Value> = {};
   for (const agg of aggregations) setOwn(result, agg.alias, evaluateAggregation(agg, rows));
   return result;
