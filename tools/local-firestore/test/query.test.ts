@@ -1025,11 +1025,11 @@ describe("validateQuery", () => {
     }).not.toThrow();
   });
 
-  it("answers findNearest with UNIMPLEMENTED", () => {
+  it("refuses a findNearest without a query vector, measure or valid limit", () => {
     const err = errorOf(() => {
       validateQuery(q({ findNearest: {} }));
     });
-    expect(err.code).toBe(status.UNIMPLEMENTED);
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
   });
 });
 
