@@ -1,6 +1,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { RpcError, aborted, invalidArgument } from "./errors";
+import { explainMetrics } from "./explain";
+import type { ExplainMetrics, ExplainOptions } from "./explain";
 import type { FaultInjector } from "./faults";
 import type { IndexSet } from "./indexes";
 import type { Logger } from "./log";
@@ -298,10 +300,22 @@ export class Engine {
     query: unknown,
     consistency: ReadConsistency,
     md: grpc.Metadata,
-  ): Promise<{ docs: ProtoDocument[]; readTime: Timestamp; transaction?: Buffer }> {
+    explain?: ExplainOptions,
+  ): Promise<{
+    docs: ProtoDocument[];
+    /** Absent for a plan-only Explain (production answers only the metrics). */
+    readTime: Timestamp | undefined;
+    transaction?: Buffer;
+    explainMetrics?: ExplainMetrics;
+  }> {
+    const startedAt = process.hrtime.bigint();
     validateParent(parent);
     if (!query) throw invalidArgument("RunQuery needs a structuredQuery.");
     this.indexes?.check(query, parent);
+    if (explain && !explain.analyze) {
+      // Plan only: nothing is executed, read or billed.
+      return { docs: [], readTime: undefined, explainMetrics: explainMetrics(query, explain, undefined) };
+    }
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
     let docs = runQuery(query, parent, this.opts.store.all(readTime));
@@ -316,10 +330,12 @@ export class Engine {
     }
     this.accessCheck?.(md, { kind: "query", parent, query: query, docs });
     this.countReads(docs.length);
+    const run = { results: docs.length, reads: Math.max(1, docs.length), startedAt, scanned: docs.length };
     return {
       docs: docs.map((d) => toProtoDocument(d)),
       readTime: tsToProto(time),
       ...(newTxnId ? { transaction: newTxnId } : {}),
+      ...(explain ? { explainMetrics: explainMetrics(query, explain, run) } : {}),
     };
   }
 
@@ -328,13 +344,27 @@ export class Engine {
     aggQuery: unknown,
     consistency: ReadConsistency,
     md: grpc.Metadata,
-  ): Promise<{ result: Record<string, Value>; readTime: Timestamp; transaction?: Buffer }> {
+    explain?: ExplainOptions,
+  ): Promise<{
+    result: Record<string, Value> | undefined;
+    readTime: Timestamp | undefined;
+    transaction?: Buffer;
+    explainMetrics?: ExplainMetrics;
+  }> {
+    const startedAt = process.hrtime.bigint();
     validateParent(parent);
     if (!aggQuery) throw invalidArgument("RunAggregationQuery needs a structuredAggregationQuery.");
-    const { readTime, newTxnId } = this.resolveRead(consistency);
-    const time = readTime ?? this.opts.store.currentTime();
     const q = aggQuery as StructuredAggregationQuery;
     if (q.structuredQuery) this.indexes?.check(q.structuredQuery, parent);
+    if (explain && !explain.analyze && q.structuredQuery) {
+      return Promise.resolve({
+        result: undefined,
+        readTime: undefined,
+        explainMetrics: explainMetrics(q.structuredQuery, explain, undefined),
+      });
+    }
+    const { readTime, newTxnId } = this.resolveRead(consistency);
+    const time = readTime ?? this.opts.store.currentTime();
     if (this.accessCheck && q.structuredQuery) {
       const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
       this.accessCheck(md, { kind: "query", parent, query: q.structuredQuery, docs });
@@ -342,10 +372,14 @@ export class Engine {
     const result = runAggregationQuery(q, parent, this.opts.store.all(readTime));
     // Aggregations are billed one read per batch of up to 1000 index entries.
     this.countReads(1);
+    const run = { results: 1, reads: 1, startedAt, scanned: 0 };
     return Promise.resolve({
       result,
       readTime: tsToProto(time),
       ...(newTxnId ? { transaction: newTxnId } : {}),
+      ...(explain && q.structuredQuery
+        ? { explainMetrics: explainMetrics(q.structuredQuery, explain, run) }
+        : {}),
     });
   }
 
