@@ -841,7 +841,8 @@ type CompiledAggregation =
 function compileAggregations(aggregations: Aggregation[]): CompiledAggregation[] {
   if (aggregations.length > MAX_AGGREGATIONS) {
     throw invalidArgument(
-      `Invalid aggregation query. At most ${MAX_AGGREGATIONS} aggregations are allowed, got ${aggregations.length}.`,
+      // "maximum number of aggregations" is production's phrase (the SDKs' integration tests match it).
+      `The query has ${aggregations.length} aggregations, which exceeds the maximum number of aggregations (${MAX_AGGREGATIONS}).`,
     );
   }
   const explicit = new Set<string>();

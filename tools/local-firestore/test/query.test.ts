@@ -847,7 +847,7 @@ describe("aggregations", () => {
     [
       "more than five",
       [1, 2, 3, 4, 5, 6].map((i) => ({ alias: `a${i}`, count: {} })),
-      /At most 5 aggregations/,
+      /exceeds the maximum number of aggregations \(5\)/,
     ],
   ])("rejects %s", (_name, aggregations, message) => {
     const err = errorOf(() => aggregate(aggregations, numbers));

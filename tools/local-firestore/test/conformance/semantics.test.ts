@@ -39,9 +39,34 @@ describe("aggregations over different fields", () => {
     expect((await ctx.col("scores").count().get()).data().count).toBe(4);
   });
 
-  it("more than five aggregations are refused with INVALID_ARGUMENT", async () => {
+  it("more than five aggregations are refused with INVALID_ARGUMENT and production's wording", async () => {
     const six = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`c${i}`, AggregateField.count()]));
     expect(await codeOf(ctx.col("scores").aggregate(six).get())).toBe(3);
+    // The phrase the Firebase SDKs' integration tests expect from production.
+    await expect(ctx.col("scores").aggregate(six).get()).rejects.toThrow(/maximum number of aggregations/);
+  });
+
+  it("a sum over a NaN is NaN, and array values are not summed but still count as present", async () => {
+    const batch = ctx.db.batch();
+    batch.set(ctx.col("books").doc("a"), { pages: 100, rating: 5 });
+    batch.set(ctx.col("books").doc("b"), { pages: 50, rating: NaN });
+    batch.set(ctx.col("books").doc("c"), { pages: 150, tags: [1, 2] });
+    await batch.commit();
+    const rated = await ctx
+      .col("books")
+      .aggregate({ r: AggregateField.sum("rating"), p: AggregateField.sum("pages") })
+      .get();
+    expect(rated.data().r).toBeNaN();
+    expect(rated.data().p).toBe(150);
+    const tagged = await ctx
+      .col("books")
+      .aggregate({
+        t: AggregateField.sum("tags"),
+        a: AggregateField.average("tags"),
+        n: AggregateField.count(),
+      })
+      .get();
+    expect(tagged.data()).toEqual({ t: 0, a: null, n: 1 });
   });
 });
 
