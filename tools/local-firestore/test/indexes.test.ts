@@ -207,6 +207,29 @@ describe("composite indexes", () => {
   });
 });
 
+describe("listeners", () => {
+  it("a snapshot listener on a query that needs a missing index gets FAILED_PRECONDITION", async () => {
+    server.setIndexes({ indexes: [] });
+    const error = await new Promise<Error>((resolve, reject) => {
+      const unsubscribe = db
+        .collection("cities")
+        .where("state", "==", "CA")
+        .orderBy("n")
+        .onSnapshot(
+          () => {
+            unsubscribe();
+            reject(new Error("the listener got a snapshot"));
+          },
+          (err) => {
+            resolve(err);
+          },
+        );
+    });
+    // firebase-admin's listener reports the target's cause as "Error <code>: <message>".
+    expect(error.message).toMatch(/^Error 9: The query requires an index\. You can create it here: /);
+  });
+});
+
 describe("single-field indexes", () => {
   it("have collection-group scope only where fieldOverrides ask for it", async () => {
     server.setIndexes({ indexes: [] });
