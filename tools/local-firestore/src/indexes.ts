@@ -34,7 +34,12 @@ export interface IndexesFile {
   indexes?: Array<{
     collectionGroup: string;
     queryScope?: Scope;
-    fields: Array<{ fieldPath: string; order?: "ASCENDING" | "DESCENDING"; arrayConfig?: "CONTAINS" }>;
+    fields: Array<{
+      fieldPath: string;
+      order?: "ASCENDING" | "DESCENDING";
+      arrayConfig?: "CONTAINS";
+      vectorConfig?: { dimension: number; flat?: Record<string, never> };
+    }>;
   }>;
   fieldOverrides?: Array<{
     collectionGroup: string;
@@ -58,6 +63,8 @@ interface Composite {
   collectionGroup: string;
   scope: Scope;
   fields: CompositeField[];
+  /** A vector index: its last field is the vector field, with this dimension. */
+  vector: { key: string; dimension: number } | undefined;
 }
 
 const NAME_KEY = JSON.stringify(["__name__"]);
@@ -89,10 +96,23 @@ export class IndexSet {
   constructor(file: IndexesFile) {
     this.composites = (file.indexes ?? []).map((index, i) => {
       const where = `firestore.indexes.json indexes[${i}]`;
-      const fields = index.fields.map((f) => ({ key: keyOf(f.fieldPath), kind: kindOf(f, where) }));
+      const last = index.fields.at(-1);
+      const vector =
+        last?.vectorConfig === undefined
+          ? undefined
+          : { key: keyOf(last.fieldPath), dimension: last.vectorConfig.dimension };
+      const fields = (vector ? index.fields.slice(0, -1) : index.fields).map((f) => ({
+        key: keyOf(f.fieldPath),
+        kind: kindOf(f, where),
+      }));
       // Every index ends with __name__ implicitly; a declared trailing __name__ changes nothing here.
       if (fields.at(-1)?.key === NAME_KEY) fields.pop();
-      return { collectionGroup: index.collectionGroup, scope: scopeOf(index.queryScope, where), fields };
+      return {
+        collectionGroup: index.collectionGroup,
+        scope: scopeOf(index.queryScope, where),
+        fields,
+        vector,
+      };
     });
     (file.fieldOverrides ?? []).forEach((o, i) => {
       const where = `firestore.indexes.json fieldOverrides[${i}]`;
@@ -121,6 +141,11 @@ export class IndexSet {
     if (needs.collectionId === undefined) return;
     const scope: Scope = needs.allDescendants ? "COLLECTION_GROUP" : "COLLECTION";
     const project = /^projects\/([^/]+)\//.exec(parent)?.[1] ?? "";
+    if (needs.vector !== undefined) {
+      for (const term of needs.terms)
+        this.checkVector(needs.collectionId, scope, term, needs.vector, project);
+      return;
+    }
     for (const term of needs.terms) this.checkTerm(needs.collectionId, scope, term, project);
   }
 
@@ -172,13 +197,56 @@ export class IndexSet {
     throw compositeError(cg, scope, [...lookups, ...orderKinds], project);
   }
 
+  /**
+   * A vector search needs a vector index on the field with the query's dimension, whose other
+   * fields are exactly the pre-filter's equality fields (production's "Missing vector index
+   * configuration", with the gcloud command that creates it).
+   */
+  private checkVector(
+    cg: string,
+    scope: Scope,
+    term: IndexNeed,
+    vector: { field: IndexedField; dimension: number },
+    project: string,
+  ): void {
+    const prefilter = [...term.equality, ...term.arrayContains, ...term.order];
+    const wanted = new Set(prefilter.map((f) => f.key));
+    const served = this.composites.some(
+      (index) =>
+        index.collectionGroup === cg &&
+        index.scope === scope &&
+        index.vector?.key === vector.field.key &&
+        index.vector.dimension === vector.dimension &&
+        index.fields.length === wanted.size &&
+        index.fields.every((f) => wanted.has(f.key)),
+    );
+    if (served) return;
+    const fieldConfigs = [
+      ...prefilter.map((f) => `--field-config=order=ASCENDING,field-path=${f.text}`),
+      `--field-config=vector-config='{"dimension":"${String(vector.dimension)}","flat": "{}"}',field-path=${vector.field.text}`,
+    ];
+    const definition = {
+      collectionGroup: cg,
+      queryScope: scope,
+      fields: [
+        ...prefilter.map((f) => ({ fieldPath: f.text, order: "ASCENDING" })),
+        { fieldPath: vector.field.text, vectorConfig: { dimension: vector.dimension, flat: {} } },
+      ],
+    };
+    throw failedPrecondition(
+      `Missing vector index configuration. Please create the required index with the following gcloud command: ` +
+        `gcloud firestore indexes composite create --project=${project} --collection-group=${cg} --query-scope=${scope} ${fieldConfigs.join(" ")}` +
+        ` (local Firestore: add to "indexes" in firestore.indexes.json: ${JSON.stringify(definition)})`,
+    );
+  }
+
   /** Whether composite indexes ending with the order, merged, cover every equality lookup. */
   private compositeServes(cg: string, scope: Scope, lookups: Lookup[], order: Lookup[]): boolean {
     const wanted = new Map(lookups.map((l) => [l.field.key, l.kind]));
     const covered = new Set<string>();
     let any = false;
     for (const index of this.composites) {
-      if (index.collectionGroup !== cg || index.scope !== scope) continue;
+      if (index.collectionGroup !== cg || index.scope !== scope || index.vector !== undefined) continue;
       const prefixLength = index.fields.length - order.length;
       if (prefixLength < 0) continue;
       const suffix = index.fields.slice(prefixLength);

@@ -977,6 +977,8 @@ export interface QueryIndexNeeds {
   allDescendants: boolean;
   /** One entry per term of the filter's disjunctive normal form (one when there is no OR). */
   terms: IndexNeed[];
+  /** A findNearest query reads a vector index: its field and the query vector's dimension. */
+  vector: { field: IndexedField; dimension: number } | undefined;
 }
 
 /**
@@ -994,6 +996,10 @@ export function indexNeeds(query: StructuredQuery): QueryIndexNeeds {
   return {
     collectionId: plan.collectionId,
     allDescendants: plan.allDescendants,
+    vector:
+      plan.nearest === undefined
+        ? undefined
+        : { field: field(plan.nearest.field), dimension: plan.nearest.query.length },
     terms: terms.map((term) => {
       const equality = new Map<string, IndexedField>();
       const arrayContains = new Map<string, IndexedField>();

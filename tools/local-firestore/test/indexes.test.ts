@@ -8,7 +8,7 @@ import * as path from "node:path";
 
 import { deleteApp, initializeApp } from "firebase-admin/app";
 import type { App } from "firebase-admin/app";
-import { FieldPath, getFirestore } from "firebase-admin/firestore";
+import { FieldPath, FieldValue, getFirestore } from "firebase-admin/firestore";
 import type { Firestore, Query } from "firebase-admin/firestore";
 
 import { start } from "../src";
@@ -204,6 +204,41 @@ describe("composite indexes", () => {
       ],
     });
     expect(await outcome(q)).toBe("ok");
+  });
+});
+
+describe("vector indexes", () => {
+  it("findNearest needs a vector index of the query's dimension, with the pre-filter's fields", async () => {
+    server.setIndexes({ indexes: [] });
+    await db.doc("cities/v").set({ state: "CA", embedding: FieldValue.vector([1, 2]) });
+    const nearest = db
+      .collection("cities")
+      .where("state", "==", "CA")
+      .findNearest({ vectorField: "embedding", queryVector: [1, 1], limit: 1, distanceMeasure: "EUCLIDEAN" });
+    const result = await outcome(nearest as unknown as Query);
+    expect(result).toMatchObject({ code: 9 });
+    expect((result as { message: string }).message).toContain(
+      "Missing vector index configuration. Please create the required index with the following gcloud command: " +
+        "gcloud firestore indexes composite create --project=demo-indexes --collection-group=cities --query-scope=COLLECTION " +
+        "--field-config=order=ASCENDING,field-path=state " +
+        `--field-config=vector-config='{"dimension":"2","flat": "{}"}',field-path=embedding`,
+    );
+    const vectorIndex = (dimension: number): IndexesFile => ({
+      indexes: [
+        {
+          collectionGroup: "cities",
+          queryScope: "COLLECTION",
+          fields: [
+            { fieldPath: "state", order: "ASCENDING" },
+            { fieldPath: "embedding", vectorConfig: { dimension, flat: {} } },
+          ],
+        },
+      ],
+    });
+    server.setIndexes(vectorIndex(3));
+    expect(await outcome(nearest as unknown as Query)).toMatchObject({ code: 9 });
+    server.setIndexes(vectorIndex(2));
+    expect((await nearest.get()).docs.map((d) => d.id)).toEqual(["v"]);
   });
 });
 
