@@ -5,9 +5,14 @@
  * waits and who is aborted (and retried by the SDK). The attempt counts asserted here are the ones
  * production gives; none of these scenarios may wait for a lock-wait timeout.
  */
-import { deferred, useFirestore } from "./support";
+import { LOCAL, deferred, useFirestore } from "./support";
 
 const ctx = useFirestore("locks");
+
+afterEach(() => {
+  // Every wait here ends by a commit, a rollback or an abort, never by the lock-wait timeout.
+  if (LOCAL) expect(ctx.stats().lockWaitTimeouts).toBe(0);
+});
 
 describe("read-write transactions: shared read locks", () => {
   it("two transactions reading the same document both read without waiting", async () => {
