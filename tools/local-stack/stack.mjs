@@ -337,6 +337,8 @@ export async function startLocalStack({
       functionsEmulator: `${HOST}:${functionsPort}`,
       projectId,
       logLevel: firestoreLogLevel,
+      // Queries needing an index missing from firestore.indexes.json fail, as after deploy.
+      indexes: path.join(REPO_ROOT, "firestore.indexes.json"),
     });
     cleanups.push(() => firestoreServer.close());
     log(`local Firestore on ${firestoreServer.address}`);

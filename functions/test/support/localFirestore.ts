@@ -23,11 +23,13 @@ export interface LocalFirestoreServer {
   };
   stats(): { reads: number; writes: number; rpcs: Record<string, number>; faultsInjected: number };
   resetStats(): void;
+  /** Replaces the enforced indexes (a firestore.indexes.json path). */
+  setIndexes(indexes: string | undefined): void;
   close(): Promise<void>;
 }
 
 interface LocalFirestoreModule {
-  start(options: { host: string; port: number }): Promise<LocalFirestoreServer>;
+  start(options: { host: string; port: number; indexes?: string }): Promise<LocalFirestoreServer>;
 }
 
 export const TEST_PROJECT = "demo-courses";
@@ -39,12 +41,14 @@ process.env.STRIPE_WEBHOOK_SECRET = TEST_WEBHOOK_SECRET;
 process.env.PAYMENT_PROVIDER = "local";
 
 const LIB_PATH = path.resolve(__dirname, "../../../tools/local-firestore/lib");
+/** Enforced by the local Firestore as production does: a query needing an index missing from it fails. */
+export const INDEXES_PATH = path.resolve(__dirname, "../../../firestore.indexes.json");
 
 export function useLocalFirestore(): { server: () => LocalFirestoreServer } {
   let server: LocalFirestoreServer | undefined;
   beforeAll(async () => {
     const lib = (await import(LIB_PATH)) as LocalFirestoreModule;
-    server = await lib.start({ host: "127.0.0.1", port: 0 });
+    server = await lib.start({ host: "127.0.0.1", port: 0, indexes: INDEXES_PATH });
     process.env.FIRESTORE_EMULATOR_HOST = `${server.host}:${server.port}`;
   });
   beforeEach(async () => {

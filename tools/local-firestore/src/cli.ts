@@ -7,6 +7,9 @@ const USAGE = `Usage: local-firestore [options]
   --port PORT                 port for gRPC and the emulator endpoints (default 8080; 0 = any free port)
   --functions_emulator H:P    deliver Firestore trigger events to this Cloud Functions emulator
   --project ID                project id for trigger events (default $GCLOUD_PROJECT or demo-project)
+  --indexes FILE              enforce the indexes of a firestore.indexes.json file: a query that
+                              needs a composite or collection-group index missing from it fails
+                              with FAILED_PRECONDITION, as in production
   --import FILE               load documents from a JSON export at start
   --export_on_exit FILE       write all documents to FILE on shutdown
   --log LEVEL                 silent | info | debug (one line per request) (default info)
@@ -45,7 +48,16 @@ export function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
-  const known = new Set(["host", "port", "functions_emulator", "project", "import", "export_on_exit", "log"]);
+  const known = new Set([
+    "host",
+    "port",
+    "functions_emulator",
+    "project",
+    "import",
+    "export_on_exit",
+    "log",
+    "indexes",
+  ]);
   for (const k of args.keys()) {
     if (!known.has(k)) {
       process.stderr.write(`unknown option --${k}\n\n${USAGE}`);
@@ -64,6 +76,7 @@ export function main(argv: string[]): void {
     functionsEmulator: args.get("functions_emulator"),
     projectId: args.get("project"),
     importPath: args.get("import"),
+    indexes: args.get("indexes"),
     exportOnClose: args.get("export_on_exit"),
     logLevel: level,
   }).then(

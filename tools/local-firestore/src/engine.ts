@@ -1,7 +1,10 @@
 import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { RpcError, aborted, invalidArgument } from "./errors";
+import { explainMetrics } from "./explain";
+import type { ExplainMetrics, ExplainOptions } from "./explain";
 import type { FaultInjector } from "./faults";
+import type { IndexSet } from "./indexes";
 import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
 import { MAX_DOCUMENT_SIZE, canonical, documentSize } from "./values";
@@ -38,6 +41,8 @@ export interface OperationCounts {
   transactionsAborted: number;
   /** Requests that had to wait for a lock held by a transaction. */
   lockWaits: number;
+  /** Lock waits that ran into the lock-wait timeout (answered ABORTED). */
+  lockWaitTimeouts: number;
 }
 
 /** Hook for the security-rules layer: called for requests not made with admin credentials. */
@@ -55,6 +60,11 @@ export type AccessCheck = (
         }>;
       },
 ) => void;
+
+export interface CommitResult {
+  writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>;
+  commitTime: Timestamp;
+}
 
 interface ProtoDocument {
   name: string;
@@ -110,6 +120,8 @@ export interface EngineOptions {
 export class Engine {
   readonly counts: OperationCounts = Engine.zeroCounts();
   accessCheck: AccessCheck | undefined;
+  /** When set, queries that need an index missing from it fail (FAILED_PRECONDITION). */
+  indexes: IndexSet | undefined;
   private readonly listeners = new Set<(changes: DocumentChange[], time: Ts) => void>();
 
   constructor(private readonly opts: EngineOptions) {
@@ -121,6 +133,9 @@ export class Engine {
     };
     opts.transactions.onLockWait = () => {
       this.counts.lockWaits++;
+    };
+    opts.transactions.onLockWaitTimeout = () => {
+      this.counts.lockWaitTimeouts++;
     };
   }
 
@@ -134,6 +149,7 @@ export class Engine {
       transactionsCommitted: 0,
       transactionsAborted: 0,
       lockWaits: 0,
+      lockWaitTimeouts: 0,
     };
   }
 
@@ -267,7 +283,7 @@ export class Engine {
   }> {
     for (const n of names) splitDocumentName(n);
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
-    if (txn) await this.opts.transactions.acquire(txn, names);
+    if (txn) await this.opts.transactions.acquire(txn, names, "shared");
     const time = readTime ?? this.opts.store.currentTime();
     const found = names.map((name) => ({ name, doc: this.opts.store.get(name, readTime) }));
     this.accessCheck?.(md, { kind: "read", docs: found });
@@ -284,9 +300,22 @@ export class Engine {
     query: unknown,
     consistency: ReadConsistency,
     md: grpc.Metadata,
-  ): Promise<{ docs: ProtoDocument[]; readTime: Timestamp; transaction?: Buffer }> {
+    explain?: ExplainOptions,
+  ): Promise<{
+    docs: ProtoDocument[];
+    /** Absent for a plan-only Explain (production answers only the metrics). */
+    readTime: Timestamp | undefined;
+    transaction?: Buffer;
+    explainMetrics?: ExplainMetrics;
+  }> {
+    const startedAt = process.hrtime.bigint();
     validateParent(parent);
     if (!query) throw invalidArgument("RunQuery needs a structuredQuery.");
+    this.indexes?.check(query, parent);
+    if (explain && !explain.analyze) {
+      // Plan only: nothing is executed, read or billed.
+      return { docs: [], readTime: undefined, explainMetrics: explainMetrics(query, explain, undefined) };
+    }
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
     let docs = runQuery(query, parent, this.opts.store.all(readTime));
@@ -294,16 +323,19 @@ export class Engine {
       await this.opts.transactions.acquire(
         txn,
         docs.map((d) => d.name),
+        "shared",
       );
       // Re-read under the locks: what we return is what the transaction has locked.
       docs = runQuery(query, parent, this.opts.store.all());
     }
     this.accessCheck?.(md, { kind: "query", parent, query: query, docs });
     this.countReads(docs.length);
+    const run = { results: docs.length, reads: Math.max(1, docs.length), startedAt, scanned: docs.length };
     return {
       docs: docs.map((d) => toProtoDocument(d)),
       readTime: tsToProto(time),
       ...(newTxnId ? { transaction: newTxnId } : {}),
+      ...(explain ? { explainMetrics: explainMetrics(query, explain, run) } : {}),
     };
   }
 
@@ -312,12 +344,27 @@ export class Engine {
     aggQuery: unknown,
     consistency: ReadConsistency,
     md: grpc.Metadata,
-  ): Promise<{ result: Record<string, Value>; readTime: Timestamp; transaction?: Buffer }> {
+    explain?: ExplainOptions,
+  ): Promise<{
+    result: Record<string, Value> | undefined;
+    readTime: Timestamp | undefined;
+    transaction?: Buffer;
+    explainMetrics?: ExplainMetrics;
+  }> {
+    const startedAt = process.hrtime.bigint();
     validateParent(parent);
     if (!aggQuery) throw invalidArgument("RunAggregationQuery needs a structuredAggregationQuery.");
+    const q = aggQuery as StructuredAggregationQuery;
+    if (q.structuredQuery) this.indexes?.check(q.structuredQuery, parent);
+    if (explain && !explain.analyze && q.structuredQuery) {
+      return Promise.resolve({
+        result: undefined,
+        readTime: undefined,
+        explainMetrics: explainMetrics(q.structuredQuery, explain, undefined),
+      });
+    }
     const { readTime, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
-    const q = aggQuery as StructuredAggregationQuery;
     if (this.accessCheck && q.structuredQuery) {
       const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
       this.accessCheck(md, { kind: "query", parent, query: q.structuredQuery, docs });
@@ -325,10 +372,14 @@ export class Engine {
     const result = runAggregationQuery(q, parent, this.opts.store.all(readTime));
     // Aggregations are billed one read per batch of up to 1000 index entries.
     this.countReads(1);
+    const run = { results: 1, reads: 1, startedAt, scanned: 0 };
     return Promise.resolve({
       result,
       readTime: tsToProto(time),
       ...(newTxnId ? { transaction: newTxnId } : {}),
+      ...(explain && q.structuredQuery
+        ? { explainMetrics: explainMetrics(q.structuredQuery, explain, run) }
+        : {}),
     });
   }
 
@@ -408,10 +459,7 @@ export class Engine {
     rawWrites: unknown[],
     txnId: Uint8Array | undefined,
     md: grpc.Metadata,
-  ): Promise<{
-    writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>;
-    commitTime: Timestamp;
-  }> {
+  ): Promise<CommitResult> {
     const db = parseDatabase(database);
     const writes = rawWrites as Write[];
     const names = writes.map((w) => {
@@ -432,35 +480,48 @@ export class Engine {
         return { writeResults: [], commitTime: tsToProto(this.opts.store.nextTime()) };
       }
     }
+    return txn ? this.commitTransaction(txn, writes, names, md) : this.writeNow(writes, names, md);
+  }
+
+  /** A transaction's commit: exclusive locks on what it writes (wound-wait), then apply. */
+  private async commitTransaction(
+    txn: Transaction,
+    writes: Write[],
+    names: string[],
+    md: grpc.Metadata,
+  ): Promise<CommitResult> {
     try {
-      await this.opts.transactions.acquire(txn, names);
+      await this.opts.transactions.acquire(txn, names, "exclusive");
       // An older transaction may have wounded this one while the lock grant was being delivered.
-      if (txn && txn.state !== "active") {
+      if (txn.state !== "active") {
         throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
       }
       const result = this.applyAtomically(writes, names, md);
-      if (txn) {
-        this.opts.transactions.finish(txn, "finished");
-        this.counts.transactionsCommitted++;
-      }
+      this.opts.transactions.finish(txn, "finished");
+      this.counts.transactionsCommitted++;
       return result;
     } catch (err) {
-      if (txn) {
-        // A conflict aborts the transaction (the SDK retries it); any other failed commit
-        // (a precondition, an invalid write) just ends it.
-        const conflict = err instanceof RpcError && err.code === status.ABORTED;
-        this.opts.transactions.finish(txn, conflict ? "aborted" : "finished", "commit failed");
-      }
+      // A conflict aborts the transaction (the SDK retries it); any other failed commit
+      // (a precondition, an invalid write) just ends it.
+      const conflict = err instanceof RpcError && err.code === status.ABORTED;
+      this.opts.transactions.finish(txn, conflict ? "aborted" : "finished", "commit failed");
       throw err;
     }
   }
 
+  /** A write outside a transaction: waits for the exclusive locks (never wounds), applies, releases. */
+  private async writeNow(writes: Write[], names: string[], md: grpc.Metadata): Promise<CommitResult> {
+    const writer = this.opts.transactions.nonTransactional();
+    try {
+      await this.opts.transactions.acquire(writer, names, "exclusive");
+      return this.applyAtomically(writes, names, md);
+    } finally {
+      this.opts.transactions.finish(writer, "finished");
+    }
+  }
+
   /** Synchronous: computes every write's outcome, then applies all or nothing. */
-  private applyAtomically(
-    writes: Write[],
-    names: string[],
-    md: grpc.Metadata,
-  ): { writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>; commitTime: Timestamp } {
+  private applyAtomically(writes: Write[], names: string[], md: grpc.Metadata): CommitResult {
     const store = this.opts.store;
     const commitTime = store.nextTime();
     const before = new Map<string, StoredDocument | undefined>();
@@ -550,8 +611,7 @@ export class Engine {
         validateWrite(w);
         const name = writeTarget(w);
         splitDocumentName(name);
-        await this.opts.transactions.acquire(undefined, [name]);
-        const r = this.applyAtomically([w], [name], md);
+        const r = await this.writeNow([w], [name], md);
         writeResults.push(r.writeResults[0] ?? {});
         statuses.push({ code: status.OK });
       } catch (err) {
@@ -646,6 +706,7 @@ export class Engine {
   }
 
   authorizeQuery(md: grpc.Metadata, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
+    this.indexes?.check(query, parent);
     this.accessCheck?.(md, { kind: "query", parent, query, docs });
   }
 

@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { RpcError, invalidArgument, notFound } from "./errors";
 import type { Engine, ReadConsistency } from "./engine";
+import type { ExplainOptions } from "./explain";
 import { serveListen, serveWrite } from "./listen";
 import type { Logger } from "./log";
 import type { Timestamp, Value } from "./types";
@@ -180,36 +181,60 @@ export function buildHandlers(engine: Engine, log: Logger): Record<string, Handl
     ),
     RunQuery: serverStream(
       "RunQuery",
-      async (req: { parent?: string; structuredQuery?: unknown } & ConsistencyFields, emit, md) => {
-        const { docs, readTime, transaction } = await engine.runQuery(
+      async (
+        req: {
+          parent?: string;
+          structuredQuery?: unknown;
+          explainOptions?: ExplainOptions;
+        } & ConsistencyFields,
+        emit,
+        md,
+      ) => {
+        const { docs, readTime, transaction, explainMetrics } = await engine.runQuery(
           req.parent ?? "",
           req.structuredQuery,
           consistencyOf(req),
           md,
+          req.explainOptions,
         );
         let first = true;
         for (const doc of docs) {
           emit({ document: doc, readTime, ...(first && transaction ? { transaction } : {}) });
           first = false;
         }
-        emit({ readTime, done: true, ...(first && transaction ? { transaction } : {}) });
+        emit({
+          ...(readTime ? { readTime } : {}),
+          done: true,
+          ...(first && transaction ? { transaction } : {}),
+          ...(explainMetrics ? { explainMetrics } : {}),
+        });
       },
       (r: { parent?: string }) => (r.parent ? [r.parent] : []),
     ),
     RunAggregationQuery: serverStream(
       "RunAggregationQuery",
       async (
-        req: { parent?: string; structuredAggregationQuery?: unknown } & ConsistencyFields,
+        req: {
+          parent?: string;
+          structuredAggregationQuery?: unknown;
+          explainOptions?: ExplainOptions;
+        } & ConsistencyFields,
         emit,
         md,
       ) => {
-        const { result, readTime, transaction } = await engine.runAggregation(
+        const { result, readTime, transaction, explainMetrics } = await engine.runAggregation(
           req.parent ?? "",
           req.structuredAggregationQuery,
           consistencyOf(req),
           md,
+          req.explainOptions,
         );
-        emit({ result: { aggregateFields: result }, readTime, ...(transaction ? { transaction } : {}) });
+        emit({
+          ...(result ? { result: { aggregateFields: result } } : {}),
+          ...(readTime ? { readTime } : {}),
+          ...(transaction ? { transaction } : {}),
+          ...(explainMetrics ? { explainMetrics } : {}),
+        });
       },
       (r: { parent?: string }) => (r.parent ? [r.parent] : []),
     ),

@@ -32,12 +32,23 @@ export function splitDocumentName(name: string): { root: string; path: string; s
     );
   }
   for (const s of segments) {
-    if (s === "." || s === ".." || /^__.*__$/.test(s)) {
+    // `__id<n>__` (n an int64) is a numeric id, ordered before string ids; other `__…__` ids are reserved.
+    if (s === "." || s === ".." || (/^__.*__$/.test(s) && !isNumericId(s))) {
       throw invalidArgument(`Invalid document name: "${name}" (segment "${s}" is reserved)`);
     }
     if (Buffer.byteLength(s) > 1500) throw invalidArgument(`Document id longer than 1500 bytes in "${name}"`);
   }
   return { root, path, segments };
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function isNumericId(segment: string): boolean {
+  const digits = /^__id(-?\d{1,19})__$/.exec(segment)?.[1];
+  if (digits === undefined) return false;
+  const n = BigInt(digits);
+  return n >= INT64_MIN && n <= INT64_MAX;
 }
 
 /** Validates a parent (database root or a document name) used by queries and listings. */

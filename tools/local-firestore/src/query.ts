@@ -13,9 +13,8 @@
  * - Documents that lack any field of the normalized ORDER BY are excluded, including the
  *   fields ordered implicitly because of inequality filters (also inside OR filters).
  */
-import { status } from "@grpc/grpc-js";
 
-import { RpcError, invalidArgument } from "./errors";
+import { invalidArgument } from "./errors";
 import { parseFieldPath } from "./fieldPath";
 import type { Fields, StoredDocument, Value } from "./types";
 import {
@@ -98,7 +97,17 @@ export interface StructuredQuery {
   endAt?: Cursor;
   offset?: number;
   limit?: IntWrapper;
-  findNearest?: unknown;
+  findNearest?: FindNearest;
+}
+
+/** `distanceMeasure`: "EUCLIDEAN", "COSINE" or "DOT_PRODUCT". */
+export interface FindNearest {
+  vectorField?: FieldReference;
+  queryVector?: Value;
+  distanceMeasure?: string;
+  limit?: IntWrapper;
+  distanceResultField?: string;
+  distanceThreshold?: { value?: number };
 }
 
 export interface Aggregation {
@@ -238,6 +247,97 @@ interface Plan {
   limit: number | undefined;
   /** Projected fields (`__name__` removed); undefined returns whole documents. */
   projection: FieldRef[] | undefined;
+  nearest: Nearest | undefined;
+}
+
+interface Nearest {
+  field: FieldRef;
+  query: number[];
+  measure: "EUCLIDEAN" | "COSINE" | "DOT_PRODUCT";
+  limit: number;
+  resultField: FieldRef | undefined;
+  threshold: number | undefined;
+}
+
+const MAX_NEAREST_LIMIT = 1000;
+const MAX_VECTOR_DIMENSION = 2048;
+
+/** The components of a vector value (`{__type__: "__vector__", value: [...]}`), or undefined. */
+function vectorOf(v: Value | undefined): number[] | undefined {
+  if (v === undefined || valueKind(v) !== "vector") return undefined;
+  const elements = v.mapValue?.fields?.value?.arrayValue?.values ?? [];
+  const out: number[] = [];
+  for (const e of elements) {
+    if (e.doubleValue !== undefined) out.push(e.doubleValue);
+    else if (e.integerValue !== undefined) out.push(Number(e.integerValue));
+    else return undefined;
+  }
+  return out;
+}
+
+function compileNearest(f: FindNearest, hasOrder: boolean): Nearest {
+  const field = requireFieldRef(f.vectorField, "findNearest");
+  const query = vectorOf(f.queryVector);
+  if (query === undefined || query.length === 0) {
+    throw invalidArgument("Invalid query. findNearest requires a non-empty vector as queryVector.");
+  }
+  if (query.length > MAX_VECTOR_DIMENSION) {
+    throw invalidArgument(`Invalid query. Vector dimension cannot exceed ${MAX_VECTOR_DIMENSION}.`);
+  }
+  const measure = f.distanceMeasure;
+  if (measure !== "EUCLIDEAN" && measure !== "COSINE" && measure !== "DOT_PRODUCT") {
+    throw invalidArgument(`Invalid query. findNearest needs a distance measure, got "${measure ?? ""}".`);
+  }
+  const limit = Number(f.limit?.value ?? 0);
+  if (!Number.isInteger(limit) || limit <= 0 || limit > MAX_NEAREST_LIMIT) {
+    throw invalidArgument(`Invalid query. findNearest limit must be between 1 and ${MAX_NEAREST_LIMIT}.`);
+  }
+  if (hasOrder)
+    throw invalidArgument("Invalid query. findNearest cannot be combined with orderBy or cursors.");
+  return {
+    field,
+    query,
+    measure,
+    limit,
+    resultField: f.distanceResultField ? toFieldRef(f.distanceResultField) : undefined,
+    threshold: f.distanceThreshold === undefined ? undefined : (f.distanceThreshold.value ?? 0),
+  };
+}
+
+function distance(measure: Nearest["measure"], a: number[], b: number[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  let sq = 0;
+  a.forEach((x, i) => {
+    const y = b[i] ?? 0;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
+    sq += (x - y) ** 2;
+  });
+  if (measure === "EUCLIDEAN") return Math.sqrt(sq);
+  if (measure === "DOT_PRODUCT") return dot;
+  return 1 - dot / (Math.sqrt(na) * Math.sqrt(nb));
+}
+
+/**
+ * Vector search: the filtered documents whose vector field has the query's dimension, nearest
+ * first (DOT_PRODUCT: largest first), within the threshold, at most `limit`.
+ */
+function nearestOf(n: Nearest, docs: StoredDocument[]): Array<{ doc: StoredDocument; distance: number }> {
+  const scored: Array<{ doc: StoredDocument; distance: number }> = [];
+  for (const doc of docs) {
+    const v = vectorOf(lookup(doc, n.field));
+    if (v?.length !== n.query.length) continue;
+    const d = distance(n.measure, n.query, v);
+    if (Number.isNaN(d)) continue; // cosine with a zero vector
+    if (n.threshold !== undefined && (n.measure === "DOT_PRODUCT" ? d < n.threshold : d > n.threshold))
+      continue;
+    scored.push({ doc, distance: d });
+  }
+  scored.sort((x, y) => (n.measure === "DOT_PRODUCT" ? y.distance - x.distance : x.distance - y.distance));
+  return scored.slice(0, n.limit);
 }
 
 const RANGE_OPERATORS: ReadonlySet<string> = new Set([
@@ -485,12 +585,6 @@ function compileQuery(query: StructuredQuery): Plan {
   if (collectionId?.includes("/")) {
     throw invalidArgument(`Invalid query. Invalid collection id "${collectionId}".`);
   }
-  if (query.findNearest !== undefined) {
-    throw new RpcError(
-      status.UNIMPLEMENTED,
-      "findNearest (vector search) is not supported by the local Firestore.",
-    );
-  }
 
   const filter = query.where === undefined ? undefined : compileFilter(query.where);
   if (filter !== undefined) checkFilterCombinations(filter);
@@ -512,6 +606,13 @@ function compileQuery(query: StructuredQuery): Plan {
     offset: nonNegative(query.offset, "offset"),
     limit: query.limit === undefined ? undefined : nonNegative(query.limit.value, "limit"),
     projection,
+    nearest:
+      query.findNearest === undefined
+        ? undefined
+        : compileNearest(
+            query.findNearest,
+            (query.orderBy ?? []).length > 0 || query.startAt !== undefined || query.endAt !== undefined,
+          ),
   };
 }
 
@@ -545,7 +646,8 @@ function matchesFieldFilter(doc: StoredDocument, f: Extract<Leaf, { kind: "field
     case "LESS_THAN_OR_EQUAL":
     case "GREATER_THAN":
     case "GREATER_THAN_OR_EQUAL": {
-      if (valueKind(v) !== valueKind(operand)) return false;
+      // NaN is ordered before all numbers, but no range filter matches it (only `== NaN` does).
+      if (valueKind(v) !== valueKind(operand) || isNaNValue(v)) return false;
       const c = compareValues(v, operand);
       if (f.op === "LESS_THAN") return c < 0;
       if (f.op === "LESS_THAN_OR_EQUAL") return c <= 0;
@@ -644,6 +746,7 @@ function execute(plan: Plan, parent: string, docs: Iterable<StoredDocument>): St
     selected.push(doc);
   }
   selected.sort((a, b) => compareDocs(plan.order, a, b));
+  if (plan.nearest !== undefined) return nearestOf(plan.nearest, selected).map((r) => r.doc);
   const end = plan.limit === undefined ? undefined : plan.offset + plan.limit;
   return selected.slice(plan.offset, end);
 }
@@ -651,6 +754,23 @@ function execute(plan: Plan, parent: string, docs: Iterable<StoredDocument>): St
 /** Assigns an own property even for keys like `__proto__`. */
 function setOwn<T>(target: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Sets a (possibly nested) field of `fields`, creating maps on the way. */
+function setPath(fields: Fields, segments: readonly string[], value: Value): void {
+  let target = fields;
+  segments.forEach((segment, i) => {
+    if (i === segments.length - 1) {
+      setOwn(target, segment, value);
+      return;
+    }
+    const existing = target[segment];
+    if (existing?.mapValue === undefined) setOwn<Value>(target, segment, { mapValue: { fields: {} } });
+    const next = target[segment]?.mapValue;
+    if (next === undefined) return;
+    next.fields ??= {};
+    target = next.fields;
+  });
 }
 
 function project(doc: StoredDocument, paths: FieldRef[]): Fields {
@@ -689,14 +809,24 @@ export function runQuery(
   docs: Iterable<StoredDocument>,
 ): StoredDocument[] {
   const plan = compileQuery(query);
+  const nearest = plan.nearest;
   return execute(plan, parent, docs).map((doc) => {
-    if (plan.projection === undefined) return structuredClone(doc);
-    return {
-      name: doc.name,
-      fields: project(doc, plan.projection),
-      createTime: { ...doc.createTime },
-      updateTime: { ...doc.updateTime },
-    };
+    const out: StoredDocument =
+      plan.projection === undefined
+        ? structuredClone(doc)
+        : {
+            name: doc.name,
+            fields: project(doc, plan.projection),
+            createTime: { ...doc.createTime },
+            updateTime: { ...doc.updateTime },
+          };
+    if (nearest?.resultField !== undefined) {
+      const v = vectorOf(lookup(doc, nearest.field)) ?? [];
+      setPath(out.fields, nearest.resultField.segments, {
+        doubleValue: distance(nearest.measure, nearest.query, v),
+      });
+    }
+    return out;
   });
 }
 
@@ -711,7 +841,8 @@ type CompiledAggregation =
 function compileAggregations(aggregations: Aggregation[]): CompiledAggregation[] {
   if (aggregations.length > MAX_AGGREGATIONS) {
     throw invalidArgument(
-      `Invalid aggregation query. At most ${MAX_AGGREGATIONS} aggregations are allowed, got ${aggregations.length}.`,
+      // "maximum number of aggregations" is production's phrase (the SDKs' integration tests match it).
+      `The query has ${aggregations.length} aggregations, which exceeds the maximum number of aggregations (${MAX_AGGREGATIONS}).`,
     );
   }
   const explicit = new Set<string>();
@@ -812,8 +943,77 @@ export function runAggregationQuery(
   }
   const plan = compileQuery(aggQuery.structuredQuery);
   const aggregations = compileAggregations(aggQuery.aggregations ?? []);
-  const rows = execute(plan, parent, docs);
+  // Production reads every aggregation from the index entries of all the aggregated fields at once,
+  // so only documents that have each sum/avg field take part in any aggregation (count included).
+  const fields = aggregations.flatMap((a) => (a.kind === "count" ? [] : [a.field]));
+  const rows = execute(plan, parent, docs).filter((doc) => fields.every((f) => lookup(doc, f) !== undefined));
   const result: Record<string, Value> = {};
   for (const agg of aggregations) setOwn(result, agg.alias, evaluateAggregation(agg, rows));
   return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Index needs (what indexes.ts checks against firestore.indexes.json)
+// ---------------------------------------------------------------------------------------------
+
+/** A field of an index lookup: `text` as written in the query, `key` independent of quoting. */
+export interface IndexedField {
+  text: string;
+  key: string;
+}
+
+/** What one disjunction of a query reads from indexes. */
+export interface IndexNeed {
+  /** Fields filtered by equality (`==`, `in`, `is null`, `is NaN`): any order, any direction. */
+  equality: IndexedField[];
+  /** Fields filtered by `array-contains` / `array-contains-any`: an array-contains index entry. */
+  arrayContains: IndexedField[];
+  /** The normalized order without `__name__`: explicit orders, then inequality fields. */
+  order: Array<IndexedField & { descending: boolean }>;
+}
+
+export interface QueryIndexNeeds {
+  collectionId: string | undefined;
+  allDescendants: boolean;
+  /** One entry per term of the filter's disjunctive normal form (one when there is no OR). */
+  terms: IndexNeed[];
+  /** A findNearest query reads a vector index: its field and the query vector's dimension. */
+  vector: { field: IndexedField; dimension: number } | undefined;
+}
+
+/**
+ * The index lookups production needs to serve `query`: per DNF term, its equality-type fields and
+ * the normalized order. `__name__` is left out (every index ends with it). Throws like runQuery
+ * for an invalid query.
+ */
+export function indexNeeds(query: StructuredQuery): QueryIndexNeeds {
+  const plan = compileQuery(query);
+  const field = (ref: FieldRef): IndexedField => ({ text: ref.text, key: ref.key });
+  const order = plan.order
+    .filter((k) => !k.field.isName)
+    .map((k) => ({ ...field(k.field), descending: k.descending }));
+  const terms = plan.filter === undefined ? [[]] : dnfTerms(plan.filter);
+  return {
+    collectionId: plan.collectionId,
+    allDescendants: plan.allDescendants,
+    vector:
+      plan.nearest === undefined
+        ? undefined
+        : { field: field(plan.nearest.field), dimension: plan.nearest.query.length },
+    terms: terms.map((term) => {
+      const equality = new Map<string, IndexedField>();
+      const arrayContains = new Map<string, IndexedField>();
+      for (const leaf of term) {
+        if (leaf.field.isName || isInequality(leaf)) continue;
+        const target =
+          leaf.kind === "field" && (leaf.op === "ARRAY_CONTAINS" || leaf.op === "ARRAY_CONTAINS_ANY")
+            ? arrayContains
+            : equality;
+        target.set(leaf.field.key, field(leaf.field));
+      }
+      // A field that is also ordered is read from the order part of the index.
+      for (const o of order) equality.delete(o.key);
+      return { equality: [...equality.values()], arrayContains: [...arrayContains.values()], order };
+    }),
+  };
 }

@@ -6,6 +6,8 @@ import { Duplex } from "node:stream";
 import { Engine } from "./engine";
 import type { OperationCounts } from "./engine";
 import { FaultInjector } from "./faults";
+import { IndexSet } from "./indexes";
+import type { IndexesFile } from "./indexes";
 import type { FaultRule } from "./faults";
 import { buildHandlers, firestoreServiceDefinition } from "./grpcService";
 import { createLogger } from "./log";
@@ -33,6 +35,12 @@ export interface StartOptions {
   /** Write all documents to this JSON file on close. */
   exportOnClose?: string;
   transactions?: TransactionOptions;
+  /**
+   * Enforce indexes: the path of a firestore.indexes.json file (or its parsed content). Queries
+   * that need a composite or collection-group index it lacks fail with FAILED_PRECONDITION, as in
+   * production. Without it no query ever needs an index (like the official emulator).
+   */
+  indexes?: string | IndexesFile;
 }
 
 export interface Stats extends OperationCounts {
@@ -56,6 +64,11 @@ export interface LocalFirestore {
   triggersIdle(): Promise<void>;
   exportTo(path: string): Promise<void>;
   importFrom(path: string): Promise<void>;
+  /**
+   * Replaces the enforced indexes (a firestore.indexes.json path or content); undefined stops
+   * enforcing them.
+   */
+  setIndexes(indexes: string | IndexesFile | undefined): void;
   /** Compiles and installs security rules for a project (client SDK requests are judged by them). */
   loadRules(projectId: string, source: string): void;
   close(): Promise<void>;
@@ -64,6 +77,11 @@ export interface LocalFirestore {
 interface ExportFile {
   version: 1;
   documents: StoredDocument[];
+}
+
+function loadIndexes(indexes: string | IndexesFile | undefined): IndexSet | undefined {
+  if (indexes === undefined) return undefined;
+  return typeof indexes === "string" ? IndexSet.fromFile(indexes) : new IndexSet(indexes);
 }
 
 /** Starts the local Firestore: gRPC (HTTP/2) and emulator endpoints (HTTP/1.1) on one port. */
@@ -78,6 +96,7 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     ? new TriggerDelivery({ functionsEmulator: options.functionsEmulator, projectId, log })
     : undefined;
   const engine = new Engine({ store, transactions, faults, log, triggers });
+  engine.indexes = loadIndexes(options.indexes);
   const rules = new RulesRegistry();
   engine.accessCheck = createRulesCheck(rules, store);
 
@@ -104,6 +123,9 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     resetStats: () => {
       engine.resetCounts();
       faults.resetCount();
+    },
+    setIndexes: (indexes) => {
+      engine.indexes = loadIndexes(indexes);
     },
     triggersIdle: async () => {
       await triggers?.idle();

@@ -6,6 +6,10 @@ export type TxnMode = "read-write" | "read-only";
 
 const EXPIRED = "The referenced transaction has expired or is no longer valid.";
 
+function abortedError(reason: string | undefined): Error {
+  return aborted(`Transaction was aborted: ${reason ?? "conflict"}. Retry the transaction.`);
+}
+
 export interface Transaction {
   readonly id: string;
   readonly mode: TxnMode;
@@ -23,7 +27,7 @@ export interface Transaction {
 }
 
 interface Waiter {
-  readonly txn: Transaction | undefined;
+  readonly txn: Transaction;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -37,23 +41,38 @@ export interface TransactionOptions {
   lockWaitTimeoutMs?: number;
 }
 
+/** A document's lock: shared read locks, the exclusive lock of a committing write, pending writers. */
+interface LockState {
+  readonly shared: Set<Transaction>;
+  exclusive: Transaction | undefined;
+  /** Writers waiting for the exclusive lock; younger readers queue behind them. */
+  readonly pending: Set<Transaction>;
+  readonly waiters: Set<Waiter>;
+}
+
+export type LockMode = "shared" | "exclusive";
+
 /**
- * Pessimistic concurrency control as Firestore's server SDKs see it in production:
- * a read in a read-write transaction locks the document (present or absent) until the
- * transaction commits or rolls back; writes (transactional or not) need the lock too.
- * Conflicts are resolved by wound-wait, so there is never a deadlock: an older transaction
- * that needs a lock held by a younger one aborts the younger (which the SDK retries, keeping
- * its age via `retryTransaction`); a younger one waits. Waits are bounded by a timeout.
+ * Pessimistic concurrency control with production Firestore's lock modes (see the README,
+ * "Transactions"): a read in a read-write transaction takes a *shared* lock on the document
+ * (present or absent) until the transaction ends, so concurrent readers proceed; a commit (and a
+ * non-transactional write) takes the *exclusive* lock on what it writes. Conflicts are settled by
+ * wound-wait, so there is never a deadlock: a writer older than a reader holding the document
+ * aborts that reader (the SDK retries it, keeping its age via `retryTransaction`); a younger one
+ * waits. A reader younger than a waiting writer queues behind it, so writers do not starve. The
+ * exclusive lock is held only while a granted commit is applied; readers wait for it.
+ * Waits are bounded by a timeout.
  */
 export class TransactionManager {
   private readonly txns = new Map<string, Transaction>();
-  private readonly holders = new Map<string, Transaction>();
-  private readonly queues = new Map<string, Set<Waiter>>();
+  private readonly lockTable = new Map<string, LockState>();
   private nextAge = 1;
   /** Called once for each active transaction that is aborted (wounded, timed out, expired, cleared). */
   onAbort: ((txn: Transaction, reason: string | undefined) => void) | undefined;
   /** Called each time a request starts waiting for a lock another transaction holds. */
   onLockWait: (() => void) | undefined;
+  /** Called each time a lock wait runs into the lock-wait timeout (answered ABORTED). */
+  onLockWaitTimeout: (() => void) | undefined;
   private readonly idleTimeoutMs: number;
   private readonly maxLifetimeMs: number;
   private readonly lockWaitTimeoutMs: number;
@@ -78,8 +97,14 @@ export class TransactionManager {
         this.finish(prev, "aborted", "superseded by its retry");
       }
     }
+    const txn = TransactionManager.create(mode, age, readTime);
+    this.txns.set(txn.id, txn);
+    return txn;
+  }
+
+  private static create(mode: TxnMode, age: number, readTime: Ts | undefined): Transaction {
     const now = Date.now();
-    const txn: Transaction = {
+    return {
       id: randomBytes(16).toString("hex"),
       mode,
       age,
@@ -91,8 +116,14 @@ export class TransactionManager {
       startedAt: now,
       waits: new Set(),
     };
-    this.txns.set(txn.id, txn);
-    return txn;
+  }
+
+  /**
+   * A single-use writer for a non-transactional write: the youngest at the moment it asks, so it
+   * waits for every transaction holding its documents and never wounds one. End it with `finish`.
+   */
+  nonTransactional(): Transaction {
+    return TransactionManager.create("read-write", this.nextAge++, undefined);
   }
 
   /** Looks up an active transaction by its wire id; ABORTED if it was wounded or expired. */
@@ -101,9 +132,7 @@ export class TransactionManager {
     // Production's wording for unknown, expired and already-ended transactions; the SDKs match
     // "transaction has expired" to retry the whole transaction (e.g. after a lost Commit reply).
     if (!txn) throw invalidArgument(EXPIRED);
-    if (txn.state === "aborted") {
-      throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
-    }
+    if (txn.state === "aborted") throw abortedError(txn.abortReason);
     if (txn.state === "finished") throw invalidArgument(EXPIRED);
     txn.lastActivity = Date.now();
     return txn;
@@ -113,61 +142,90 @@ export class TransactionManager {
     return Buffer.from(txn.id, "hex");
   }
 
-  /** Acquires locks on all names for `txn` (or, for a non-transactional write, waits until they are free). */
-  async acquire(txn: Transaction | undefined, names: Iterable<string>): Promise<void> {
+  /**
+   * Takes `mode` locks on all names for `txn`, waiting (younger) or wounding (older) as
+   * wound-wait decides; all locks are granted together. An exclusive grant is meant to be
+   * applied at once and released with `finish`.
+   */
+  async acquire(txn: Transaction, names: Iterable<string>, mode: LockMode): Promise<void> {
     const sorted = [...new Set(names)].sort();
     const deadline = Date.now() + this.lockWaitTimeoutMs;
-    for (;;) {
-      if (txn && txn.state !== "active") {
-        throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
+    if (mode === "exclusive") for (const name of sorted) this.lock(name).pending.add(txn);
+    try {
+      for (;;) {
+        if (txn.state !== "active") throw abortedError(txn.abortReason);
+        const blocked = sorted.find((name) => this.blocked(txn, this.lock(name), mode));
+        if (blocked === undefined) break;
+        await this.wait(txn, blocked, deadline);
       }
-      const blocker = this.firstBlocker(txn, sorted);
-      if (!blocker) break;
-      const { name, holder } = blocker;
-      if (txn && txn.age < holder.age) {
-        this.finish(holder, "aborted", "wounded by an older transaction that needed the same document");
-        continue;
-      }
-      await this.wait(txn, name, deadline);
-    }
-    if (txn) {
       for (const name of sorted) {
-        this.holders.set(name, txn);
+        const lock = this.lock(name);
+        if (mode === "exclusive") lock.exclusive = txn;
+        else lock.shared.add(txn);
         txn.locks.add(name);
       }
       txn.lastActivity = Date.now();
-    }
-  }
-
-  private firstBlocker(
-    txn: Transaction | undefined,
-    names: string[],
-  ): { name: string; holder: Transaction } | undefined {
-    for (const name of names) {
-      const holder = this.holders.get(name);
-      if (holder && holder !== txn) return { name, holder };
-    }
-    return undefined;
-  }
-
-  private wait(txn: Transaction | undefined, name: string, deadline: number): Promise<void> {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      if (txn) this.finish(txn, "aborted", "lock wait timed out");
-      return Promise.reject(aborted(`Too much contention on document ${name}. Please try again.`));
-    }
-    this.onLockWait?.();
-    return new Promise<void>((resolve, reject) => {
-      let queue = this.queues.get(name);
-      if (!queue) {
-        queue = new Set();
-        this.queues.set(name, queue);
+    } finally {
+      if (mode === "exclusive") {
+        for (const name of sorted) {
+          this.lockTable.get(name)?.pending.delete(txn);
+          this.wake(name);
+        }
       }
+    }
+  }
+
+  private lock(name: string): LockState {
+    let lock = this.lockTable.get(name);
+    if (!lock) {
+      lock = { shared: new Set(), exclusive: undefined, pending: new Set(), waiters: new Set() };
+      this.lockTable.set(name, lock);
+    }
+    return lock;
+  }
+
+  /** Whether `txn` must wait for `mode` on this lock; wounds the younger holders an older writer meets. */
+  private blocked(txn: Transaction, lock: LockState, mode: LockMode): boolean {
+    // A granted exclusive lock belongs to a commit being applied: everyone waits for it.
+    if (lock.exclusive !== undefined && lock.exclusive !== txn) return true;
+    if (mode === "shared") {
+      if (lock.shared.has(txn)) return false;
+      return [...lock.pending].some((w) => w !== txn && w.age < txn.age);
+    }
+    let wait = false;
+    for (const holder of [...lock.shared]) {
+      if (holder === txn) continue;
+      if (txn.age < holder.age) {
+        this.finish(holder, "aborted", "wounded by an older transaction that writes the same document");
+      } else wait = true;
+    }
+    return wait || [...lock.pending].some((w) => w !== txn && w.age < txn.age);
+  }
+
+  private wake(name: string): void {
+    const lock = this.lockTable.get(name);
+    if (!lock) return;
+    for (const w of [...lock.waiters]) w.resolve();
+    if (lock.shared.size === 0 && !lock.exclusive && lock.pending.size === 0 && lock.waiters.size === 0) {
+      this.lockTable.delete(name);
+    }
+  }
+
+  private wait(txn: Transaction, name: string, deadline: number): Promise<void> {
+    const remaining = deadline - Date.now();
+    const timedOut = (): Error => {
+      this.onLockWaitTimeout?.();
+      this.finish(txn, "aborted", "lock wait timed out");
+      return aborted(`Too much contention on document ${name}. Please try again.`);
+    };
+    if (remaining <= 0) return Promise.reject(timedOut());
+    this.onLockWait?.();
+    const queue = this.lock(name).waiters;
+    return new Promise<void>((resolve, reject) => {
       const done = (): void => {
         clearTimeout(timer);
         queue.delete(waiter);
-        if (queue.size === 0 && this.queues.get(name) === queue) this.queues.delete(name);
-        txn?.waits.delete(waiter);
+        txn.waits.delete(waiter);
       };
       const waiter: Waiter = {
         txn,
@@ -181,11 +239,10 @@ export class TransactionManager {
         },
       };
       const timer = setTimeout(() => {
-        if (txn) this.finish(txn, "aborted", "lock wait timed out");
-        waiter.reject(aborted(`Too much contention on document ${name}. Please try again.`));
+        waiter.reject(timedOut());
       }, remaining);
       queue.add(waiter);
-      txn?.waits.add(waiter);
+      txn.waits.add(waiter);
     });
   }
 
@@ -195,16 +252,16 @@ export class TransactionManager {
     txn.state = state;
     txn.abortReason = reason;
     for (const name of txn.locks) {
-      if (this.holders.get(name) === txn) this.holders.delete(name);
-      const queue = this.queues.get(name);
-      if (queue) for (const w of [...queue]) w.resolve();
+      const lock = this.lockTable.get(name);
+      if (!lock) continue;
+      lock.shared.delete(txn);
+      if (lock.exclusive === txn) lock.exclusive = undefined;
+      this.wake(name);
     }
     txn.locks.clear();
     if (state === "aborted") {
-      this.onAbort?.(txn, reason);
-      for (const w of [...txn.waits]) {
-        w.reject(aborted(`Transaction was aborted: ${reason ?? "conflict"}. Retry the transaction.`));
-      }
+      if (this.txns.has(txn.id)) this.onAbort?.(txn, reason);
+      for (const w of [...txn.waits]) w.reject(abortedError(reason));
     }
     txn.lastActivity = Date.now();
   }

@@ -1,9 +1,9 @@
 /**
  * Operations: JSON export/import (programmatic, HTTP and the CLI's --import / --export_on_exit),
- * clean shutdown on SIGTERM/SIGINT, and one debug log line per request.
+ * clean shutdown on SIGTERM/SIGINT, one debug log line per request, and --indexes.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { deleteApp, initializeApp, type App } from "firebase-admin/app";
@@ -137,6 +137,46 @@ describe("the local-firestore command", () => {
     const exited = exitOf(cli.child);
     cli.child.kill("SIGINT");
     expect(await exited).toBe(0);
+  });
+
+  it("--indexes enforces a firestore.indexes.json: a query missing its index fails, a declared one runs", async () => {
+    const file = path.join(dir, "firestore.indexes.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        indexes: [
+          {
+            collectionGroup: "things",
+            queryScope: "COLLECTION",
+            fields: [
+              { fieldPath: "a", order: "ASCENDING" },
+              { fieldPath: "b", order: "ASCENDING" },
+            ],
+          },
+        ],
+      }),
+    );
+    const cli = await runCli(["--indexes", file, "--log", "silent"]);
+    try {
+      const outcomes = await withAdmin(cli.address, async (db) => {
+        const declared = await db.collection("things").where("a", "==", 1).orderBy("b").get();
+        const missing = await db
+          .collection("things")
+          .where("b", "==", 1)
+          .orderBy("a")
+          .get()
+          .then(
+            () => "ok",
+            (err: unknown) => (err as { code?: unknown }).code,
+          );
+        return { declared: declared.size, missing };
+      });
+      expect(outcomes).toEqual({ declared: 0, missing: 9 });
+    } finally {
+      const exited = exitOf(cli.child);
+      cli.child.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("refuses unknown options with usage and exit code 2", async () => {

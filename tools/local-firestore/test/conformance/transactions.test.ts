@@ -5,7 +5,7 @@
  */
 import { Timestamp } from "firebase-admin/firestore";
 
-import { LOCAL, compareTimestamps, deferred, useFirestore, waitUntil } from "./support";
+import { compareTimestamps, deferred, useFirestore } from "./support";
 
 const ctx = useFirestore("transactions");
 
@@ -138,23 +138,26 @@ describe("read-write transactions", () => {
   });
 
   it("retried after an abort keep the first attempt's writes invisible", async () => {
-    // Two transactions lock the same document in a cycle-prone order. T1 starts first, so it
-    // is the older one; when it needs the document T2 holds, one of them is aborted and retried.
-    // Whatever attempt fails, none of its writes may become visible.
+    // Two transactions read the same document (shared read locks: both read at once), then both
+    // write it. T1 began first, so it is the older one: T2's commit waits for T1's read lock, and
+    // T1's commit aborts T2 (wound-wait), which the SDK retries. None of the aborted attempt's
+    // writes may become visible.
     const contested = ctx.col("docs").doc("contested");
     const t1Start = ctx.col("docs").doc("t1-start");
     await ctx.db.batch().set(contested, { n: 0, log: [] }).set(t1Start, {}).commit();
 
     const t1Begun = deferred();
-    const t2HasLock = deferred();
+    const t2HasRead = deferred();
+    const t1HasRead = deferred();
     const attempts = { t1: 0, t2: 0 };
 
     const t1 = ctx.db.runTransaction(async (tx) => {
       attempts.t1++;
       await tx.get(t1Start);
       t1Begun.resolve();
-      await t2HasLock.promise;
+      await t2HasRead.promise;
       const snap = await tx.get(contested);
+      t1HasRead.resolve();
       tx.update(contested, {
         n: (snap.get("n") as number) + 1,
         log: [...(snap.get("log") as string[]), `t1#${attempts.t1}`],
@@ -165,12 +168,9 @@ describe("read-write transactions", () => {
     const t2 = ctx.db.runTransaction(async (tx) => {
       attempts.t2++;
       const snap = await tx.get(contested);
-      t2HasLock.resolve();
-      // Let T1 ask for the document while T2 holds it: locally, wait until the server reports that
-      // T1 waits for the lock or wounded T2; against another emulator (no counters) give it a moment.
-      if (LOCAL) {
-        await waitUntil(() => ctx.stats().lockWaits > 0 || ctx.stats().transactionsAborted > 0);
-      } else await new Promise((r) => setTimeout(r, 200));
+      t2HasRead.resolve();
+      // Both hold a read lock on the document before either writes it.
+      await t1HasRead.promise;
       tx.update(contested, {
         n: (snap.get("n") as number) + 1,
         log: [...(snap.get("log") as string[]), `t2#${attempts.t2}`],
@@ -179,8 +179,8 @@ describe("read-write transactions", () => {
     });
     await Promise.all([t1, t2]);
 
-    // Some attempt was aborted and retried (which one depends on the locking scheme).
-    expect(attempts.t1 + attempts.t2).toBeGreaterThanOrEqual(3);
+    // Exactly one attempt was aborted and retried, as in production.
+    expect(attempts.t1 + attempts.t2).toBe(3);
     const final = await contested.get();
     expect(final.get("n")).toBe(2);
     const log = final.get("log") as string[];

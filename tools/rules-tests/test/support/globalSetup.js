@@ -4,7 +4,9 @@
 module.exports = async function globalSetup() {
   if (process.env.FIRESTORE_EMULATOR_HOST) return;
   const { start } = require("@course-payments/local-firestore");
-  const server = await start({ host: "127.0.0.1", port: 0 });
+  // Indexes enforced as in production: a query needing an index missing from the repo's file fails.
+  const indexes = require("node:path").resolve(__dirname, "../../../../firestore.indexes.json");
+  const server = await start({ host: "127.0.0.1", port: 0, indexes });
   process.env.FIRESTORE_EMULATOR_HOST = server.address;
   globalThis.__LOCAL_FIRESTORE__ = server;
 };

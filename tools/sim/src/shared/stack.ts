@@ -18,7 +18,10 @@
  *   await stack.close();
  */
 import { start, type FaultRule, type LocalFirestore } from "@course-payments/local-firestore";
+import path from "node:path";
+
 import {
+  FUNCTIONS_DIR,
   checkBackendBuild,
   loadBackend,
   requireFromFunctions,
@@ -132,6 +135,8 @@ export async function startSimStack(options: StackOptions): Promise<Stack> {
     port: 0,
     projectId,
     functionsEmulator: triggers.address,
+    // Indexes enforced as in production: a backend query missing from firestore.indexes.json fails here.
+    indexes: path.join(FUNCTIONS_DIR, "..", "firestore.indexes.json"),
   });
   server.faults.seed(options.seed);
   const faultCounts = countFaults(server);
