@@ -119,16 +119,21 @@ describe("signature and request checks (before anything else)", () => {
 });
 
 describe("processing", () => {
-  it("applies a payment once; a duplicate delivery costs one read and no writes", async () => {
+  it("applies a payment with one BatchGet and one Commit; a duplicate delivery costs one RPC and no writes", async () => {
     const event = paymentSucceededEvent(payment("pi_1", 1000), "evt_1");
+    lf.server().resetStats();
     expect(await deliverEvent(event)).toEqual({ status: 200, body: { received: true, outcome: "applied" } });
+    const applied = lf.server().stats();
+    expect(applied.rpcs).toEqual({ BatchGetDocuments: 1, Commit: 1 });
+    // Read: the event record, the enrollment, the ledger entry. Written: the ledger entry, the enrollment, the record.
+    expect([applied.reads, applied.writes]).toEqual([3, 3]);
     lf.server().resetStats();
     expect(await deliverEvent(event)).toEqual({
       status: 200,
       body: { received: true, outcome: "duplicate" },
     });
     const stats = lf.server().stats();
-    expect(stats.reads).toBe(1);
+    expect(stats.rpcs).toEqual({ BatchGetDocuments: 1 });
     expect(stats.writes).toBe(0);
     expect(await readDoc(ENROLLMENT)).toMatchObject({
       amountPaid: 1000,

@@ -9,6 +9,7 @@ import type {
   WithFieldValue,
 } from "firebase-admin/firestore";
 import type { z } from "zod";
+import { deriveStatus } from "../../domain/statusPolicy";
 import { firestore } from "../../shared/admin";
 import { CorruptDataError } from "../../shared/errors";
 import {
@@ -32,7 +33,10 @@ import {
   type WebhookEventDoc,
 } from "./models";
 
-function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
+function converter<T extends DocumentData>(
+  schema: z.ZodType<T>,
+  normalize: (doc: T) => T = (doc) => doc,
+): FirestoreDataConverter<T> {
   return {
     toFirestore(model: PartialWithFieldValue<T>): DocumentData {
       return model;
@@ -40,14 +44,21 @@ function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataC
     fromFirestore(snapshot: QueryDocumentSnapshot): T {
       const parsed = schema.safeParse(snapshot.data());
       if (!parsed.success) throw new CorruptDataError(snapshot.ref.path);
-      return parsed.data;
+      return normalize(parsed.data);
     },
   };
 }
 
+/**
+ * The server reads an enrollment's derived fields as the status policy derives them from its totals: the stored
+ * ones may trail the totals for a moment after concurrent money movements (onEnrollmentWritten corrects them), and
+ * server decisions (what is still due, what may be refunded) must never use a stale value.
+ */
+const withDerivedStatus = (doc: EnrollmentDoc): EnrollmentDoc => ({ ...doc, ...deriveStatus(doc) });
+
 const converters = {
   course: converter<CourseDoc>(courseDocSchema),
-  enrollment: converter<EnrollmentDoc>(enrollmentDocSchema),
+  enrollment: converter<EnrollmentDoc>(enrollmentDocSchema, withDerivedStatus),
   ledger: converter<LedgerDoc>(ledgerDocSchema),
   checkout: converter<CheckoutDoc>(checkoutDocSchema),
   webhookEvent: converter<WebhookEventDoc>(webhookEventDocSchema),
