@@ -206,7 +206,7 @@ async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; c
   const checkout = (await checkoutsByProviderPaymentId(target.providerPaymentId).get()).docs[0]?.data();
   if (checkout !== undefined) return { uid: checkout.uid, courseId: checkout.courseId };
   // No checkout (a payment made outside startPayment, or one whose checkout never learnt its payment id):
-  // the payment's ledger entry at users/{uid}/courses/{courseId}/payments/{id} names the enrollment.
+  // the payment's ledger entry at users/{uid}/courses/{courseId}/ledger/{id} names the enrollment.
   const entry = (await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get()).docs[0];
   const enrollment = entry?.ref.parent.parent;
   const user = enrollment?.parent.parent;

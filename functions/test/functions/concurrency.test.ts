@@ -271,6 +271,6 @@ describe("order independence", () => {
       data: new Change(last, last),
     });
     expect(normalised(await readDoc("users/parallel/courses/c1"), FIELDS)).toEqual(natural);
-    expect((await firestore().collection("users/parallel/courses/c1/payments").get()).size).toBe(4);
+    expect((await firestore().collection("users/parallel/courses/c1/ledger").get()).size).toBe(4);
   }, 60_000);
 });

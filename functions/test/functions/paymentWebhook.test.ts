@@ -151,7 +151,7 @@ describe("processing", () => {
     await deliverEvent(paymentSucceededEvent(payment("pi_ts", 1000), "evt_ts"));
     const db = firestore();
     const enrollment = await db.doc(ENROLLMENT).get();
-    const entry = await db.doc(`${ENROLLMENT}/payments/pi_ts`).get();
+    const entry = await db.doc(`${ENROLLMENT}/ledger/pi_ts`).get();
     // serverTimestamp() resolves to the commit time, which is the document's own updateTime.
     const updatedAt = enrollment.get("updatedAt") as Timestamp;
     const createdAt = entry.get("createdAt") as Timestamp;
@@ -258,7 +258,7 @@ describe("processing", () => {
       "evt_late_created",
     );
     expect((await deliverEvent(lateCreated)).body).toEqual({ received: true, outcome: "noop" });
-    expect(await readDoc(`${ENROLLMENT}/payments/dp_1`)).toMatchObject({ amount: -1000, type: "adjustment" });
+    expect(await readDoc(`${ENROLLMENT}/ledger/dp_1`)).toMatchObject({ amount: -1000, type: "adjustment" });
     expect(await readDoc(ENROLLMENT)).toMatchObject({
       openDisputes: 0,
       amountPaid: 0,
@@ -305,7 +305,7 @@ describe("refunds: refund.created / refund.updated (Stripe API ≥ 2022-11-15 li
     });
     await deliverEvent(chargeRefundedEvent({ ...p, refunds: [succeeded] }, "evt_charge_list"));
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 600, ids: ["pi_1", "re_1"] });
-    expect(await readDoc(`${ENROLLMENT}/payments/re_1`)).toMatchObject({
+    expect(await readDoc(`${ENROLLMENT}/ledger/re_1`)).toMatchObject({
       amount: -400,
       type: "refund",
       providerPaymentId: "pi_1",

@@ -1122,11 +1122,11 @@ describe("replayed, reordered and concurrent deliveries", () => {
         // The model: exactly these entries, per enrollment; dead letters exactly for the bad events.
         const expected = new Map<string, number>();
         for (const h of happenings)
-          for (const e of h.entries) expected.set(`${e.enrollment}/payments/${e.id}`, e.amount);
+          for (const e of h.entries) expected.set(`${e.enrollment}/ledger/${e.id}`, e.amount);
         const audits = await auditEnrollments(db);
         const actual = new Map(
           audits.flatMap((a) =>
-            a.ledger.map((e): [string, number] => [`${a.path}/payments/${e.id}`, e.amount]),
+            a.ledger.map((e): [string, number] => [`${a.path}/ledger/${e.id}`, e.amount]),
           ),
         );
         expect(Object.fromEntries([...actual].sort())).toEqual(Object.fromEntries([...expected].sort()));

@@ -18,7 +18,7 @@ import {
   courseStatsDocSchema,
   deadLetterDocSchema,
   enrollmentDocSchema,
-  ledgerDocSchema,
+  ledgerEntryDocSchema,
   localPaymentDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
@@ -27,7 +27,7 @@ import {
   type CourseStatsDoc,
   type DeadLetterDoc,
   type EnrollmentDoc,
-  type LedgerDoc,
+  type LedgerEntryDoc,
   type LocalPaymentDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
@@ -59,7 +59,7 @@ const withDerivedStatus = (doc: EnrollmentDoc): EnrollmentDoc => ({ ...doc, ...d
 const converters = {
   course: converter<CourseDoc>(courseDocSchema),
   enrollment: converter<EnrollmentDoc>(enrollmentDocSchema, withDerivedStatus),
-  ledger: converter<LedgerDoc>(ledgerDocSchema),
+  ledgerEntry: converter<LedgerEntryDoc>(ledgerEntryDocSchema),
   checkout: converter<CheckoutDoc>(checkoutDocSchema),
   webhookEvent: converter<WebhookEventDoc>(webhookEventDocSchema),
   deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
@@ -74,7 +74,7 @@ export const COLLECTIONS = {
   courseStats: "courseStats",
   users: "users",
   enrollments: "courses",
-  payments: "payments",
+  ledger: "ledger",
   checkouts: "checkouts",
   webhookEvents: "webhookEvents",
   deadLetters: "deadLetters",
@@ -94,15 +94,15 @@ export const refs = {
       .collection(COLLECTIONS.enrollments)
       .doc(courseId)
       .withConverter(converters.enrollment),
-  ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerDoc> =>
+  ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerEntryDoc> =>
     firestore()
       .collection(COLLECTIONS.users)
       .doc(uid)
       .collection(COLLECTIONS.enrollments)
       .doc(courseId)
-      .collection(COLLECTIONS.payments)
+      .collection(COLLECTIONS.ledger)
       .doc(entryId)
-      .withConverter(converters.ledger),
+      .withConverter(converters.ledgerEntry),
   checkout: (checkoutId: string): DocumentReference<CheckoutDoc> =>
     firestore().collection(COLLECTIONS.checkouts).doc(checkoutId).withConverter(converters.checkout),
   webhookEvent: (eventId: string): DocumentReference<WebhookEventDoc> =>
@@ -131,7 +131,7 @@ export function checkoutsByProviderPaymentId(providerPaymentId: string) {
  */
 export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
   return firestore()
-    .collectionGroup(COLLECTIONS.payments)
+    .collectionGroup(COLLECTIONS.ledger)
     .where("providerPaymentId", "==", providerPaymentId)
     .limit(1);
 }
