@@ -1,12 +1,12 @@
 /**
- * The ledger application decision: given an enrollment's current totals and one keyed ledger entry,
- * decide whether to apply it and what the new totals and derived statuses are.
+ * The ledger: what one keyed ledger entry does to an enrollment's totals.
  *
- * Totals are sums over keyed entries, so applying the same set of entries in any order gives the same
- * result; the key (the provider object id) makes each entry count once.
+ * An entry is applied as a DELTA (cents, counters) that the service writes with `FieldValue.increment`, in the
+ * same commit that creates the entry's document keyed by the provider object id. Deltas commute, so any arrival
+ * order of the same entries gives the same totals; the key makes each entry count once. The derived fields
+ * (amountDue, paymentStatus, …) follow from the totals by the status policy (statusPolicy.ts).
  */
 import { MAX_AMOUNT_CENTS, addCents } from "./money";
-import { deriveStatus, type DerivedStatus } from "./statusPolicy";
 
 export const LEDGER_ENTRY_TYPES = ["payment", "refund", "adjustment"] as const;
 export type LedgerEntryType = (typeof LEDGER_ENTRY_TYPES)[number];
@@ -14,7 +14,7 @@ export const LEDGER_SOURCES = ["stripe", "local", "manual"] as const;
 export type LedgerSource = (typeof LEDGER_SOURCES)[number];
 
 export interface LedgerEntryInput {
-  /** Ledger doc id = provider object id (payment intent, refund, dispute) or `manual_<reference>`. */
+  /** Ledger entry id = provider object id (payment intent, refund, dispute) or `manual_<reference>`. */
   id: string;
   type: LedgerEntryType;
   /** Signed cents: payments > 0, refunds < 0, adjustments ≠ 0. */
@@ -37,19 +37,28 @@ export interface LedgerTotals {
   openDisputes: number;
 }
 
+/** What applying entries adds to the totals; every field is written as an increment. */
+export interface LedgerDelta {
+  amountPaid: number;
+  ledgerCount: number;
+  refundCount: number;
+  /** Cents refunded per payment id (positive). */
+  refundedByPayment: Readonly<Record<string, number>>;
+}
+
+export const ZERO_DELTA: LedgerDelta = {
+  amountPaid: 0,
+  ledgerCount: 0,
+  refundCount: 0,
+  refundedByPayment: {},
+};
+
 export type LedgerRejectReason = "currency-mismatch" | "invalid-amount";
 
 export type LedgerDecision =
   | { kind: "duplicate" }
   | { kind: "reject"; reason: LedgerRejectReason }
-  | {
-      kind: "apply";
-      amountPaid: number;
-      ledgerCount: number;
-      refundCount: number;
-      refundedByPayment: Record<string, number>;
-      derived: DerivedStatus;
-    };
+  | { kind: "apply"; delta: LedgerDelta };
 
 /** True when the entry's sign and size fit its type. */
 export function isValidEntryAmount(type: LedgerEntryType, amount: number): boolean {
@@ -65,63 +74,60 @@ export function isValidEntryAmount(type: LedgerEntryType, amount: number): boole
 }
 
 /**
- * Decide what applying `entry` does. `alreadyRecorded` is whether the ledger doc with `entry.id` exists:
- * if so the entry was applied before (redelivery, concurrent delivery, or a commit whose reply was lost).
+ * Decide what applying `entry` to an enrollment in `currency` does. `alreadyRecorded` is whether the ledger entry
+ * with `entry.id` exists: if so it was applied before (redelivery, concurrent delivery, a commit whose reply was
+ * lost). Only the enrollment's currency is needed: the delta does not depend on the current totals.
  */
 export function decideLedgerApplication(
-  totals: LedgerTotals,
+  currency: string,
   alreadyRecorded: boolean,
   entry: LedgerEntryInput,
 ): LedgerDecision {
   if (alreadyRecorded) return { kind: "duplicate" };
   if (!isValidEntryAmount(entry.type, entry.amount)) return { kind: "reject", reason: "invalid-amount" };
-  if (entry.currency !== totals.currency) return { kind: "reject", reason: "currency-mismatch" };
-
-  const amountPaid = addCents(totals.amountPaid, entry.amount);
-  const refundCount = totals.refundCount + (entry.type === "refund" ? 1 : 0);
-  const refundedByPayment: Record<string, number> = { ...totals.refundedByPayment };
-  if (entry.type === "refund") {
-    refundedByPayment[entry.providerPaymentId] = addCents(
-      refundedByPayment[entry.providerPaymentId] ?? 0,
-      -entry.amount,
-    );
-  }
+  if (entry.currency !== currency) return { kind: "reject", reason: "currency-mismatch" };
+  const isRefund = entry.type === "refund";
   return {
     kind: "apply",
-    amountPaid,
-    ledgerCount: totals.ledgerCount + 1,
-    refundCount,
-    refundedByPayment,
-    derived: deriveStatus({
-      price: totals.price,
-      amountPaid,
-      refundCount,
-      openDisputes: totals.openDisputes,
-    }),
+    delta: {
+      amountPaid: entry.amount,
+      ledgerCount: 1,
+      refundCount: isRefund ? 1 : 0,
+      refundedByPayment: isRefund ? { [entry.providerPaymentId]: -entry.amount } : {},
+    },
   };
 }
 
-/** Applies several entries in sequence (used to check order independence and by multi-refund events). */
-export function applyEntries(
-  totals: LedgerTotals,
-  recorded: ReadonlySet<string>,
-  entries: readonly LedgerEntryInput[],
-): { totals: LedgerTotals; applied: string[] } {
-  let current = totals;
-  const seen = new Set(recorded);
-  const applied: string[] = [];
-  for (const entry of entries) {
-    const decision = decideLedgerApplication(current, seen.has(entry.id), entry);
-    if (decision.kind !== "apply") continue;
-    seen.add(entry.id);
-    applied.push(entry.id);
-    current = {
-      ...current,
-      amountPaid: decision.amountPaid,
-      ledgerCount: decision.ledgerCount,
-      refundCount: decision.refundCount,
-      refundedByPayment: decision.refundedByPayment,
-    };
-  }
-  return { totals: current, applied };
+function addPerPayment(
+  a: Readonly<Record<string, number>>,
+  b: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const sum: Record<string, number> = { ...a };
+  for (const [id, cents] of Object.entries(b)) sum[id] = addCents(sum[id] ?? 0, cents);
+  return sum;
+}
+
+/** The sum of two deltas (several entries in one commit). */
+export function addDeltas(a: LedgerDelta, b: LedgerDelta): LedgerDelta {
+  return {
+    amountPaid: addCents(a.amountPaid, b.amountPaid),
+    ledgerCount: a.ledgerCount + b.ledgerCount,
+    refundCount: a.refundCount + b.refundCount,
+    refundedByPayment: addPerPayment(a.refundedByPayment, b.refundedByPayment),
+  };
+}
+
+/** The totals after the increments of `delta` (what Firestore computes on commit). */
+export function applyDelta(totals: LedgerTotals, delta: LedgerDelta): LedgerTotals {
+  return {
+    ...totals,
+    amountPaid: addCents(totals.amountPaid, delta.amountPaid),
+    ledgerCount: totals.ledgerCount + delta.ledgerCount,
+    refundCount: totals.refundCount + delta.refundCount,
+    refundedByPayment: addPerPayment(totals.refundedByPayment, delta.refundedByPayment),
+  };
+}
+
+export function isZeroLedgerDelta(delta: LedgerDelta): boolean {
+  return delta.ledgerCount === 0 && delta.amountPaid === 0 && delta.refundCount === 0;
 }

@@ -63,3 +63,32 @@ export function deriveStatus(inputs: StatusInputs): DerivedStatus {
     accessStatus: deriveAccessStatus(paymentStatus, openDisputes),
   };
 }
+
+/**
+ * The derived fields a stored enrollment must change to agree with the policy, or null when it already agrees.
+ * `stored` is the document as read (unknown shape); the caller derives `expected` from the same document's totals.
+ */
+export function derivedDrift(
+  stored: Readonly<Record<string, unknown>>,
+  expected: DerivedStatus,
+): Partial<DerivedStatus> | null {
+  const drift: Partial<DerivedStatus> = {};
+  let drifted = false;
+  for (const key of ["amountDue", "amountOverpaid", "paymentStatus", "accessStatus"] as const) {
+    if (stored[key] !== expected[key]) {
+      (drift as Record<string, unknown>)[key] = expected[key];
+      drifted = true;
+    }
+  }
+  return drifted ? drift : null;
+}
+
+/** The policy's inputs from a stored enrollment of unknown shape, or null when they are not all valid numbers. */
+export function statusInputsOf(stored: Readonly<Record<string, unknown>>): StatusInputs | null {
+  const { price, amountPaid, refundCount, openDisputes } = stored;
+  const inputs = { price, amountPaid, refundCount, openDisputes };
+  for (const value of Object.values(inputs)) {
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) return null;
+  }
+  return inputs as StatusInputs;
+}

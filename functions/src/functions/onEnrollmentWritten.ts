@@ -1,16 +1,23 @@
 import { onDocumentWritten } from "firebase-functions/v2/firestore";
 import { REGION } from "../shared/config";
 
-/** Keeps courseStats/{courseId} (enrolledCount, paidCount, revenue) with increments, once per event id. */
+/**
+ * On every enrollment write: corrects the derived status fields if a concurrent money movement left them behind
+ * the totals, and keeps courseStats/{courseId} (enrolledCount, paidCount, revenue) with increments, once per event
+ * id. See services/enrollmentTriggerService.ts.
+ */
 export const onEnrollmentWritten = onDocumentWritten(
   { document: "users/{uid}/courses/{courseId}", region: REGION, retry: true },
   async (event) => {
-    const { applyEnrollmentStatsDelta } = await import("../services/courseStatsService");
-    await applyEnrollmentStatsDelta(
-      event.id,
-      event.params.courseId,
-      event.data?.before.data(),
-      event.data?.after.data(),
-    );
+    const { applyEnrollmentWrite } = await import("../services/enrollmentTriggerService");
+    const after = event.data?.after;
+    await applyEnrollmentWrite({
+      eventId: event.id,
+      uid: event.params.uid,
+      courseId: event.params.courseId,
+      before: event.data?.before.data(),
+      after: after?.data(),
+      afterUpdateTime: after?.exists === true ? after.updateTime : undefined,
+    });
   },
 );

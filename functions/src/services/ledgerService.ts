@@ -1,24 +1,59 @@
 /**
- * The ledger service: every change of money goes through here, in ONE Firestore transaction per event:
+ * The ledger service: every change of money goes through here.
  *
- *   read   webhookEvents/{eventId} (if any) → processed before? answer "duplicate", write nothing
- *   read   the enrollment and the ledger doc(s) keyed by provider object id
- *   decide with the pure domain (decideLedgerApplication / decideDisputeTransition)
- *   write  new ledger doc(s), the enrollment's totals + derived statuses + updatedAt, the checkout's status,
- *          and webhookEvents/{eventId} — all or nothing.
+ * A payment or refund (webhook or manual payment) is ONE read and ONE blind commit, with no transaction and so no
+ * lock held across round trips:
  *
- * Redelivery, concurrent delivery and a commit whose reply was lost (the SDK reruns the transaction, which
- * now finds the ledger doc / event record) therefore all change the enrollment exactly once.
+ *   read    one BatchGet: webhookEvents/{eventId}, the enrollment, the ledger entries keyed by provider object id
+ *           (and the checkout). Event recorded or every entry present → "duplicate": answered, nothing written.
+ *   decide  with the pure domain (decideLedgerApplication): each new entry's delta; bad amount/currency → dead letter
+ *   commit  create the new ledger entries, `update` the enrollment with FieldValue.increment of the totals and
+ *           `updatedAt: serverTimestamp()`, create webhookEvents/{eventId} — all or nothing.
+ *
+ * The creates make the commit exactly-once: a concurrent copy, a redelivery, or a Commit the SDK re-sent after its
+ * reply was lost fails as a whole with ALREADY_EXISTS, and the rerun of read + decide finds the entries: "already
+ * applied". Increments commute, so concurrent movements on one enrollment never conflict and any arrival order
+ * gives the same totals. Two writes are guarded by an updateTime precondition on the document they were decided
+ * from (a conflict reruns read + decide): clearing the enrollment's `openCheckout` when it names this payment's
+ * checkout, and moving that checkout's status.
+ *
+ * The derived fields (amountDue, amountOverpaid, paymentStatus, accessStatus) are written in the same commit as
+ * the policy computes them from the totals read plus this delta: exact unless another movement of the same
+ * enrollment committed between the read and this commit. The onEnrollmentWritten trigger derives them again from
+ * every write's `after` snapshot and corrects them under a precondition on that snapshot's updateTime (see
+ * services/enrollmentTriggerService.ts), so they are exact once the last write's trigger has run.
+ *
+ * Dispute events (a state machine on the enrollment) and manual refunds (bounded by what is still refundable)
+ * stay read-write transactions; they are rare and admin- or provider-paced. Events that leave no ledger entry
+ * (failures, no-ops, dead letters) are recorded exactly once by `create` of webhookEvents/{eventId}.
  */
-import { FieldValue, Timestamp, type DocumentReference, type Transaction } from "firebase-admin/firestore";
+import {
+  FieldPath,
+  FieldValue,
+  Timestamp,
+  type DocumentReference,
+  type DocumentSnapshot,
+  type Precondition,
+  type Transaction,
+  type WriteBatch,
+} from "firebase-admin/firestore";
 import { nextCheckoutStatus, type CheckoutEvent } from "../domain/checkoutStatus";
 import { countOpenDisputes, decideDisputeTransition, type DisputeEvent } from "../domain/disputes";
-import { decideLedgerApplication, type LedgerEntryInput, type LedgerTotals } from "../domain/ledger";
+import {
+  addDeltas,
+  applyDelta,
+  decideLedgerApplication,
+  ZERO_DELTA,
+  type LedgerDelta,
+  type LedgerEntryInput,
+  type LedgerTotals,
+} from "../domain/ledger";
 import { decideRefundAmount } from "../domain/money";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
+import { firestore } from "../shared/admin";
 import { failedPrecondition, notFound } from "../shared/errors";
-import type { CheckoutDoc, EnrollmentDoc, LedgerDoc, WebhookEventDoc } from "./firestore/models";
+import type { CheckoutDoc, EnrollmentDoc, WebhookEventDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
 
@@ -40,7 +75,7 @@ export type LedgerOutcome =
   | { kind: "dead-lettered"; reason: DeadLetterReason }
   | { kind: "noop" };
 
-export function totalsOf(enrollment: EnrollmentDoc): LedgerTotals {
+function totalsOf(enrollment: EnrollmentDoc): LedgerTotals {
   return {
     price: enrollment.price,
     currency: enrollment.currency,
@@ -52,35 +87,33 @@ export function totalsOf(enrollment: EnrollmentDoc): LedgerTotals {
   };
 }
 
-function recordEvent(tx: Transaction, event: EventContext, outcome: WebhookEventDoc["outcome"]): void {
-  tx.set(refs.webhookEvent(event.eventId), {
+// ---- documents ----
+
+function eventRecord(event: EventContext, outcome: WebhookEventDoc["outcome"]) {
+  return {
     type: event.eventType,
     outcome,
     processedAt: FieldValue.serverTimestamp(),
     expireAt: Timestamp.fromMillis(Date.now() + WEBHOOK_EVENT_RETENTION_MS),
-  });
+  };
 }
 
-function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
-  tx.set(refs.deadLetter(event.eventId), {
+function deadLetterRecord(event: EventContext, reason: DeadLetterReason) {
+  return {
     eventId: event.eventId,
     type: event.eventType,
     reason,
     providerObjectId: event.providerObjectId,
     createdAt: FieldValue.serverTimestamp(),
-  });
-  recordEvent(tx, event, "dead-lettered");
-  return { kind: "dead-lettered", reason };
+  };
 }
 
-/** Creates the (immutable) ledger doc of `entry`; the caller has decided that it applies. */
-function createLedgerDoc(
-  tx: Transaction,
-  ref: DocumentReference<LedgerDoc>,
+/** The (immutable) ledger entry of `entry`; the caller has decided that it applies. */
+function ledgerEntryDoc(
   entry: LedgerEntryInput,
   origin: { eventId: string | null; recordedBy: string | null },
-): void {
-  tx.create(ref, {
+) {
+  return {
     amount: entry.amount,
     currency: entry.currency,
     type: entry.type,
@@ -90,7 +123,115 @@ function createLedgerDoc(
     eventId: origin.eventId,
     recordedBy: origin.recordedBy,
     createdAt: FieldValue.serverTimestamp(),
-  });
+  };
+}
+
+/**
+ * The enrollment update of a money movement, as field/value pairs: the totals as increments (per-payment refund
+ * keys are provider ids, hence FieldPaths), the derived fields of `enrollment`'s totals plus the delta,
+ * and `extra` fields (`updateArgs` adds `updatedAt`).
+ */
+function movementUpdate(
+  enrollment: EnrollmentDoc,
+  delta: LedgerDelta,
+  extra: Record<string, unknown> = {},
+): [FieldPath, unknown][] {
+  const fields: [FieldPath, unknown][] = [];
+  const increment = (path: FieldPath, n: number): void => {
+    if (n !== 0) fields.push([path, FieldValue.increment(n)]);
+  };
+  increment(new FieldPath("amountPaid"), delta.amountPaid);
+  increment(new FieldPath("ledgerCount"), delta.ledgerCount);
+  increment(new FieldPath("refundCount"), delta.refundCount);
+  for (const [paymentId, cents] of Object.entries(delta.refundedByPayment)) {
+    increment(new FieldPath("refundedByPayment", paymentId), cents);
+  }
+  const derived = deriveStatus(applyDelta(totalsOf(enrollment), delta));
+  for (const [key, value] of Object.entries({ ...derived, ...extra }))
+    fields.push([new FieldPath(key), value]);
+  return fields;
+}
+
+/** Field/value pairs (and a precondition) as the arguments of the SDK's varargs `update(ref, field, value, …)`. */
+function updateArgs(
+  fields: [FieldPath, unknown][],
+  precondition?: Precondition,
+): [FieldPath, unknown, ...unknown[]] {
+  const flat = fields.flat();
+  return [
+    new FieldPath("updatedAt"),
+    FieldValue.serverTimestamp(),
+    ...flat,
+    ...(precondition === undefined ? [] : [precondition]),
+  ];
+}
+
+// ---- one read, one blind commit ----
+
+const GRPC_NOT_FOUND = 5;
+const GRPC_ALREADY_EXISTS = 6;
+const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_ABORTED = 10;
+
+function grpcCode(error: unknown): unknown {
+  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
+/** A guarded commit kept losing to concurrent writes: transient (ABORTED), so the provider or client retries. */
+class CommitContended extends Error {
+  readonly code = GRPC_ABORTED;
+  constructor() {
+    super("commit kept conflicting with concurrent writes");
+    this.name = "CommitContended";
+  }
+}
+
+const MAX_COMMIT_ATTEMPTS = 8;
+
+interface Step<T> {
+  /** The writes to commit, or null when the decision needs none. */
+  batch: WriteBatch | null;
+  result: T;
+}
+
+/**
+ * read + decide (`plan`, one BatchGet) → commit, rerun when the commit conflicts with a concurrent write: a create
+ * that finds its document (a concurrent copy, or this commit re-sent by the SDK after its reply was lost, already
+ * applied it), an updateTime precondition that no longer holds, an update of a document that vanished. The rerun
+ * reads what the conflicting write did and decides again.
+ */
+async function readThenCommit<T>(plan: () => Promise<Step<T>>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const { batch, result } = await plan();
+    if (batch === null) return result;
+    try {
+      await batch.commit();
+      return result;
+    } catch (error) {
+      const code = grpcCode(error);
+      if (code !== GRPC_ALREADY_EXISTS && code !== GRPC_FAILED_PRECONDITION && code !== GRPC_NOT_FOUND)
+        throw error;
+      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new CommitContended();
+    }
+  }
+}
+
+function deadLetterStep(event: EventContext, reason: DeadLetterReason): Step<LedgerOutcome> {
+  const batch = firestore().batch();
+  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "dead-lettered"));
+  batch.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
+  return { batch, result: { kind: "dead-lettered", reason } };
+}
+
+/** Records an event that leaves no ledger entry, once: `create` of its record fails if it was recorded before. */
+async function recordOnce(step: Step<LedgerOutcome>): Promise<LedgerOutcome> {
+  try {
+    await step.batch?.commit();
+    return step.result;
+  } catch (error) {
+    if (grpcCode(error) === GRPC_ALREADY_EXISTS) return { kind: "duplicate" };
+    throw error;
+  }
 }
 
 /** Returns true when the event was processed before (one read, no writes). */
@@ -100,19 +241,14 @@ export async function isEventProcessed(eventId: string): Promise<boolean> {
 
 /** Records a permanent failure of an authentic event: dead letter + processed-event record, exactly once. */
 export async function deadLetterEvent(event: EventContext, reason: DeadLetterReason): Promise<LedgerOutcome> {
-  return runTransaction(async (tx) => {
-    if ((await tx.get(refs.webhookEvent(event.eventId))).exists) return { kind: "duplicate" } as const;
-    return deadLetterIn(tx, event, reason);
-  });
+  return recordOnce(deadLetterStep(event, reason));
 }
 
-/** Records an event that needs no change (e.g. a refund list with only failed refunds). */
+/** Records an event that needs no change (e.g. a refund list with only failed refunds), exactly once. */
 export async function recordNoopEvent(event: EventContext): Promise<LedgerOutcome> {
-  return runTransaction(async (tx) => {
-    if ((await tx.get(refs.webhookEvent(event.eventId))).exists) return { kind: "duplicate" } as const;
-    recordEvent(tx, event, "noop");
-    return { kind: "noop" } as const;
-  });
+  const batch = firestore().batch();
+  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "noop"));
+  return recordOnce({ batch, result: { kind: "noop" } });
 }
 
 export interface ApplyEntriesParams {
@@ -127,109 +263,124 @@ export interface ApplyEntriesParams {
 }
 
 /**
- * Applies keyed ledger entries exactly once. Without an event (admin path), problems throw AppErrors;
- * with an event, permanent problems are dead-lettered.
+ * Applies keyed ledger entries exactly once: one BatchGet, one commit (see the top of this file). Without an
+ * event (admin path), problems throw AppErrors; with an event, permanent problems are dead-lettered.
  */
 export async function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerOutcome> {
   const enrollmentRef = refs.enrollment(p.uid, p.courseId);
-  return runTransaction(async (tx): Promise<LedgerOutcome> => {
-    if (p.event !== null && (await tx.get(refs.webhookEvent(p.event.eventId))).exists)
-      return { kind: "duplicate" };
-    const enrollment = (await tx.get(enrollmentRef)).data();
-    const ledgerRefs = p.entries.map((e) => refs.ledgerEntry(p.uid, p.courseId, e.id));
-    const checkoutRef = p.checkoutId === null ? null : refs.checkout(p.checkoutId);
-    const [ledgerSnaps, checkoutSnap] = await Promise.all([
-      Promise.all(ledgerRefs.map((r) => tx.get(r))),
-      checkoutRef === null ? Promise.resolve(null) : tx.get(checkoutRef),
-    ]);
+  const entryRefs = p.entries.map((e) => refs.ledgerEntry(p.uid, p.courseId, e.id));
+  const eventRef = p.event === null ? null : refs.webhookEvent(p.event.eventId);
+  const checkoutRef = p.checkoutId === null ? null : refs.checkout(p.checkoutId);
+  const toRead = [enrollmentRef, ...entryRefs, eventRef, checkoutRef].filter((r) => r !== null);
+  return readThenCommit(async (): Promise<Step<LedgerOutcome>> => {
+    const snaps = await firestore().getAll(...(toRead as DocumentReference[]));
+    const enrollmentSnap = snaps[0] as DocumentSnapshot<EnrollmentDoc>;
+    const entrySnaps = snaps.slice(1, 1 + entryRefs.length);
+    const eventSnap = eventRef === null ? undefined : snaps[1 + entryRefs.length];
+    const checkoutSnap = (checkoutRef === null ? undefined : snaps.at(-1)) as
+      DocumentSnapshot<CheckoutDoc> | undefined;
+    if (eventSnap?.exists === true) return { batch: null, result: { kind: "duplicate" } };
+    const enrollment = enrollmentSnap.data();
     if (enrollment === undefined) {
-      if (p.event !== null) return deadLetterIn(tx, p.event, "unknown-enrollment");
+      if (p.event !== null) return deadLetterStep(p.event, "unknown-enrollment");
       throw failedPrecondition("The user is not enrolled in this course.");
     }
 
     // Decide everything before writing anything.
-    let totals = totalsOf(enrollment);
-    const applied: { entry: LedgerEntryInput; index: number }[] = [];
+    let delta = ZERO_DELTA;
+    const applied: number[] = [];
     const duplicates: string[] = [];
-    let derived = null as ReturnType<typeof deriveStatus> | null;
     for (const [index, entry] of p.entries.entries()) {
-      const decision = decideLedgerApplication(totals, ledgerSnaps[index]?.exists === true, entry);
+      const decision = decideLedgerApplication(
+        enrollment.currency,
+        entrySnaps[index]?.exists === true,
+        entry,
+      );
       if (decision.kind === "duplicate") {
         duplicates.push(entry.id);
         continue;
       }
       if (decision.kind === "reject") {
-        if (p.event !== null)
-          return deadLetterIn(
-            tx,
-            p.event,
-            decision.reason === "currency-mismatch" ? "currency-mismatch" : "invalid-amount",
-          );
+        if (p.event !== null) return deadLetterStep(p.event, decision.reason);
         throw failedPrecondition(`Ledger entry rejected: ${decision.reason}.`);
       }
-      applied.push({ entry, index });
-      totals = {
-        ...totals,
-        amountPaid: decision.amountPaid,
-        ledgerCount: decision.ledgerCount,
-        refundCount: decision.refundCount,
-        refundedByPayment: decision.refundedByPayment,
-      };
-      derived = decision.derived;
+      applied.push(index);
+      delta = addDeltas(delta, decision.delta);
     }
 
-    for (const { entry, index } of applied) {
-      const ref = ledgerRefs[index];
-      if (ref === undefined) continue;
-      createLedgerDoc(tx, ref, entry, {
-        eventId: p.event?.eventId ?? null,
-        recordedBy: p.recordedBy ?? null,
-      });
+    const batch = firestore().batch();
+    let writes = 0;
+    const origin = { eventId: p.event?.eventId ?? null, recordedBy: p.recordedBy ?? null };
+    for (const index of applied) {
+      const ref = entryRefs[index];
+      const entry = p.entries[index];
+      if (ref === undefined || entry === undefined) continue;
+      batch.create(ref, ledgerEntryDoc(entry, origin));
+      writes++;
     }
-
-    const checkout = checkoutSnap?.data();
+    // A remaining-balance checkout that this payment completes stops being the enrollment's open checkout. That
+    // write is decided from the enrollment as read, so it is guarded by the read's updateTime.
     const closesOpenCheckout = p.checkoutId !== null && enrollment.openCheckout?.checkoutId === p.checkoutId;
-    if (derived !== null || closesOpenCheckout) {
-      updateIn(tx, enrollmentRef, {
-        amountPaid: totals.amountPaid,
-        ledgerCount: totals.ledgerCount,
-        refundCount: totals.refundCount,
-        refundedByPayment: totals.refundedByPayment,
-        ...(derived ?? {}),
-        ...(closesOpenCheckout ? { openCheckout: null } : {}),
-        updatedAt: FieldValue.serverTimestamp(),
-      });
+    if (applied.length > 0 || closesOpenCheckout) {
+      batch.update(
+        enrollmentRef,
+        ...updateArgs(
+          movementUpdate(enrollment, delta, closesOpenCheckout ? { openCheckout: null } : {}),
+          closesOpenCheckout ? { lastUpdateTime: enrollmentSnap.updateTime } : undefined,
+        ),
+      );
+      writes++;
     }
-    if (checkoutRef !== null && checkout !== undefined) {
+    const checkout = checkoutSnap?.data();
+    if (checkoutRef !== null && checkoutSnap !== undefined && checkout !== undefined) {
       const paymentId = p.entries.find((e) => e.type === "payment")?.providerPaymentId ?? null;
-      advanceCheckout(tx, checkoutRef, checkout, "succeeded", paymentId);
+      const update = checkoutUpdate(checkout, "succeeded", paymentId);
+      if (update !== null) {
+        batch.update(checkoutRef, update, { lastUpdateTime: checkoutSnap.updateTime });
+        writes++;
+      }
     }
-    if (p.event !== null) recordEvent(tx, p.event, applied.length > 0 ? "applied" : "duplicate");
-    return applied.length > 0
-      ? { kind: "applied", applied: applied.map((a) => a.entry.id), duplicates }
-      : { kind: "duplicate" };
+    if (eventRef !== null && p.event !== null) {
+      batch.create(eventRef, eventRecord(p.event, applied.length > 0 ? "applied" : "duplicate"));
+      writes++;
+    }
+    const result: LedgerOutcome =
+      applied.length > 0
+        ? { kind: "applied", applied: applied.map((i) => p.entries[i]?.id ?? ""), duplicates }
+        : { kind: "duplicate" };
+    return { batch: writes > 0 ? batch : null, result };
   });
 }
 
 /**
- * Moves a checkout's status, and records its provider payment id when it has none yet (a checkout whose
- * startPayment never reached its second transaction): refunds and disputes find their enrollment by it.
+ * A checkout's status move, and its provider payment id when it has none yet (a checkout whose startPayment never
+ * reached its second transaction): refunds and disputes find their enrollment by it. Null when nothing changes.
  */
-function advanceCheckout(
-  tx: Transaction,
-  ref: DocumentReference<CheckoutDoc>,
+function checkoutUpdate(
   current: Pick<CheckoutDoc, "status" | "providerPaymentId">,
   event: CheckoutEvent,
   providerPaymentId: string | null,
-): void {
+) {
   const next = nextCheckoutStatus(current.status, event);
   const learnsPaymentId = current.providerPaymentId === null && providerPaymentId !== null;
-  if (next === current.status && !learnsPaymentId) return;
-  updateIn(tx, ref, {
+  if (next === current.status && !learnsPaymentId) return null;
+  return {
     status: next,
     ...(learnsPaymentId ? { providerPaymentId } : {}),
     updatedAt: FieldValue.serverTimestamp(),
-  });
+  };
+}
+
+// ---- read-write transactions: failures, disputes, manual refunds ----
+
+function recordEventIn(tx: Transaction, event: EventContext, outcome: WebhookEventDoc["outcome"]): void {
+  tx.set(refs.webhookEvent(event.eventId), eventRecord(event, outcome));
+}
+
+function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
+  tx.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
+  recordEventIn(tx, event, "dead-lettered");
+  return { kind: "dead-lettered", reason };
 }
 
 /** `payment_intent.payment_failed`: no money moves; the checkout may become `failed` (never after `succeeded`). */
@@ -248,15 +399,26 @@ export async function recordPaymentFailed(p: {
     const checkout = checkoutRef === null ? undefined : (await tx.get(checkoutRef)).data();
     if (enrollment === undefined) return deadLetterIn(tx, p.event, "unknown-enrollment");
     if (checkoutRef !== null && checkout !== undefined) {
-      const next = nextCheckoutStatus(checkout.status, "failed");
-      advanceCheckout(tx, checkoutRef, checkout, "failed", p.providerPaymentId);
-      if (next !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
+      const update = checkoutUpdate(checkout, "failed", p.providerPaymentId);
+      if (update !== null) updateIn(tx, checkoutRef, update);
+      if (update?.status !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
         updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
       }
     }
-    recordEvent(tx, p.event, "noop");
+    recordEventIn(tx, p.event, "noop");
     return { kind: "noop" };
   });
+}
+
+/** The enrollment update of a money movement inside a transaction (exact derived fields: the read is locked). */
+function updateMovementIn(
+  tx: Transaction,
+  ref: DocumentReference<EnrollmentDoc>,
+  enrollment: EnrollmentDoc,
+  delta: LedgerDelta,
+  extra: Record<string, unknown> = {},
+): void {
+  tx.update(ref, ...updateArgs(movementUpdate(enrollment, delta, extra)));
 }
 
 /**
@@ -286,12 +448,12 @@ export async function applyDisputeEvent(p: {
 
     const decision = decideDisputeTransition(enrollment.disputes[p.disputeId], p.disputeEvent);
     if (decision.kind === "ignore") {
-      recordEvent(tx, p.event, "noop");
+      recordEventIn(tx, p.event, "noop");
       return { kind: "noop" };
     }
     const disputes = { ...enrollment.disputes, [p.disputeId]: decision.record };
     const openDisputes = countOpenDisputes(disputes);
-    let totals: LedgerTotals = { ...totalsOf(enrollment), openDisputes };
+    let delta = ZERO_DELTA;
     let applied: string[] = [];
     if (decision.adjustmentAmount !== null) {
       const entry: LedgerEntryInput = {
@@ -302,23 +464,16 @@ export async function applyDisputeEvent(p: {
         source: p.source,
         providerPaymentId: decision.record.providerPaymentId,
       };
-      const ledger = decideLedgerApplication(totals, adjustmentSnap.exists, entry);
+      const ledger = decideLedgerApplication(enrollment.currency, adjustmentSnap.exists, entry);
       if (ledger.kind === "reject") return deadLetterIn(tx, p.event, "invalid-amount");
       if (ledger.kind === "apply") {
-        createLedgerDoc(tx, adjustmentRef, entry, { eventId: p.event.eventId, recordedBy: null });
-        totals = { ...totals, amountPaid: ledger.amountPaid, ledgerCount: ledger.ledgerCount };
+        tx.create(adjustmentRef, ledgerEntryDoc(entry, { eventId: p.event.eventId, recordedBy: null }));
+        delta = ledger.delta;
         applied = [entry.id];
       }
     }
-    updateIn(tx, enrollmentRef, {
-      disputes,
-      openDisputes,
-      amountPaid: totals.amountPaid,
-      ledgerCount: totals.ledgerCount,
-      ...deriveStatus(totals),
-      updatedAt: FieldValue.serverTimestamp(),
-    });
-    recordEvent(tx, p.event, "applied");
+    updateMovementIn(tx, enrollmentRef, { ...enrollment, openDisputes }, delta, { disputes, openDisputes });
+    recordEventIn(tx, p.event, "applied");
     return { kind: "applied", applied, duplicates: [] };
   });
 }
@@ -331,7 +486,8 @@ export interface ManualRefundResult {
 
 /**
  * Refund of a manual payment, applied directly (no provider): the refund entry's id is deterministic from the
- * request's idempotency key, so retries find it; the amount is bounded by what is still refundable.
+ * request's idempotency key, so retries find it; the amount is bounded by what is still refundable, read in the
+ * same transaction (so two concurrent refunds of one payment cannot both take the last cents).
  */
 export async function applyManualRefund(p: {
   uid: string;
@@ -372,17 +528,10 @@ export async function applyManualRefund(p: {
       providerPaymentId: p.paymentId,
       providerRefundId: p.refundLedgerId,
     };
-    const decision = decideLedgerApplication(totalsOf(enrollment), false, entry);
+    const decision = decideLedgerApplication(enrollment.currency, false, entry);
     if (decision.kind !== "apply") throw failedPrecondition("Refund not possible.");
-    createLedgerDoc(tx, refundRef, entry, { eventId: null, recordedBy: p.recordedBy });
-    updateIn(tx, enrollmentRef, {
-      amountPaid: decision.amountPaid,
-      ledgerCount: decision.ledgerCount,
-      refundCount: decision.refundCount,
-      refundedByPayment: decision.refundedByPayment,
-      ...decision.derived,
-      updatedAt: FieldValue.serverTimestamp(),
-    });
+    tx.create(refundRef, ledgerEntryDoc(entry, { eventId: null, recordedBy: p.recordedBy }));
+    updateMovementIn(tx, enrollmentRef, enrollment, decision.delta);
     return { refundId: p.refundLedgerId, amount: amountDecision.amount, duplicate: false };
   });
 }

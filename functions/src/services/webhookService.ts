@@ -4,8 +4,9 @@
  *   2. Verify `Stripe-Signature` over the raw body with the official stripe package (default tolerance 300 s)
  *      and refuse timestamps more than the tolerance in the future — BEFORE looking at the body. 400 on failure.
  *   3. Parse with zod; 400 if a handled type is malformed; unknown types → 200 ignored (no writes).
- *   4. Duplicate? One read of webhookEvents/{eventId} → 200, no writes.
- *   5. Map to a domain command and run it in one transaction (ledgerService).
+ *   4. Map to a domain command and run it (ledgerService). A payment or refund whose enrollment is known from its
+ *      metadata is one BatchGet (event record, enrollment, ledger entries) and one blind commit; a duplicate ends
+ *      after the BatchGet (200, no writes). Other events read the event record first (one RPC for a duplicate).
  *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
  *   the provider retries. An event about a payment not (yet) known here — a refund or dispute that overtook its
  *   payment — is answered 503 while the provider would still retry it (72 h from the event's `created`), so it
@@ -160,7 +161,6 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
   }
   try {
-    if (await isEventProcessed(event.id)) return reply(200, { received: true, outcome: "duplicate" });
     const created = eventCreatedSeconds(check.event);
     const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
     const outcome = await execute(
@@ -206,7 +206,7 @@ async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; c
   const checkout = (await checkoutsByProviderPaymentId(target.providerPaymentId).get()).docs[0]?.data();
   if (checkout !== undefined) return { uid: checkout.uid, courseId: checkout.courseId };
   // No checkout (a payment made outside startPayment, or one whose checkout never learnt its payment id):
-  // the payment's ledger entry at users/{uid}/courses/{courseId}/payments/{id} names the enrollment.
+  // the payment's ledger entry at users/{uid}/courses/{courseId}/ledger/{id} names the enrollment.
   const entry = (await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get()).docs[0];
   const enrollment = entry?.ref.parent.parent;
   const user = enrollment?.parent.parent;
@@ -220,6 +220,14 @@ async function execute(
   source: LedgerSource,
   mayStillArrive: boolean,
 ): Promise<LedgerOutcome> {
+  // A duplicate ends after one RPC: a payment or refund with a known enrollment reads the event record in its one
+  // BatchGet, and a dead letter or no-op fails on its create; anything else (a lookup by payment id, a
+  // transaction) reads the record first.
+  const checksItself =
+    command.kind === "deadLetter" ||
+    command.kind === "noop" ||
+    (command.kind === "applyEntries" && command.target.kind === "known");
+  if (!checksItself && (await isEventProcessed(event.eventId))) return { kind: "duplicate" };
   const unknownPayment = (): Promise<LedgerOutcome> => {
     if (mayStillArrive) throw new PaymentNotYetKnown();
     return deadLetterEvent(event, "unknown-payment");

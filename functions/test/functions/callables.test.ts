@@ -226,7 +226,7 @@ describe("startPayment", () => {
       openCheckout: null,
     });
     expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });
-    expect(await readDoc(`users/student-1/courses/c1/payments/${started.paymentId}`)).toMatchObject({
+    expect(await readDoc(`users/student-1/courses/c1/ledger/${started.paymentId}`)).toMatchObject({
       amount: 1000,
       type: "payment",
       source: "local",
@@ -363,7 +363,7 @@ describe("recordManualPayment and refundPayment", () => {
     };
     const refund = await call(refundPayment, ADMIN, input);
     expect(refund).toMatchObject({ amount: 250, applied: false, status: "succeeded" });
-    expect(await readDoc(`users/student-1/courses/c1/payments/${refund.refundId}`)).toMatchObject({
+    expect(await readDoc(`users/student-1/courses/c1/ledger/${refund.refundId}`)).toMatchObject({
       amount: -250,
       type: "refund",
       providerPaymentId: started.paymentId,
@@ -399,7 +399,7 @@ describe("recordManualPayment and refundPayment", () => {
       requestId: "refund-00000011",
     });
     expect(refund).toMatchObject({ amount: 1000, applied: false, status: "pending" });
-    const ledgerPath = `users/student-1/courses/c1/payments/${refund.refundId}`;
+    const ledgerPath = `users/student-1/courses/c1/ledger/${refund.refundId}`;
     expect(await readDoc(ledgerPath)).toBeUndefined();
     expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
       amountPaid: 1000,

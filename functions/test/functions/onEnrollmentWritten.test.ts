@@ -76,4 +76,37 @@ describe("onEnrollmentWritten", () => {
     expect(await readDoc("courseStats/c1")).toBeUndefined();
     expect(await readDoc("triggerEvents/ce-noop")).toBeUndefined();
   });
+
+  it("corrects derived fields that trail the totals, from the event's after snapshot, and only while it is current", async () => {
+    const { s2 } = await enrollAndPay();
+    // A concurrent movement left the derived fields behind the totals (what a blind increment commit can do).
+    await firestore().doc(PATH).update({ amountDue: 1000, paymentStatus: "unpaid", accessStatus: "locked" });
+    const stale = await snap();
+    await deliver("ce-stale-fix", s2, stale);
+    expect(await readDoc(PATH)).toMatchObject({
+      amountPaid: 1000,
+      amountDue: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
+    });
+    // Its correction is a write whose own event finds nothing to correct and moves no stats: nothing written.
+    const corrected = await snap();
+    await deliver("ce-after-fix", stale, corrected);
+    expect((await snap()).updateTime?.isEqual(corrected.updateTime ?? corrected.readTime)).toBe(true);
+    expect(await readDoc("courseStats/c1")).toMatchObject({ paidCount: 0, revenue: 0 });
+    expect(await readDoc("triggerEvents/ce-after-fix")).toBeDefined();
+  });
+
+  it("a stale event never overwrites a newer state, but still counts its stats delta once", async () => {
+    const { s1 } = await enrollAndPay();
+    await firestore().doc(PATH).update({ paymentStatus: "unpaid", accessStatus: "locked", amountDue: 1000 });
+    const old = await snap();
+    // A newer write (e.g. the next movement) lands before the old write's event is delivered.
+    await firestore().doc(PATH).update({ paymentStatus: "paid", accessStatus: "active", amountDue: 0 });
+    const newer = await snap();
+    await deliver("ce-old", s1, old);
+    await deliver("ce-old", s1, old);
+    expect((await snap()).updateTime?.isEqual(newer.updateTime ?? newer.readTime)).toBe(true);
+    expect(await readDoc("courseStats/c1")).toMatchObject({ paidCount: 0, revenue: 1000 });
+  });
 });

@@ -119,16 +119,21 @@ describe("signature and request checks (before anything else)", () => {
 });
 
 describe("processing", () => {
-  it("applies a payment once; a duplicate delivery costs one read and no writes", async () => {
+  it("applies a payment with one BatchGet and one Commit; a duplicate delivery costs one RPC and no writes", async () => {
     const event = paymentSucceededEvent(payment("pi_1", 1000), "evt_1");
+    lf.server().resetStats();
     expect(await deliverEvent(event)).toEqual({ status: 200, body: { received: true, outcome: "applied" } });
+    const applied = lf.server().stats();
+    expect(applied.rpcs).toEqual({ BatchGetDocuments: 1, Commit: 1 });
+    // Read: the event record, the enrollment, the ledger entry. Written: the ledger entry, the enrollment, the record.
+    expect([applied.reads, applied.writes]).toEqual([3, 3]);
     lf.server().resetStats();
     expect(await deliverEvent(event)).toEqual({
       status: 200,
       body: { received: true, outcome: "duplicate" },
     });
     const stats = lf.server().stats();
-    expect(stats.reads).toBe(1);
+    expect(stats.rpcs).toEqual({ BatchGetDocuments: 1 });
     expect(stats.writes).toBe(0);
     expect(await readDoc(ENROLLMENT)).toMatchObject({
       amountPaid: 1000,
@@ -146,7 +151,7 @@ describe("processing", () => {
     await deliverEvent(paymentSucceededEvent(payment("pi_ts", 1000), "evt_ts"));
     const db = firestore();
     const enrollment = await db.doc(ENROLLMENT).get();
-    const entry = await db.doc(`${ENROLLMENT}/payments/pi_ts`).get();
+    const entry = await db.doc(`${ENROLLMENT}/ledger/pi_ts`).get();
     // serverTimestamp() resolves to the commit time, which is the document's own updateTime.
     const updatedAt = enrollment.get("updatedAt") as Timestamp;
     const createdAt = entry.get("createdAt") as Timestamp;
@@ -253,7 +258,7 @@ describe("processing", () => {
       "evt_late_created",
     );
     expect((await deliverEvent(lateCreated)).body).toEqual({ received: true, outcome: "noop" });
-    expect(await readDoc(`${ENROLLMENT}/payments/dp_1`)).toMatchObject({ amount: -1000, type: "adjustment" });
+    expect(await readDoc(`${ENROLLMENT}/ledger/dp_1`)).toMatchObject({ amount: -1000, type: "adjustment" });
     expect(await readDoc(ENROLLMENT)).toMatchObject({
       openDisputes: 0,
       amountPaid: 0,
@@ -300,7 +305,7 @@ describe("refunds: refund.created / refund.updated (Stripe API ≥ 2022-11-15 li
     });
     await deliverEvent(chargeRefundedEvent({ ...p, refunds: [succeeded] }, "evt_charge_list"));
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 600, ids: ["pi_1", "re_1"] });
-    expect(await readDoc(`${ENROLLMENT}/payments/re_1`)).toMatchObject({
+    expect(await readDoc(`${ENROLLMENT}/ledger/re_1`)).toMatchObject({
       amount: -400,
       type: "refund",
       providerPaymentId: "pi_1",

@@ -794,7 +794,7 @@ async function runCommand(cmd: Command, exp: Expectations): Promise<string> {
     const payment = await provider.load(paymentId);
     const uid = payment.metadata.uid ?? "";
     const courseId = payment.metadata.courseId ?? "";
-    exp.ledger.set(`users/${uid}/courses/${courseId}/payments/${paymentId}`, payment.amount);
+    exp.ledger.set(`users/${uid}/courses/${courseId}/ledger/${paymentId}`, payment.amount);
     return "confirm";
   }
   const spec = specOf(cmd.name);
@@ -834,7 +834,7 @@ async function runCommand(cmd: Command, exp: Expectations): Promise<string> {
     }
     case "recordManualPayment": {
       const fresh = successes.filter((s) => s.duplicate === false).length;
-      const ledgerPath = `users/${String(data.uid)}/courses/${String(data.courseId)}/payments/manual_${String(data.reference)}`;
+      const ledgerPath = `users/${String(data.uid)}/courses/${String(data.courseId)}/ledger/manual_${String(data.reference)}`;
       const existed = before.dump.includes(`/documents/${ledgerPath}"`);
       // Exactly one delivery applies a new reference; none applies a known one.
       expect({ fresh, context }).toEqual({ fresh: existed ? 0 : 1, context });
@@ -846,7 +846,7 @@ async function runCommand(cmd: Command, exp: Expectations): Promise<string> {
       expect({ refundIds: ids.size, context }).toEqual({ refundIds: 1, context });
       const first = successes[0] as { refundId: string; amount: number };
       exp.ledger.set(
-        `users/${String(data.uid)}/courses/${String(data.courseId)}/payments/${first.refundId}`,
+        `users/${String(data.uid)}/courses/${String(data.courseId)}/ledger/${first.refundId}`,
         -first.amount,
       );
       break;
@@ -880,11 +880,11 @@ describe("sequences of calls, retried and concurrent", () => {
         await db.restoreFixture();
         const exp: Expectations = {
           ledger: new Map([
-            [`users/student-1/courses/c1/payments/${fixture.paidPaymentId}`, 300],
-            ["users/student-1/courses/c1/payments/manual_bank-1", 200],
-            [`users/student-1/courses/c1/payments/${fixture.providerRefundId}`, -50],
-            ["users/student-3/courses/eur1/payments/manual_cash-9", 2500],
-            [`users/student-3/courses/eur1/payments/${fixture.manualRefundId}`, -100],
+            [`users/student-1/courses/c1/ledger/${fixture.paidPaymentId}`, 300],
+            ["users/student-1/courses/c1/ledger/manual_bank-1", 200],
+            [`users/student-1/courses/c1/ledger/${fixture.providerRefundId}`, -50],
+            ["users/student-3/courses/eur1/ledger/manual_cash-9", 2500],
+            [`users/student-3/courses/eur1/ledger/${fixture.manualRefundId}`, -100],
           ]),
           checkouts: new Map(),
           started: [fixture.openPaymentId],
@@ -896,7 +896,7 @@ describe("sequences of calls, retried and concurrent", () => {
         const audits = await auditEnrollments(db);
         const ledger = new Map<string, number>(
           audits.flatMap((a) =>
-            a.ledger.map((e): [string, number] => [`${a.path}/payments/${e.id}`, e.amount]),
+            a.ledger.map((e): [string, number] => [`${a.path}/ledger/${e.id}`, e.amount]),
           ),
         );
         for (const [entry, amount] of exp.ledger)

@@ -198,7 +198,7 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
   for (const doc of enrollments) {
     const e = doc.data();
     const where = doc.ref.path;
-    const ledgerSnap = await doc.ref.collection("payments").get();
+    const ledgerSnap = await doc.ref.collection("ledger").get();
     const ledger: LedgerEntryView[] = ledgerSnap.docs.map((d) => ({
       id: d.id,
       amount: d.get("amount") as number,
@@ -211,7 +211,7 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
         ((entry.type === "payment" && entry.amount > 0) ||
           (entry.type === "refund" && entry.amount < 0) ||
           (entry.type === "adjustment" && entry.amount !== 0));
-      if (!ok) throw new Error(`${where}/payments/${entry.id}: bad entry ${JSON.stringify(entry)}`);
+      if (!ok) throw new Error(`${where}/ledger/${entry.id}: bad entry ${JSON.stringify(entry)}`);
       // Provider ids (pi_, re_, dp_…) are global; manual ids are scoped to their enrollment.
       if (entry.id.startsWith("manual")) continue;
       const owner = owners.get(entry.id);
@@ -296,7 +296,7 @@ export const HOSTILE_STRINGS: readonly string[] = [
   "\t",
   "a/b",
   "/",
-  "c1/payments/x",
+  "c1/ledger/x",
   "../c1",
   ".",
   "..",

@@ -114,7 +114,7 @@ export async function countDocs(collectionPath: string): Promise<number> {
 }
 
 export async function ledgerSum(uid: string, courseId: string): Promise<{ sum: number; ids: string[] }> {
-  const snap = await firestore().collection(`users/${uid}/courses/${courseId}/payments`).get();
+  const snap = await firestore().collection(`users/${uid}/courses/${courseId}/ledger`).get();
   return {
     sum: snap.docs.reduce((s, d) => s + (d.get("amount") as number), 0),
     ids: snap.docs.map((d) => d.id).sort(),

@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import {
-  applyEntries,
+  addDeltas,
+  applyDelta,
   decideLedgerApplication,
+  ZERO_DELTA,
   type LedgerEntryInput,
   type LedgerTotals,
 } from "../../src/domain/ledger";
@@ -35,53 +37,79 @@ const refund = (id: string, paymentId: string, amount: number): LedgerEntryInput
   providerRefundId: id,
 });
 
+/**
+ * What the backend does: each entry not recorded yet adds its delta with increments (in any order, each once: the
+ * entry's document is created in the same commit). The result is what Firestore stores.
+ */
+function applyAll(totals: LedgerTotals, entries: readonly LedgerEntryInput[]): LedgerTotals {
+  const recorded = new Set<string>();
+  let delta = ZERO_DELTA;
+  for (const entry of entries) {
+    const decision = decideLedgerApplication(totals.currency, recorded.has(entry.id), entry);
+    if (decision.kind !== "apply") continue;
+    recorded.add(entry.id);
+    delta = addDeltas(delta, decision.delta);
+  }
+  return applyDelta(totals, delta);
+}
+
 describe("decideLedgerApplication", () => {
-  it("applies a new payment and derives statuses from the new totals", () => {
-    const d = decideLedgerApplication(empty, false, pay("pi_1", 1000));
+  it("a new payment adds its amount and one ledger entry", () => {
+    const d = decideLedgerApplication("usd", false, pay("pi_1", 1000));
     expect(d).toEqual({
       kind: "apply",
-      amountPaid: 1000,
-      ledgerCount: 1,
-      refundCount: 0,
-      refundedByPayment: {},
-      derived: { amountDue: 0, amountOverpaid: 0, paymentStatus: "paid", accessStatus: "active" },
+      delta: { amountPaid: 1000, ledgerCount: 1, refundCount: 0, refundedByPayment: {} },
+    });
+    expect(d.kind === "apply" && deriveStatus(applyDelta(empty, d.delta))).toEqual({
+      amountDue: 0,
+      amountOverpaid: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
     });
   });
 
-  it("changes nothing when the ledger doc already exists", () => {
-    expect(decideLedgerApplication(empty, true, pay("pi_1", 1000))).toEqual({ kind: "duplicate" });
+  it("changes nothing when the ledger entry already exists", () => {
+    expect(decideLedgerApplication("usd", true, pay("pi_1", 1000))).toEqual({ kind: "duplicate" });
   });
 
   it("tracks refunded cents per payment", () => {
-    const d = decideLedgerApplication(
-      { ...empty, amountPaid: 1000, ledgerCount: 1 },
-      false,
-      refund("re_1", "pi_1", 300),
-    );
-    expect(d.kind === "apply" && d.refundedByPayment).toEqual({ pi_1: 300 });
-    expect(d.kind === "apply" && d.derived.paymentStatus).toBe("partial");
+    const d = decideLedgerApplication("usd", false, refund("re_1", "pi_1", 300));
+    expect(d).toEqual({
+      kind: "apply",
+      delta: { amountPaid: -300, ledgerCount: 1, refundCount: 1, refundedByPayment: { pi_1: 300 } },
+    });
+    const after =
+      d.kind === "apply" ? applyDelta({ ...empty, amountPaid: 1000, ledgerCount: 1 }, d.delta) : empty;
+    expect(after.refundedByPayment).toEqual({ pi_1: 300 });
+    expect(deriveStatus(after).paymentStatus).toBe("partial");
   });
 
   it("rejects wrong signs, zero, fractional amounts and other currencies", () => {
-    expect(decideLedgerApplication(empty, false, pay("pi_1", -5))).toEqual({
-      kind: "reject",
-      reason: "invalid-amount",
-    });
-    expect(decideLedgerApplication(empty, false, pay("pi_1", 0))).toEqual({
-      kind: "reject",
-      reason: "invalid-amount",
-    });
-    expect(decideLedgerApplication(empty, false, pay("pi_1", 1.5))).toEqual({
-      kind: "reject",
-      reason: "invalid-amount",
-    });
-    expect(decideLedgerApplication(empty, false, { ...refund("re_1", "pi_1", 5), amount: 5 })).toEqual({
-      kind: "reject",
-      reason: "invalid-amount",
-    });
-    expect(decideLedgerApplication(empty, false, { ...pay("pi_1", 5), currency: "eur" })).toEqual({
+    for (const entry of [
+      pay("pi_1", -5),
+      pay("pi_1", 0),
+      pay("pi_1", 1.5),
+      { ...refund("re_1", "pi_1", 5), amount: 5 },
+    ]) {
+      expect(decideLedgerApplication("usd", false, entry)).toEqual({
+        kind: "reject",
+        reason: "invalid-amount",
+      });
+    }
+    expect(decideLedgerApplication("usd", false, { ...pay("pi_1", 5), currency: "eur" })).toEqual({
       kind: "reject",
       reason: "currency-mismatch",
+    });
+  });
+
+  it("sums deltas per payment", () => {
+    const refunds = [refund("re_1", "pi_1", 100), refund("re_2", "pi_1", 50), refund("re_3", "pi_2", 7)];
+    const totals = applyAll({ ...empty, amountPaid: 2000, ledgerCount: 2 }, refunds);
+    expect(totals).toMatchObject({
+      amountPaid: 1843,
+      ledgerCount: 5,
+      refundCount: 3,
+      refundedByPayment: { pi_1: 150, pi_2: 7 },
     });
   });
 });
@@ -111,7 +139,7 @@ describe("order independence (property)", () => {
         fc.array(fc.double({ noNaN: true }), { minLength: 40, maxLength: 40 }),
         (entries, price, dupIdx, sortKeys) => {
           const start = { ...empty, price };
-          const natural = applyEntries(start, new Set(), entries).totals;
+          const natural = applyAll(start, entries);
           const withDups = [
             ...entries,
             ...dupIdx.map((i) => entries[i % entries.length]).filter((e) => e !== undefined),
@@ -120,7 +148,7 @@ describe("order independence (property)", () => {
             .map((entry, i) => ({ entry, key: sortKeys[i % sortKeys.length] ?? 0 }))
             .sort((a, b) => a.key - b.key)
             .map((x) => x.entry);
-          const other = applyEntries(start, new Set(), shuffled).totals;
+          const other = applyAll(start, shuffled);
           expect(other).toEqual(natural);
           expect(other.ledgerCount).toBe(entries.length);
           expect(other.amountPaid).toBe(entries.reduce((s, e) => s + e.amount, 0));

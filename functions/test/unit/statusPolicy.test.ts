@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { deriveStatus } from "../../src/domain/statusPolicy";
+import { derivedDrift, deriveStatus, statusInputsOf } from "../../src/domain/statusPolicy";
 
 describe("status policy", () => {
   const base = { refundCount: 0, openDisputes: 0 };
@@ -70,5 +70,44 @@ describe("status policy", () => {
         },
       ),
     );
+  });
+});
+
+describe("derivedDrift / statusInputsOf (what onEnrollmentWritten corrects)", () => {
+  const stored = {
+    price: 1000,
+    amountPaid: 1000,
+    refundCount: 0,
+    openDisputes: 0,
+    amountDue: 500,
+    amountOverpaid: 0,
+    paymentStatus: "partial",
+    accessStatus: "locked",
+  };
+
+  it("names exactly the derived fields that differ from the policy", () => {
+    const inputs = statusInputsOf(stored);
+    expect(inputs).toEqual({ price: 1000, amountPaid: 1000, refundCount: 0, openDisputes: 0 });
+    expect(inputs && derivedDrift(stored, deriveStatus(inputs))).toEqual({
+      amountDue: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
+    });
+  });
+
+  it("is null when the stored fields agree, and inputs are null when a total is not an integer", () => {
+    const agreeing = {
+      ...stored,
+      ...deriveStatus({ price: 1000, amountPaid: 1000, refundCount: 0, openDisputes: 0 }),
+    };
+    expect(
+      derivedDrift(
+        agreeing,
+        deriveStatus({ price: 1000, amountPaid: 1000, refundCount: 0, openDisputes: 0 }),
+      ),
+    ).toBeNull();
+    expect(statusInputsOf({ ...stored, amountPaid: "1000" })).toBeNull();
+    expect(statusInputsOf({ ...stored, openDisputes: undefined })).toBeNull();
+    expect(statusInputsOf({ ...stored, price: 1.5 })).toBeNull();
   });
 });

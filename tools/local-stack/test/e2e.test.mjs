@@ -129,7 +129,7 @@ test("enroll → startPayment → signed webhook → paid and active; courseStat
     assert.equal(e.price, DEMO.course.price);
     assert.equal(e.currency, DEMO.course.currency);
 
-    const ledger = await stack.db.collection(`users/${uid}/courses/${courseId}/payments`).get();
+    const ledger = await stack.db.collection(`users/${uid}/courses/${courseId}/ledger`).get();
     assert.deepEqual(
       ledger.docs.map((d) => [d.id, d.data().amount]),
       [[started.result.paymentId, DEMO.course.price]],

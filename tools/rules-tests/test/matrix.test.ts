@@ -129,12 +129,12 @@ const TARGETS = {
     update: { amountPaid: 4900, amountDue: 0, paymentStatus: "paid", accessStatus: "active" },
   },
   ledgerEntry: {
-    label: "users/{uid}/courses/{courseId}/payments/{paymentId}",
+    label: "users/{uid}/courses/{courseId}/ledger/{entryId}",
     doc: PATHS.ownerLedgerEntry,
-    list: (db) => collection(db, "users", OWNER_UID, "courses", PUBLISHED_COURSE, "payments"),
+    list: (db) => collection(db, "users", OWNER_UID, "courses", PUBLISHED_COURSE, "ledger"),
     listReturns: [PATHS.ownerLedgerEntry],
     create: {
-      path: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/payments/pi_forged`,
+      path: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/ledger/pi_forged`,
       data: {
         amount: 2900,
         currency: "eur",

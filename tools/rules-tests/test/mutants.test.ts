@@ -53,7 +53,7 @@ const MUTANTS: Mutant[] = [
     name: "collection-group ledger queries for any signed-in user",
     from: "      allow list: if isAdmin();\n    }",
     to: "      allow list: if request.auth != null;\n    }",
-    probe: (env) => getDocs(collectionGroup(asOwner(env), "payments")),
+    probe: (env) => getDocs(collectionGroup(asOwner(env), "ledger")),
   },
 ];
 

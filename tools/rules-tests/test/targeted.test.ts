@@ -156,13 +156,13 @@ describe("enrollments: money and status are server-owned", () => {
   test("owner writing a ledger entry and the matching totals in one batch fails", async () => {
     const firestore = db("owner");
     const batch = writeBatch(firestore);
-    batch.set(doc(firestore, PATHS.ownerEnrollment, "payments", "pi_forged"), {
+    batch.set(doc(firestore, PATHS.ownerEnrollment, "ledger", "pi_forged"), {
       amount: 2900,
       type: "payment",
     });
     batch.update(doc(firestore, PATHS.ownerEnrollment), { amountPaid: 4900, amountDue: 0 });
     await assertFails(batch.commit());
-    expect(await stored(`${PATHS.ownerEnrollment}/payments/pi_forged`)).toBeUndefined();
+    expect(await stored(`${PATHS.ownerEnrollment}/ledger/pi_forged`)).toBeUndefined();
     expect(await stored(PATHS.ownerEnrollment)).toEqual(seedData(PATHS.ownerEnrollment));
   });
 
@@ -200,7 +200,7 @@ describe("enrollment listing", () => {
 
   test("listing another user's ledger fails", async () => {
     await assertFails(
-      getDocs(collection(db("owner"), "users", OTHER_UID, "courses", PUBLISHED_COURSE, "payments")),
+      getDocs(collection(db("owner"), "users", OTHER_UID, "courses", PUBLISHED_COURSE, "ledger")),
     );
   });
 });
@@ -248,18 +248,18 @@ describe("courses: rules are not filters", () => {
   });
 });
 
-describe("collection-group query on payments", () => {
+describe("collection-group query on the ledger", () => {
   test.each<Role>(["anonymous", "otherUser", "owner"])("by %s (not an admin) fails", async (role) => {
-    await assertFails(getDocs(collectionGroup(db(role), "payments")));
+    await assertFails(getDocs(collectionGroup(db(role), "ledger")));
   });
 
   test("by the owner, even filtered to their own provider payment id, fails", async () => {
-    const q = query(collectionGroup(db("owner"), "payments"), where("providerPaymentId", "==", "pi_alice_1"));
+    const q = query(collectionGroup(db("owner"), "ledger"), where("providerPaymentId", "==", "pi_alice_1"));
     await assertFails(getDocs(q));
   });
 
   test("by an admin succeeds and spans every user's ledger", async () => {
-    const snapshot = await assertSucceeds(getDocs(collectionGroup(db("admin"), "payments")));
+    const snapshot = await assertSucceeds(getDocs(collectionGroup(db("admin"), "ledger")));
     expect(snapshot.docs.map((d) => d.ref.path).sort()).toEqual(
       [PATHS.ownerLedgerEntry, PATHS.otherLedgerEntry].sort(),
     );

@@ -58,7 +58,7 @@ export const enrollmentDocSchema = z.object({
 });
 export type EnrollmentDoc = z.infer<typeof enrollmentDocSchema>;
 
-export const ledgerDocSchema = z.object({
+export const ledgerEntryDocSchema = z.object({
   amount: cents,
   currency: z.string(),
   type: z.enum(LEDGER_ENTRY_TYPES),
@@ -69,7 +69,7 @@ export const ledgerDocSchema = z.object({
   recordedBy: z.string().nullable(),
   createdAt: timestamp,
 });
-export type LedgerDoc = z.infer<typeof ledgerDocSchema>;
+export type LedgerEntryDoc = z.infer<typeof ledgerEntryDocSchema>;
 
 export const checkoutDocSchema = z.object({
   uid: z.string(),

@@ -9,6 +9,7 @@ import type {
   WithFieldValue,
 } from "firebase-admin/firestore";
 import type { z } from "zod";
+import { deriveStatus } from "../../domain/statusPolicy";
 import { firestore } from "../../shared/admin";
 import { CorruptDataError } from "../../shared/errors";
 import {
@@ -17,7 +18,7 @@ import {
   courseStatsDocSchema,
   deadLetterDocSchema,
   enrollmentDocSchema,
-  ledgerDocSchema,
+  ledgerEntryDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type CheckoutDoc,
@@ -25,7 +26,7 @@ import {
   type CourseStatsDoc,
   type DeadLetterDoc,
   type EnrollmentDoc,
-  type LedgerDoc,
+  type LedgerEntryDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -38,7 +39,10 @@ function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
     .join("; ");
 }
 
-export function converter<T extends DocumentData>(schema: z.ZodType<T>): FirestoreDataConverter<T> {
+export function converter<T extends DocumentData>(
+  schema: z.ZodType<T>,
+  normalize: (doc: T) => T = (doc) => doc,
+): FirestoreDataConverter<T> {
   return {
     toFirestore(model: PartialWithFieldValue<T>): DocumentData {
       return model;
@@ -46,15 +50,22 @@ export function converter<T extends DocumentData>(schema: z.ZodType<T>): Firesto
     fromFirestore(snapshot: QueryDocumentSnapshot): T {
       const parsed = schema.safeParse(snapshot.data());
       if (!parsed.success) throw new CorruptDataError(snapshot.ref.path, describeIssues(parsed.error.issues));
-      return parsed.data;
+      return normalize(parsed.data);
     },
   };
 }
 
+/**
+ * The server reads an enrollment's derived fields as the status policy derives them from its totals: the stored
+ * ones may trail the totals for a moment after concurrent money movements (onEnrollmentWritten corrects them), and
+ * server decisions (what is still due, what may be refunded) must never use a stale value.
+ */
+const withDerivedStatus = (doc: EnrollmentDoc): EnrollmentDoc => ({ ...doc, ...deriveStatus(doc) });
+
 const converters = {
   course: converter<CourseDoc>(courseDocSchema),
-  enrollment: converter<EnrollmentDoc>(enrollmentDocSchema),
-  ledger: converter<LedgerDoc>(ledgerDocSchema),
+  enrollment: converter<EnrollmentDoc>(enrollmentDocSchema, withDerivedStatus),
+  ledgerEntry: converter<LedgerEntryDoc>(ledgerEntryDocSchema),
   checkout: converter<CheckoutDoc>(checkoutDocSchema),
   webhookEvent: converter<WebhookEventDoc>(webhookEventDocSchema),
   deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
@@ -68,7 +79,7 @@ export const COLLECTIONS = {
   courseStats: "courseStats",
   users: "users",
   enrollments: "courses",
-  payments: "payments",
+  ledger: "ledger",
   checkouts: "checkouts",
   webhookEvents: "webhookEvents",
   deadLetters: "deadLetters",
@@ -87,15 +98,15 @@ export const refs = {
       .collection(COLLECTIONS.enrollments)
       .doc(courseId)
       .withConverter(converters.enrollment),
-  ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerDoc> =>
+  ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerEntryDoc> =>
     firestore()
       .collection(COLLECTIONS.users)
       .doc(uid)
       .collection(COLLECTIONS.enrollments)
       .doc(courseId)
-      .collection(COLLECTIONS.payments)
+      .collection(COLLECTIONS.ledger)
       .doc(entryId)
-      .withConverter(converters.ledger),
+      .withConverter(converters.ledgerEntry),
   checkout: (checkoutId: string): DocumentReference<CheckoutDoc> =>
     firestore().collection(COLLECTIONS.checkouts).doc(checkoutId).withConverter(converters.checkout),
   webhookEvent: (eventId: string): DocumentReference<WebhookEventDoc> =>
@@ -122,7 +133,7 @@ export function checkoutsByProviderPaymentId(providerPaymentId: string) {
  */
 export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
   return firestore()
-    .collectionGroup(COLLECTIONS.payments)
+    .collectionGroup(COLLECTIONS.ledger)
     .where("providerPaymentId", "==", providerPaymentId)
     .limit(1);
 }

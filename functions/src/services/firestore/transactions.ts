@@ -1,6 +1,6 @@
 /**
  * `runTransaction` for this codebase's transactions, all of which are idempotent: they re-read what they
- * would write (ledger doc, event record, marker, checkout) and change nothing if it is already there.
+ * would write (ledger entry, event record, checkout) and change nothing if it is already there.
  *
  * Why a wrapper: when a Commit's reply is lost, google-gax retries the Commit RPC with the same transaction
  * id and the server answers INVALID_ARGUMENT ("The referenced transaction has expired or is no longer

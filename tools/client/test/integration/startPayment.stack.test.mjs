@@ -105,7 +105,7 @@ async function moneyOf(uid) {
     stack.db.collection("checkouts").where("uid", "==", uid).get(),
     stack.db.collection("localProvider").where("metadata.uid", "==", uid).get(),
     stack.db.doc(`users/${uid}/courses/${COURSE.courseId}`).get(),
-    stack.db.collection(`users/${uid}/courses/${COURSE.courseId}/payments`).get(),
+    stack.db.collection(`users/${uid}/courses/${COURSE.courseId}/ledger`).get(),
   ]);
   return {
     checkouts: checkouts.docs.map((d) => d.data()),

@@ -3,8 +3,8 @@
  * run time. The types below are the small structural slice of their APIs the benchmark uses, so this package
  * needs no dependency on firebase-admin or on the functions codebase.
  *
- * Call `configureEnvironment` before `loadBackend`: firebase-admin reads FIRESTORE_EMULATOR_HOST when the
- * backend first initialises it.
+ * Call `configureEnvironment` before `loadBackend`, and set FIRESTORE_EMULATOR_HOST before the first call:
+ * firebase-admin reads it when the backend first initialises it.
  */
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -15,6 +15,7 @@ import {
   REPO_ROOT,
   testKit,
   type CallableLike,
+  type CloudEventFunctionLike,
   type LocalPaymentView,
   type RequestHandlerLike,
 } from "../shared/backend";
@@ -80,15 +81,19 @@ export interface Backend {
   upsertCourse: Callable;
   enrollInCourse: Callable;
   startPayment: Callable;
+  onEnrollmentWritten: CloudEventFunctionLike;
   paymentSucceededEvent: (p: LocalPaymentView, eventId?: string) => unknown;
   signEvent: (event: unknown, secret: string) => Promise<SignedDelivery>;
 }
 
-/** Environment the backend reads: demo project, local Firestore, local provider, webhook secret. */
-export function configureEnvironment(firestoreAddress: string): void {
+/**
+ * Environment the backend reads: demo project, local provider, webhook secret. The local Firestore's address is set
+ * once it has started (after the backend is loaded: firebase-admin reads it on first use, not on load).
+ */
+export function configureEnvironment(): void {
   process.env.GCLOUD_PROJECT = BENCH_PROJECT;
   process.env.GOOGLE_CLOUD_PROJECT = BENCH_PROJECT;
-  process.env.FIRESTORE_EMULATOR_HOST = firestoreAddress;
+  process.env.METADATA_SERVER_DETECTION ??= "none";
   process.env.STRIPE_WEBHOOK_SECRET = BENCH_WEBHOOK_SECRET;
   process.env.PAYMENT_PROVIDER = "local";
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
@@ -111,6 +116,7 @@ export function loadBackend(): Backend {
     upsertCourse: Callable;
     enrollInCourse: Callable;
     startPayment: Callable;
+    onEnrollmentWritten: CloudEventFunctionLike;
   };
   const admin = load("shared/admin.js") as { firestore: () => Firestore };
   const events = load("services/payments/local/localEvents.js") as Pick<
@@ -132,6 +138,7 @@ export function loadBackend(): Backend {
     upsertCourse: index.upsertCourse,
     enrollInCourse: index.enrollInCourse,
     startPayment: index.startPayment,
+    onEnrollmentWritten: index.onEnrollmentWritten,
     paymentSucceededEvent: events.paymentSucceededEvent,
     signEvent: events.signEvent,
   };

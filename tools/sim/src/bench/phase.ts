@@ -4,7 +4,8 @@
  * payments.
  */
 import type { LocalFirestore, Stats } from "@course-payments/local-firestore";
-import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult } from "./types";
+import { settleTriggers, type TriggerGate } from "./triggers";
+import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult, TriggerShare } from "./types";
 import { percentile, round, runPool, shuffle } from "./util";
 import type { Enrollment, Operation, OperationOutcome, Payment, Variant } from "./variants";
 
@@ -20,13 +21,16 @@ export interface PhaseSpec {
   replyLostProbability: number;
   seed: number;
   viaStartPayment?: boolean;
+  /** Hold trigger deliveries until the operations have answered, to count the critical path and the trigger apart. */
+  holdTriggers?: boolean;
 }
 
 function counts(stats: Stats): FirestoreCounts {
   return {
     reads: stats.reads,
     writes: stats.writes + stats.deletes,
-    rpcs: stats.rpcs,
+    rpcs: { ...stats.rpcs },
+    rpcCount: Object.values(stats.rpcs).reduce((sum, n) => sum + n, 0),
     transactionsBegun: stats.transactionsBegun,
     transactionsCommitted: stats.transactionsCommitted,
     transactionsAborted: stats.transactionsAborted,
@@ -75,6 +79,27 @@ async function runOperations(
   return tally;
 }
 
+/** `total − part`, method by method. */
+function minus(total: FirestoreCounts, part: FirestoreCounts): FirestoreCounts {
+  const rpcs: Record<string, number> = {};
+  for (const [method, n] of Object.entries(total.rpcs)) {
+    const d = n - (part.rpcs[method] ?? 0);
+    if (d !== 0) rpcs[method] = d;
+  }
+  return {
+    reads: total.reads - part.reads,
+    writes: total.writes - part.writes,
+    rpcs,
+    rpcCount: total.rpcCount - part.rpcCount,
+    transactionsBegun: total.transactionsBegun - part.transactionsBegun,
+    transactionsCommitted: total.transactionsCommitted - part.transactionsCommitted,
+    transactionsAborted: total.transactionsAborted - part.transactionsAborted,
+    faultsInjected: total.faultsInjected - part.faultsInjected,
+  };
+}
+
+const per = (n: number, applied: number): number => (applied === 0 ? Number.NaN : round(n / applied, 2));
+
 /** A phase's result plus what it ran on, so that the clean phase can re-run the same operations. */
 export interface PhaseRun {
   result: PhaseResult;
@@ -85,6 +110,7 @@ export interface PhaseRun {
 
 export async function runPhase(
   server: LocalFirestore,
+  gate: TriggerGate,
   variant: Variant,
   spec: PhaseSpec,
   random: () => number,
@@ -98,17 +124,26 @@ export async function runPhase(
   }));
   const paymentList = await variant.setup(enrollmentList, { viaStartPayment: spec.viaStartPayment === true });
   const ops = shuffle(await variant.operations(paymentList, spec.copies), random);
+  await settleTriggers(server); // the set-up's own trigger work is not measured
 
   server.resetStats();
   if (spec.replyLostProbability > 0) {
     server.faults.seed(spec.seed);
     server.faults.inject({ method: "Commit", kind: "reply-lost", probability: spec.replyLostProbability });
   }
+  if (spec.holdTriggers === true) gate.close();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const tally = await runOperations(ops, paymentList.length, spec.concurrency);
+  const answeredMs = performance.now() - t0;
+  const answered = counts(server.stats());
+  gate.release();
+  await settleTriggers(server);
   const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   server.faults.clear();
-  const firestore = counts(server.stats());
+  const all = counts(server.stats());
+  const firestore = spec.holdTriggers === true ? answered : all;
 
   const applications = await variant.count(enrollmentList, paymentList);
   const applied = applications.perPayment.filter((n) => n > 0).length;
@@ -131,6 +166,8 @@ export async function runPhase(
         ? `Commit reply-lost p=${spec.replyLostProbability} seed=${spec.seed}`
         : "none",
     elapsedMs: round(elapsedMs),
+    settleMs: round(elapsedMs - answeredMs),
+    cpuMsPerApplied: per((cpu.user + cpu.system) / 1000, applied),
     applied,
     paymentsPerSecond: round((applied / elapsedMs) * 1000),
     latencyMs: {
@@ -146,29 +183,49 @@ export async function runPhase(
     outcomes: tally.outcomes,
     failedAttempts: tally.failedAttempts,
     firestore,
-    readsPerApplied: applied === 0 ? Number.NaN : round(firestore.reads / applied, 2),
-    writesPerApplied: applied === 0 ? Number.NaN : round(firestore.writes / applied, 2),
+    rpcsPerApplied: per(firestore.rpcCount, applied),
+    readsPerApplied: per(firestore.reads, applied),
+    writesPerApplied: per(firestore.writes, applied),
+    ...(spec.holdTriggers === true ? { trigger: triggerShare(minus(all, answered), applied) } : {}),
   };
   return { result, enrollmentList, paymentList, ops };
+}
+
+function triggerShare(firestore: FirestoreCounts, applied: number): TriggerShare {
+  return {
+    firestore,
+    rpcsPerApplied: per(firestore.rpcCount, applied),
+    readsPerApplied: per(firestore.reads, applied),
+    writesPerApplied: per(firestore.writes, applied),
+  };
 }
 
 /** Clean phase, then every operation once more: what a duplicate costs and whether it applies again. */
 export async function runOpsPhase(
   server: LocalFirestore,
+  gate: TriggerGate,
   variant: Variant,
   spec: PhaseSpec,
   random: () => number,
 ): Promise<OpsResult> {
-  const { result, enrollmentList, paymentList, ops } = await runPhase(server, variant, spec, random);
+  const { result, enrollmentList, paymentList, ops } = await runPhase(
+    server,
+    gate,
+    variant,
+    { ...spec, holdTriggers: true },
+    random,
+  );
   const before = await variant.count(enrollmentList, paymentList);
   server.resetStats();
   await runOperations(ops, paymentList.length, spec.concurrency);
+  await settleTriggers(server);
   const firestore = counts(server.stats());
   const after = await variant.count(enrollmentList, paymentList);
   const total = (n: number[]) => n.reduce((s, x) => s + x, 0);
   const duplicate: DuplicateResult = {
     operations: ops.length,
     firestore,
+    rpcsPerDuplicate: round(firestore.rpcCount / ops.length, 2),
     readsPerDuplicate: round(firestore.reads / ops.length, 2),
     writesPerDuplicate: round(firestore.writes / ops.length, 2),
     appliedAgain: total(after.perPayment) - total(before.perPayment),

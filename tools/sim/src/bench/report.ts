@@ -9,7 +9,11 @@ function latency(p: PhaseResult): string {
 }
 
 function ops(p: PhaseResult): string {
-  return `${fmt(p.readsPerApplied, 2)} / ${fmt(p.writesPerApplied, 2)}`;
+  return `${fmt(p.rpcsPerApplied, 2)} / ${fmt(p.readsPerApplied, 2)} / ${fmt(p.writesPerApplied, 2)}`;
+}
+
+function triple(rpcs: number, reads: number, writes: number): string {
+  return `${fmt(rpcs, 2)} / ${fmt(reads, 2)} / ${fmt(writes, 2)}`;
 }
 
 export function machineLine(r: BenchResult): string {
@@ -33,20 +37,44 @@ export function markdown(r: BenchResult): string {
       `**Payments under faults** (${hot.faults}; concurrency ${hot.concurrency}). ` +
         `Hot: ${hot.payments} payments on one enrollment; many: ${many.enrollments} enrollments × 1 payment. ` +
         `(c) gets every event delivered ${copies}× (shuffled); (a) and (b) retry on transient errors. ` +
-        `Latency per payment: first attempt → first success, retries included.`,
+        `Latency per payment: first attempt → first success, retries included. (c)'s time includes its ` +
+        `onEnrollmentWritten deliveries: a phase ends when the last one is done; "settle" is the time from the ` +
+        `last webhook answer until then (how long the derived status fields may trail the totals).`,
     );
   }
   lines.push("");
   lines.push(
-    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled |",
+    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled | settle hot / many ms | CPU ms per payment hot / many |",
   );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const throughputRow = (label: string, hotPhase: PhaseResult, manyPhase: PhaseResult): string =>
+    `| ${label} | ${fmt(hotPhase.paymentsPerSecond)} | ${latency(hotPhase)} | ${int(hotPhase.lost)} | ${int(hotPhase.doubled)} | ` +
+    `${fmt(manyPhase.paymentsPerSecond)} | ${latency(manyPhase)} | ${int(manyPhase.lost)} | ${int(manyPhase.doubled)} | ` +
+    `${int(hotPhase.settleMs)} / ${int(manyPhase.settleMs)} | ${fmt(hotPhase.cpuMsPerApplied, 2)} / ${fmt(manyPhase.cpuMsPerApplied, 2)} |`;
   for (const v of r.variants) {
+    lines.push(throughputRow(v.label, v.hot, v.many));
+    if (v.once !== undefined)
+      lines.push(throughputRow(`${v.label}, each event delivered once`, v.once.hot, v.once.many));
+  }
+  const c = r.variants.find((v) => v.key === "c");
+  const b = r.variants.find((v) => v.key === "b");
+  if (c !== undefined && b !== undefined) {
+    lines.push("");
+    const ratio = (x: PhaseResult, y: PhaseResult): string =>
+      `${fmt(x.paymentsPerSecond / y.paymentsPerSecond, 2)}×`;
     lines.push(
-      `| ${v.label} | ${fmt(v.hot.paymentsPerSecond)} | ${latency(v.hot)} | ${int(v.hot.lost)} | ${int(v.hot.doubled)} | ` +
-        `${fmt(v.many.paymentsPerSecond)} | ${latency(v.many)} | ${int(v.many.lost)} | ${int(v.many.doubled)} |`,
+      `(c) ÷ (b) payments/s: hot ${ratio(c.hot, b.hot)}, many ${ratio(c.many, b.many)}` +
+        (c.once === undefined
+          ? "."
+          : `; with each event delivered once: hot ${ratio(c.once.hot, b.hot)}, many ${ratio(c.once.many, b.many)}.`),
     );
   }
+  const broken = r.variants.flatMap((v) =>
+    (["hot", "many"] as const).flatMap((phase) =>
+      v[phase].inconsistencies.map((i) => `${v.key} ${phase}: ${i}`),
+    ),
+  );
+  if (broken.length > 0) lines.push("", `Inconsistent enrollments: ${broken.slice(0, 5).join("; ")}.`);
   const retried = r.variants.flatMap((v) =>
     (["hot", "many"] as const).flatMap((phase) => {
       const entries = Object.entries(v[phase].failedAttempts);
@@ -65,29 +93,50 @@ export function markdown(r: BenchResult): string {
   );
   lines.push("");
   lines.push(
-    `**Firestore operations** (counted by the local Firestore). Clean: ${first?.ops.enrollments ?? 0} enrollments × 1 payment, ` +
-      "no faults, one delivery; then every payment sent once more (a redelivered event for (c), a client " +
-      "re-send for (a)/(b)). Under faults: all operations of the phase ÷ payments applied (duplicates, retries and " +
-      "contention included).",
+    `**Firestore operations** (counted by the local Firestore), as RPCs / billed reads / billed writes. Clean: ` +
+      `${first?.ops.enrollments ?? 0} enrollments × 1 payment, no faults, one delivery; the critical path is ` +
+      "everything until the payment's request is answered; (c)'s trigger deliveries are held until then and " +
+      "counted apart. Then every payment sent once more (a redelivered event for (c), a client re-send for " +
+      "(a)/(b)). Under faults: all operations of the phase, trigger included, ÷ payments applied (duplicates, " +
+      "retries and contention included).",
   );
   lines.push("");
   lines.push(
-    "| variant | reads / applied | writes / applied | reads / duplicate | writes / duplicate | duplicates applied again | hot, faults: R / W per applied | many, faults: R / W per applied |",
+    "| variant | critical path per applied | trigger per applied | per duplicate | duplicates applied again | hot, faults, per applied | many, faults, per applied |",
   );
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-  const opsRow = (label: string, v: VariantResult, o: VariantResult["ops"], withFaults: boolean): string =>
-    `| ${label} | ${fmt(o.readsPerApplied, 2)} | ${fmt(o.writesPerApplied, 2)} | ${fmt(o.duplicate.readsPerDuplicate, 2)} | ` +
-    `${fmt(o.duplicate.writesPerDuplicate, 2)} | ${int(o.duplicate.appliedAgain)} of ${o.duplicate.operations} | ` +
-    `${withFaults ? ops(v.hot) : "–"} | ${withFaults ? ops(v.many) : "–"} |`;
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const opsRow = (label: string, v: VariantResult, o: VariantResult["ops"], withFaults: boolean): string => {
+    const t = o.trigger;
+    const d = o.duplicate;
+    return (
+      `| ${label} | ${ops(o)} | ${t === undefined || t.firestore.rpcCount === 0 ? "–" : triple(t.rpcsPerApplied, t.readsPerApplied, t.writesPerApplied)} | ` +
+      `${triple(d.rpcsPerDuplicate, d.readsPerDuplicate, d.writesPerDuplicate)} | ${int(d.appliedAgain)} of ${d.operations} | ` +
+      `${withFaults ? ops(v.hot) : "–"} | ${withFaults ? ops(v.many) : "–"} |`
+    );
+  };
   for (const v of r.variants) {
     lines.push(opsRow(v.label, v, v.ops, true));
     if (v.opsWithCheckout !== undefined)
       lines.push(opsRow(`${v.label}, via startPayment (checkout)`, v, v.opsWithCheckout, false));
   }
+  const rpcsOf = (o: VariantResult["ops"]): string =>
+    Object.entries(o.firestore.rpcs)
+      .map(([m, n]) => `${m} ${fmt(n / Math.max(o.applied, 1), 2)}`)
+      .join(", ");
+  if (c !== undefined) {
+    lines.push("");
+    lines.push(
+      `(c)'s critical path by RPC, per applied payment: ${rpcsOf(c.ops)}` +
+        (c.opsWithCheckout === undefined ? "" : `; via startPayment: ${rpcsOf(c.opsWithCheckout)}`) +
+        `. Per duplicate: ${Object.entries(c.ops.duplicate.firestore.rpcs)
+          .map(([m, n]) => `${m} ${fmt(n / Math.max(c.ops.duplicate.operations, 1), 2)}`)
+          .join(", ")}.`,
+    );
+  }
   lines.push("");
-  const c = r.coldLoad;
+  const cold = r.coldLoad;
   lines.push(
-    `**Cold load** (a fresh \`node\` process per run, median of ${c.runs}; spawn → \`require\` returned, ` +
+    `**Cold load** (a fresh \`node\` process per run, median of ${cold.runs}; spawn → \`require\` returned, ` +
       "Node's time origin → returned, and the `require` call alone).",
   );
   lines.push("");
@@ -95,10 +144,10 @@ export function markdown(r: BenchResult): string {
   lines.push("| --- | ---: | ---: | ---: |");
   const row = (name: string, m: BenchResult["coldLoad"]["minimal"]): string =>
     `| ${name} | ${fmt(m.medianSpawnToLoadedMs)} | ${fmt(m.medianLoadedMs)} | ${fmt(m.medianRequireMs)} |`;
-  lines.push(row(`\`${c.entryPoint.module}\``, c.entryPoint));
-  lines.push(row(`minimal function module (${c.minimal.module})`, c.minimal));
+  lines.push(row(`\`${cold.entryPoint.module}\``, cold.entryPoint));
+  lines.push(row(`minimal function module (${cold.minimal.module})`, cold.minimal));
   lines.push(
-    `| **ratio** (target ≤ 1.5) | **${fmt(c.ratio, 2)}×** | ${fmt(c.nodeOriginRatio, 2)}× | ${fmt(c.requireRatio, 2)}× |`,
+    `| **ratio** (target ≤ 1.5) | **${fmt(cold.ratio, 2)}×** | ${fmt(cold.nodeOriginRatio, 2)}× | ${fmt(cold.requireRatio, 2)}× |`,
   );
   return lines.join("\n");
 }

@@ -5,7 +5,9 @@ import type { VariantKey } from "./variants";
 export interface FirestoreCounts {
   reads: number;
   writes: number;
+  /** RPCs by method, and their total. */
   rpcs: Record<string, number>;
+  rpcCount: number;
   transactionsBegun: number;
   transactionsCommitted: number;
   transactionsAborted: number;
@@ -21,7 +23,15 @@ export interface PhaseResult {
   copies: number;
   concurrency: number;
   faults: string;
+  /** First operation started → last operation answered AND every trigger delivery done (the final state). */
   elapsedMs: number;
+  /** Last operation answered → every trigger delivery done: how long the derived fields may trail the totals. */
+  settleMs: number;
+  /**
+   * CPU time of this process (local Firestore, backend, trigger host and clients alike) per applied payment: what
+   * bounds the throughput on a loaded machine.
+   */
+  cpuMsPerApplied: number;
   /** Payments whose amount is in amountPaid at least once. */
   applied: number;
   paymentsPerSecond: number;
@@ -39,7 +49,18 @@ export interface PhaseResult {
   outcomes: Record<string, number>;
   /** Answers of attempts that were retried or given up on (c: http-500 …; a, b: error-14 …). */
   failedAttempts: Record<string, number>;
+  /** The phase's operations; in the clean phase the webhook's own (critical path), the trigger's in `trigger`. */
   firestore: FirestoreCounts;
+  rpcsPerApplied: number;
+  readsPerApplied: number;
+  writesPerApplied: number;
+  /** Clean phase: what the trigger deliveries added after the operations had answered (held until then). */
+  trigger?: TriggerShare;
+}
+
+export interface TriggerShare {
+  firestore: FirestoreCounts;
+  rpcsPerApplied: number;
   readsPerApplied: number;
   writesPerApplied: number;
 }
@@ -48,6 +69,7 @@ export interface DuplicateResult {
   /** Operations re-run after every payment was applied: a redelivered event (c), a client re-send (a, b). */
   operations: number;
   firestore: FirestoreCounts;
+  rpcsPerDuplicate: number;
   readsPerDuplicate: number;
   writesPerDuplicate: number;
   /** Payments applied once more by the duplicate. */
@@ -67,6 +89,8 @@ export interface VariantResult {
   opsWithCheckout?: OpsResult;
   hot: PhaseResult;
   many: PhaseResult;
+  /** (c) only: hot and many with every event delivered once (the main rows deliver each event twice). */
+  once?: { hot: PhaseResult; many: PhaseResult };
 }
 
 export interface MachineInfo {

@@ -33,7 +33,7 @@ export interface CheckResult {
 }
 
 const ENROLLMENT_PATH = /^users\/([^/]+)\/courses\/([^/]+)$/;
-const LEDGER_PATH = /^users\/([^/]+)\/courses\/([^/]+)\/payments\/([^/]+)$/;
+const LEDGER_PATH = /^users\/([^/]+)\/courses\/([^/]+)\/ledger\/([^/]+)$/;
 
 export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
   const { db, expected } = input;
@@ -47,7 +47,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
   const [enrollmentSnap, ledgerSnap, checkoutSnap, providerSnap, eventSnap, deadSnap, statsSnap] =
     await Promise.all([
       db.collectionGroup("courses").get(),
-      db.collectionGroup("payments").get(),
+      db.collectionGroup("ledger").get(),
       db.collection("checkouts").get(),
       db.collection("localProvider").get(),
       db.collection("webhookEvents").get(),
@@ -213,19 +213,19 @@ function checkEnrollment(
     const stored = ledger.get(id);
     if (stored === undefined) {
       lost++;
-      fail(`${at}/payments/${id} missing: ${entry.type} of ${entry.amount} was lost`);
+      fail(`${at}/ledger/${id} missing: ${entry.type} of ${entry.amount} was lost`);
     } else if (stored.amount !== entry.amount || stored.type !== entry.type) {
       fail(
-        `${at}/payments/${id} = ${String(stored.type)} ${String(stored.amount)}, expected ${entry.type} ${entry.amount}`,
+        `${at}/ledger/${id} = ${String(stored.type)} ${String(stored.amount)}, expected ${entry.type} ${entry.amount}`,
       );
     } else if (stored.providerPaymentId !== entry.providerPaymentId) {
-      fail(`${at}/payments/${id}.providerPaymentId = ${String(stored.providerPaymentId)}`);
+      fail(`${at}/ledger/${id}.providerPaymentId = ${String(stored.providerPaymentId)}`);
     }
   }
   for (const id of ledger.keys()) {
     if (!exp.ledger.has(id)) {
       doubled++;
-      fail(`${at}/payments/${id}: unexpected ledger entry (${String(ledger.get(id)?.amount)})`);
+      fail(`${at}/ledger/${id}: unexpected ledger entry (${String(ledger.get(id)?.amount)})`);
     }
   }
   // Totals equal the ledger.
