@@ -30,10 +30,10 @@ describe("firestore.indexes.json", () => {
 
   it("serves the ledger lookup by providerPaymentId; a copy without its index makes the lookup fail", async () => {
     await firestore()
-      .doc(`enrollments/e1/${COLLECTIONS.payments}/pi_1`)
+      .doc(`enrollments/e1/${COLLECTIONS.ledger}/pi_1`)
       .set({ providerPaymentId: "pi_1", amountCents: 100 });
     const found = await ledgerEntriesByProviderPaymentId("pi_1").get();
-    expect(found.docs.map((d) => d.ref.path)).toEqual([`enrollments/e1/${COLLECTIONS.payments}/pi_1`]);
+    expect(found.docs.map((d) => d.ref.path)).toEqual([`enrollments/e1/${COLLECTIONS.ledger}/pi_1`]);
 
     // The copy drops every index entry (single-field override or composite) on providerPaymentId.
     const file = JSON.parse(readFileSync(INDEXES_PATH, "utf8")) as IndexesFile;
@@ -54,7 +54,7 @@ describe("firestore.indexes.json", () => {
       // grown an order, for a missing composite index).
       message: expect.stringMatching(
         new RegExp(
-          `The query requires (a COLLECTION_GROUP_ASC index for collection ${COLLECTIONS.payments} and field providerPaymentId|an index)\\. You can create it here: https://console\\.firebase\\.google\\.com/`,
+          `The query requires (a COLLECTION_GROUP_ASC index for collection ${COLLECTIONS.ledger} and field providerPaymentId|an index)\\. You can create it here: https://console\\.firebase\\.google\\.com/`,
         ),
       ) as unknown,
     });
