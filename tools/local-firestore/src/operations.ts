@@ -3,6 +3,8 @@ import type { Caller } from "./auth";
 import { RpcError, invalidArgument, notFound } from "./errors";
 import type { Engine, ReadConsistency } from "./engine";
 import type { Logger } from "./log";
+import { splitDocumentName } from "./paths";
+import { checkPrecondition } from "./writes";
 import type {
   BatchGetDocumentsRequest,
   BatchWriteRequest,
@@ -15,6 +17,7 @@ import type {
   GetDocumentRequest,
   ListCollectionIdsRequest,
   ListDocumentsRequest,
+  Precondition,
   RollbackRequest,
   RunAggregationQueryRequest,
   RunQueryRequest,
@@ -88,7 +91,21 @@ const OPERATIONS: { [K in CallMethod]: Operation<never> } = {
   Commit: {
     names: (r: CommitRequest, engine) => engine.writeTargets(r.writes ?? []),
     run: async (engine, req: CommitRequest, caller, emit) => {
-      emit(await engine.commit(req.database ?? "", req.writes ?? [], req.transaction, caller));
+      // The web SDK sends `verify` writes in transactions for documents it read but does not
+      // write: a precondition only, checked under the transaction's locks, no rules, no change.
+      const writes = req.writes ?? [];
+      const verified = new Set<number>();
+      writes.forEach((w, i) => {
+        const v = w as { verify?: string; currentDocument?: Precondition };
+        if (v.verify === undefined) return;
+        splitDocumentName(v.verify);
+        checkPrecondition(v.currentDocument, engine.store.get(v.verify), v.verify);
+        verified.add(i);
+      });
+      const applied = writes.filter((_w, i) => !verified.has(i));
+      const result = await engine.commit(req.database ?? "", applied, req.transaction, caller);
+      const results = [...result.writeResults];
+      emit({ ...result, writeResults: writes.map((_w, i) => (verified.has(i) ? {} : results.shift())) });
     },
   },
   Rollback: {

@@ -21,6 +21,9 @@ function root(): protobuf.Root {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const json = require("@google-cloud/firestore/build/protos/v1.json") as protobuf.INamespace;
   cachedRoot = protobuf.Root.fromJSON(json);
+  // `Write.verify` (field 5 of the `operation` oneof in Firestore's API) is missing from the
+  // published protos, but the web SDK sends it in transactions.
+  cachedRoot.lookupType("google.firestore.v1.Write").add(new protobuf.Field("verify", 5, "string"));
   cachedRoot.resolveAll();
   return cachedRoot;
 }

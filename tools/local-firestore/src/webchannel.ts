@@ -249,7 +249,7 @@ export class WebChannelServer {
     const sid = q.get("SID");
     const type = q.get("TYPE");
     this.log.debug(
-      `WebChannel ${req.method ?? ""} ${method} SID=${sid ?? "-"} RID=${q.get("RID") ?? "-"} TYPE=${type ?? "-"}`,
+      `WebChannel ${req.method ?? ""} ${method} SID=${sid ?? "-"} RID=${q.get("RID") ?? "-"} TYPE=${type ?? "-"} CI=${q.get("CI") ?? "-"}`,
     );
 
     if (!sid) {
