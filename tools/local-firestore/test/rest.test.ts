@@ -338,6 +338,35 @@ describe("REST errors and rules", () => {
   });
 });
 
+describe("REST shares counters and faults with gRPC", () => {
+  afterEach(() => {
+    server.faults.clear();
+  });
+
+  it("counts the call; an injected UNAVAILABLE is 503 and changes nothing; reply-lost applies, then 503", async () => {
+    server.resetStats();
+    const write = (n: number): unknown => ({
+      writes: [{ update: { name: `${DOCS}/things/f`, fields: { n: { integerValue: String(n) } } } }],
+    });
+    expect((await rest("POST", `/v1/${DB}/documents:commit`, write(1))).status).toBe(200);
+    expect(server.stats().rpcs.Commit).toBe(1);
+    expect(server.stats().writes).toBe(1);
+
+    server.faults.inject({ method: "Commit", kind: "unavailable", times: 1 });
+    const failed = await rest("POST", `/v1/${DB}/documents:commit`, write(2));
+    expect(failed.status).toBe(503);
+    expect(errorOf(failed).status).toBe("UNAVAILABLE");
+    const read = async (): Promise<unknown> =>
+      ((await rest("GET", `/v1/${DOCS}/things/f`)).json as { fields: unknown }).fields;
+    expect(await read()).toEqual({ n: { integerValue: "1" } });
+
+    server.faults.inject({ method: "Commit", kind: "reply-lost", times: 1, pathContains: "things/f" });
+    expect((await rest("POST", `/v1/${DB}/documents:commit`, write(3))).status).toBe(503);
+    expect(await read()).toEqual({ n: { integerValue: "3" } });
+    expect(server.stats().faultsInjected).toBe(2);
+  });
+});
+
 describe("CORS", () => {
   const origin = "http://localhost:5173";
 
