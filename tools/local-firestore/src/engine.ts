@@ -1,4 +1,4 @@
-import type * as grpc from "@grpc/grpc-js";
+import type { Caller } from "./auth";
 import { status } from "@grpc/grpc-js";
 import { RpcError, aborted, invalidArgument } from "./errors";
 import { explainMetrics } from "./explain";
@@ -47,7 +47,7 @@ export interface OperationCounts {
 
 /** Hook for the security-rules layer: called for requests not made with admin credentials. */
 export type AccessCheck = (
-  md: grpc.Metadata,
+  caller: Caller,
   request:
     | { kind: "read"; docs: Array<{ name: string; doc: StoredDocument | undefined }> }
     | { kind: "query"; parent: string; query: StructuredQuery; docs: StoredDocument[] }
@@ -275,7 +275,7 @@ export class Engine {
     names: string[],
     consistency: ReadConsistency,
     mask: string[] | undefined,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{
     docs: Array<{ name: string; doc: ProtoDocument | undefined }>;
     readTime: Timestamp;
@@ -286,7 +286,7 @@ export class Engine {
     if (txn) await this.opts.transactions.acquire(txn, names, "shared");
     const time = readTime ?? this.opts.store.currentTime();
     const found = names.map((name) => ({ name, doc: this.opts.store.get(name, readTime) }));
-    this.accessCheck?.(md, { kind: "read", docs: found });
+    this.accessCheck?.(caller, { kind: "read", docs: found });
     this.countReads(found.length);
     return {
       docs: found.map(({ name, doc }) => ({ name, doc: doc ? toProtoDocument(doc, mask) : undefined })),
@@ -299,7 +299,7 @@ export class Engine {
     parent: string,
     query: unknown,
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
     explain?: ExplainOptions,
   ): Promise<{
     docs: ProtoDocument[];
@@ -328,7 +328,7 @@ export class Engine {
       // Re-read under the locks: what we return is what the transaction has locked.
       docs = runQuery(query, parent, this.opts.store.all());
     }
-    this.accessCheck?.(md, { kind: "query", parent, query: query, docs });
+    this.accessCheck?.(caller, { kind: "query", parent, query: query, docs });
     this.countReads(docs.length);
     const run = { results: docs.length, reads: Math.max(1, docs.length), startedAt, scanned: docs.length };
     return {
@@ -343,7 +343,7 @@ export class Engine {
     parent: string,
     aggQuery: unknown,
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
     explain?: ExplainOptions,
   ): Promise<{
     result: Record<string, Value> | undefined;
@@ -367,7 +367,7 @@ export class Engine {
     const time = readTime ?? this.opts.store.currentTime();
     if (this.accessCheck && q.structuredQuery) {
       const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
-      this.accessCheck(md, { kind: "query", parent, query: q.structuredQuery, docs });
+      this.accessCheck(caller, { kind: "query", parent, query: q.structuredQuery, docs });
     }
     const result = runAggregationQuery(q, parent, this.opts.store.all(readTime));
     // Aggregations are billed one read per batch of up to 1000 index entries.
@@ -393,7 +393,7 @@ export class Engine {
       showMissing?: boolean;
     },
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{ documents: ProtoDocument[]; nextPageToken?: string }> {
     const parent = req.parent ?? "";
     validateParent(parent);
@@ -413,7 +413,7 @@ export class Engine {
     const size = req.pageSize && req.pageSize > 0 ? req.pageSize : names.length;
     const page = start < 0 ? [] : names.slice(start, start + size);
     const docs = page.map((name) => byName.get(name));
-    this.accessCheck?.(md, { kind: "read", docs: page.map((name) => ({ name, doc: byName.get(name) })) });
+    this.accessCheck?.(caller, { kind: "read", docs: page.map((name) => ({ name, doc: byName.get(name) })) });
     this.countReads(docs.length);
     const last = page[page.length - 1];
     return Promise.resolve({
@@ -458,7 +458,7 @@ export class Engine {
     database: string,
     rawWrites: unknown[],
     txnId: Uint8Array | undefined,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<CommitResult> {
     const db = parseDatabase(database);
     const writes = rawWrites as Write[];
@@ -480,7 +480,7 @@ export class Engine {
         return { writeResults: [], commitTime: tsToProto(this.opts.store.nextTime()) };
       }
     }
-    return txn ? this.commitTransaction(txn, writes, names, md) : this.writeNow(writes, names, md);
+    return txn ? this.commitTransaction(txn, writes, names, caller) : this.writeNow(writes, names, caller);
   }
 
   /** A transaction's commit: exclusive locks on what it writes (wound-wait), then apply. */
@@ -488,7 +488,7 @@ export class Engine {
     txn: Transaction,
     writes: Write[],
     names: string[],
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<CommitResult> {
     try {
       await this.opts.transactions.acquire(txn, names, "exclusive");
@@ -496,7 +496,7 @@ export class Engine {
       if (txn.state !== "active") {
         throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
       }
-      const result = this.applyAtomically(writes, names, md);
+      const result = this.applyAtomically(writes, names, caller);
       this.opts.transactions.finish(txn, "finished");
       this.counts.transactionsCommitted++;
       return result;
@@ -510,18 +510,18 @@ export class Engine {
   }
 
   /** A write outside a transaction: waits for the exclusive locks (never wounds), applies, releases. */
-  private async writeNow(writes: Write[], names: string[], md: grpc.Metadata): Promise<CommitResult> {
+  private async writeNow(writes: Write[], names: string[], caller: Caller): Promise<CommitResult> {
     const writer = this.opts.transactions.nonTransactional();
     try {
       await this.opts.transactions.acquire(writer, names, "exclusive");
-      return this.applyAtomically(writes, names, md);
+      return this.applyAtomically(writes, names, caller);
     } finally {
       this.opts.transactions.finish(writer, "finished");
     }
   }
 
   /** Synchronous: computes every write's outcome, then applies all or nothing. */
-  private applyAtomically(writes: Write[], names: string[], md: grpc.Metadata): CommitResult {
+  private applyAtomically(writes: Write[], names: string[], caller: Caller): CommitResult {
     const store = this.opts.store;
     const commitTime = store.nextTime();
     const before = new Map<string, StoredDocument | undefined>();
@@ -541,7 +541,7 @@ export class Engine {
           const attempted: StoredDocument | undefined = w.update
             ? { name, fields: w.update.fields ?? {}, createTime: commitTime, updateTime: commitTime }
             : undefined;
-          this.accessCheck(md, {
+          this.accessCheck(caller, {
             kind: "write",
             changes: [{ name, before: current, after: w.delete ? undefined : (attempted ?? current) }],
           });
@@ -578,7 +578,7 @@ export class Engine {
       changes.set(name, next);
       events.push({ path: splitDocumentName(name).path, before: prev, after: next });
     }
-    this.accessCheck?.(md, {
+    this.accessCheck?.(caller, {
       kind: "write",
       changes: [...after.keys()].map((name) => ({ name, before: before.get(name), after: after.get(name) })),
     });
@@ -598,7 +598,7 @@ export class Engine {
   async batchWrite(
     database: string,
     rawWrites: unknown[],
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{
     writeResults: Array<{ updateTime?: Timestamp }>;
     status: Array<{ code: number; message?: string }>;
@@ -611,7 +611,7 @@ export class Engine {
         validateWrite(w);
         const name = writeTarget(w);
         splitDocumentName(name);
-        const r = await this.writeNow([w], [name], md);
+        const r = await this.writeNow([w], [name], caller);
         writeResults.push(r.writeResults[0] ?? {});
         statuses.push({ code: status.OK });
       } catch (err) {
@@ -633,7 +633,7 @@ export class Engine {
       documentId?: string;
       document?: { fields?: Record<string, Value> };
     },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<ProtoDocument> {
     const parent = req.parent ?? "";
     const { root } = validateParent(parent);
@@ -645,7 +645,7 @@ export class Engine {
       database,
       [{ update: { name, fields: req.document?.fields ?? {} }, currentDocument: { exists: false } }],
       undefined,
-      md,
+      caller,
     );
     const doc = this.opts.store.get(name);
     if (!doc) throw new RpcError(status.INTERNAL, "created document vanished");
@@ -658,7 +658,7 @@ export class Engine {
       updateMask?: { fieldPaths?: string[] };
       currentDocument?: { exists?: boolean; updateTime?: Timestamp };
     },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<ProtoDocument> {
     const name = req.document?.name;
     if (!name) throw invalidArgument("UpdateDocument needs a document name.");
@@ -674,7 +674,7 @@ export class Engine {
         },
       ],
       undefined,
-      md,
+      caller,
     );
     const doc = this.opts.store.get(name);
     if (!doc) throw new RpcError(status.INTERNAL, "updated document vanished");
@@ -683,7 +683,7 @@ export class Engine {
 
   async deleteDocument(
     req: { name?: string; currentDocument?: { exists?: boolean; updateTime?: Timestamp } },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<Record<string, never>> {
     const name = req.name;
     if (!name) throw invalidArgument("DeleteDocument needs a document name.");
@@ -692,22 +692,22 @@ export class Engine {
       root.slice(0, -"/documents".length),
       [{ delete: name, ...(req.currentDocument ? { currentDocument: req.currentDocument } : {}) }],
       undefined,
-      md,
+      caller,
     );
     return {};
   }
 
   /** Access checks for listen targets (the rules layer decides; admin requests pass). */
-  authorizeRead(md: grpc.Metadata, names: string[]): void {
-    this.accessCheck?.(md, {
+  authorizeRead(caller: Caller, names: string[]): void {
+    this.accessCheck?.(caller, {
       kind: "read",
       docs: names.map((name) => ({ name, doc: this.opts.store.get(name) })),
     });
   }
 
-  authorizeQuery(md: grpc.Metadata, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
+  authorizeQuery(caller: Caller, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
     this.indexes?.check(query, parent);
-    this.accessCheck?.(md, { kind: "query", parent, query, docs });
+    this.accessCheck?.(caller, { kind: "query", parent, query, docs });
   }
 
   /** Deletes every document of a project's database; aborts open transactions. */
