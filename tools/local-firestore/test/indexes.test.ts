@@ -31,7 +31,7 @@ beforeAll(async () => {
     .batch()
     .set(db.doc("cities/a"), { state: "CA", n: 1, tags: ["x"], kind: "k" })
     .commit();
-  await db.doc("cities/a/payments/p").set({ providerPaymentId: "pi_1", amount: 5 });
+  await db.doc("cities/a/ledger/p").set({ providerPaymentId: "pi_1", amount: 5 });
 });
 
 afterAll(async () => {
@@ -79,7 +79,7 @@ describe("composite indexes", () => {
     expect(
       await outcome(db.collection("cities").where("state", "==", "CA").orderBy(FieldPath.documentId())),
     ).toBe("ok");
-    expect(await outcome(db.collectionGroup("payments"))).toBe("ok");
+    expect(await outcome(db.collectionGroup("ledger"))).toBe("ok");
   });
 
   it("are needed for an equality plus an order on another field", async () => {
@@ -268,18 +268,18 @@ describe("listeners", () => {
 describe("single-field indexes", () => {
   it("have collection-group scope only where fieldOverrides ask for it", async () => {
     server.setIndexes({ indexes: [] });
-    const q = db.collectionGroup("payments").where("providerPaymentId", "==", "pi_1");
+    const q = db.collectionGroup("ledger").where("providerPaymentId", "==", "pi_1");
     const result = await outcome(q);
     expect(result).toMatchObject({ code: 9 });
     const message = (result as { message: string }).message;
     expect(message).toMatch(
-      /^The query requires a COLLECTION_GROUP_ASC index for collection payments and field providerPaymentId\. You can create it here: https:\/\/console\.firebase\.google\.com\/v1\/r\/project\/demo-indexes\/firestore\/indexes\?create_exemption=/,
+      /^The query requires a COLLECTION_GROUP_ASC index for collection ledger and field providerPaymentId\. You can create it here: https:\/\/console\.firebase\.google\.com\/v1\/r\/project\/demo-indexes\/firestore\/indexes\?create_exemption=/,
     );
     expect(message).toContain('add to "fieldOverrides" in firestore.indexes.json');
     server.setIndexes({
       fieldOverrides: [
         {
-          collectionGroup: "payments",
+          collectionGroup: "ledger",
           fieldPath: "providerPaymentId",
           indexes: [{ order: "ASCENDING", queryScope: "COLLECTION_GROUP" }],
         },
@@ -302,10 +302,10 @@ describe("single-field indexes", () => {
 
 describe("the repo's firestore.indexes.json", () => {
   it("serves the ledger lookup by providerPaymentId; without its fieldOverrides entry the lookup fails", async () => {
-    const lookup = db.collectionGroup("payments").where("providerPaymentId", "==", "pi_1").limit(1);
+    const lookup = db.collectionGroup("ledger").where("providerPaymentId", "==", "pi_1").limit(1);
     server.setIndexes(REPO_INDEXES);
     const snap = await lookup.get();
-    expect(snap.docs.map((d) => d.ref.path)).toEqual(["cities/a/payments/p"]);
+    expect(snap.docs.map((d) => d.ref.path)).toEqual(["cities/a/ledger/p"]);
 
     const file = JSON.parse(readFileSync(REPO_INDEXES, "utf8")) as IndexesFile;
     const withoutOverride: IndexesFile = {
