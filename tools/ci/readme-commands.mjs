@@ -191,7 +191,7 @@ async function main() {
       unbuilt();
       const proc = launch("npx local-firestore --port 0", { cwd: repo });
       try {
-        await proc.waitFor(/listening on|ready/i, 120_000);
+        await proc.waitFor(/local-firestore ready on/, 120_000); // after its signal handlers exist
       } catch (error) {
         await interrupt(proc).catch(() => {});
         throw new Error(`${error.message}\n${tail(proc.output())}`);
