@@ -1,5 +1,3 @@
-import type * as grpc from "@grpc/grpc-js";
-
 /** Who a request comes from, as the emulator understands it. */
 export type Caller =
   /** `Bearer owner`: the admin SDKs and tooling; bypasses security rules, as in production. */
@@ -26,12 +24,12 @@ function decodeJwtPayload(jwt: string): Record<string, unknown> | undefined {
 }
 
 /**
- * Identifies the caller from the `authorization` metadata. Like the official emulator, ID token
+ * Identifies the caller from an `Authorization` header (gRPC metadata, an HTTP header, or a
+ * header carried in a WebChannel handshake), once per request or stream; the operations get
+ * the resolved caller, never transport metadata. Like the official emulator, ID token
  * signatures are not verified: the emulator trusts the token's claims.
  */
-export function callerOf(md: grpc.Metadata): Caller {
-  const header = md.get("authorization")[0];
-  const value = typeof header === "string" ? header : header?.toString("utf8");
+export function callerFromAuthorization(value: string | undefined): Caller {
   if (!value) return { kind: "anonymous" };
   const m = /^Bearer\s+(.+)$/i.exec(value.trim());
   const token = m?.[1];

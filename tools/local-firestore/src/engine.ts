@@ -1,4 +1,4 @@
-import type * as grpc from "@grpc/grpc-js";
+import type { Caller } from "./auth";
 import { status } from "@grpc/grpc-js";
 import { RpcError, aborted, invalidArgument } from "./errors";
 import type { FaultInjector } from "./faults";
@@ -42,7 +42,7 @@ export interface OperationCounts {
 
 /** Hook for the security-rules layer: called for requests not made with admin credentials. */
 export type AccessCheck = (
-  md: grpc.Metadata,
+  caller: Caller,
   request:
     | { kind: "read"; docs: Array<{ name: string; doc: StoredDocument | undefined }> }
     | { kind: "query"; parent: string; query: StructuredQuery; docs: StoredDocument[] }
@@ -259,7 +259,7 @@ export class Engine {
     names: string[],
     consistency: ReadConsistency,
     mask: string[] | undefined,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{
     docs: Array<{ name: string; doc: ProtoDocument | undefined }>;
     readTime: Timestamp;
@@ -270,7 +270,7 @@ export class Engine {
     if (txn) await this.opts.transactions.acquire(txn, names);
     const time = readTime ?? this.opts.store.currentTime();
     const found = names.map((name) => ({ name, doc: this.opts.store.get(name, readTime) }));
-    this.accessCheck?.(md, { kind: "read", docs: found });
+    this.accessCheck?.(caller, { kind: "read", docs: found });
     this.countReads(found.length);
     return {
       docs: found.map(({ name, doc }) => ({ name, doc: doc ? toProtoDocument(doc, mask) : undefined })),
@@ -283,7 +283,7 @@ export class Engine {
     parent: string,
     query: unknown,
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{ docs: ProtoDocument[]; readTime: Timestamp; transaction?: Buffer }> {
     validateParent(parent);
     if (!query) throw invalidArgument("RunQuery needs a structuredQuery.");
@@ -298,7 +298,7 @@ export class Engine {
       // Re-read under the locks: what we return is what the transaction has locked.
       docs = runQuery(query, parent, this.opts.store.all());
     }
-    this.accessCheck?.(md, { kind: "query", parent, query: query, docs });
+    this.accessCheck?.(caller, { kind: "query", parent, query: query, docs });
     this.countReads(docs.length);
     return {
       docs: docs.map((d) => toProtoDocument(d)),
@@ -311,7 +311,7 @@ export class Engine {
     parent: string,
     aggQuery: unknown,
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{ result: Record<string, Value>; readTime: Timestamp; transaction?: Buffer }> {
     validateParent(parent);
     if (!aggQuery) throw invalidArgument("RunAggregationQuery needs a structuredAggregationQuery.");
@@ -320,7 +320,7 @@ export class Engine {
     const q = aggQuery as StructuredAggregationQuery;
     if (this.accessCheck && q.structuredQuery) {
       const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
-      this.accessCheck(md, { kind: "query", parent, query: q.structuredQuery, docs });
+      this.accessCheck(caller, { kind: "query", parent, query: q.structuredQuery, docs });
     }
     const result = runAggregationQuery(q, parent, this.opts.store.all(readTime));
     // Aggregations are billed one read per batch of up to 1000 index entries.
@@ -342,7 +342,7 @@ export class Engine {
       showMissing?: boolean;
     },
     consistency: ReadConsistency,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{ documents: ProtoDocument[]; nextPageToken?: string }> {
     const parent = req.parent ?? "";
     validateParent(parent);
@@ -362,7 +362,7 @@ export class Engine {
     const size = req.pageSize && req.pageSize > 0 ? req.pageSize : names.length;
     const page = start < 0 ? [] : names.slice(start, start + size);
     const docs = page.map((name) => byName.get(name));
-    this.accessCheck?.(md, { kind: "read", docs: page.map((name) => ({ name, doc: byName.get(name) })) });
+    this.accessCheck?.(caller, { kind: "read", docs: page.map((name) => ({ name, doc: byName.get(name) })) });
     this.countReads(docs.length);
     const last = page[page.length - 1];
     return Promise.resolve({
@@ -407,7 +407,7 @@ export class Engine {
     database: string,
     rawWrites: unknown[],
     txnId: Uint8Array | undefined,
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{
     writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>;
     commitTime: Timestamp;
@@ -438,7 +438,7 @@ export class Engine {
       if (txn && txn.state !== "active") {
         throw aborted(`Transaction was aborted: ${txn.abortReason ?? "conflict"}. Retry the transaction.`);
       }
-      const result = this.applyAtomically(writes, names, md);
+      const result = this.applyAtomically(writes, names, caller);
       if (txn) {
         this.opts.transactions.finish(txn, "finished");
         this.counts.transactionsCommitted++;
@@ -459,7 +459,7 @@ export class Engine {
   private applyAtomically(
     writes: Write[],
     names: string[],
-    md: grpc.Metadata,
+    caller: Caller,
   ): { writeResults: Array<{ updateTime?: Timestamp; transformResults?: Value[] }>; commitTime: Timestamp } {
     const store = this.opts.store;
     const commitTime = store.nextTime();
@@ -480,7 +480,7 @@ export class Engine {
           const attempted: StoredDocument | undefined = w.update
             ? { name, fields: w.update.fields ?? {}, createTime: commitTime, updateTime: commitTime }
             : undefined;
-          this.accessCheck(md, {
+          this.accessCheck(caller, {
             kind: "write",
             changes: [{ name, before: current, after: w.delete ? undefined : (attempted ?? current) }],
           });
@@ -517,7 +517,7 @@ export class Engine {
       changes.set(name, next);
       events.push({ path: splitDocumentName(name).path, before: prev, after: next });
     }
-    this.accessCheck?.(md, {
+    this.accessCheck?.(caller, {
       kind: "write",
       changes: [...after.keys()].map((name) => ({ name, before: before.get(name), after: after.get(name) })),
     });
@@ -537,7 +537,7 @@ export class Engine {
   async batchWrite(
     database: string,
     rawWrites: unknown[],
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<{
     writeResults: Array<{ updateTime?: Timestamp }>;
     status: Array<{ code: number; message?: string }>;
@@ -551,7 +551,7 @@ export class Engine {
         const name = writeTarget(w);
         splitDocumentName(name);
         await this.opts.transactions.acquire(undefined, [name]);
-        const r = this.applyAtomically([w], [name], md);
+        const r = this.applyAtomically([w], [name], caller);
         writeResults.push(r.writeResults[0] ?? {});
         statuses.push({ code: status.OK });
       } catch (err) {
@@ -573,7 +573,7 @@ export class Engine {
       documentId?: string;
       document?: { fields?: Record<string, Value> };
     },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<ProtoDocument> {
     const parent = req.parent ?? "";
     const { root } = validateParent(parent);
@@ -585,7 +585,7 @@ export class Engine {
       database,
       [{ update: { name, fields: req.document?.fields ?? {} }, currentDocument: { exists: false } }],
       undefined,
-      md,
+      caller,
     );
     const doc = this.opts.store.get(name);
     if (!doc) throw new RpcError(status.INTERNAL, "created document vanished");
@@ -598,7 +598,7 @@ export class Engine {
       updateMask?: { fieldPaths?: string[] };
       currentDocument?: { exists?: boolean; updateTime?: Timestamp };
     },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<ProtoDocument> {
     const name = req.document?.name;
     if (!name) throw invalidArgument("UpdateDocument needs a document name.");
@@ -614,7 +614,7 @@ export class Engine {
         },
       ],
       undefined,
-      md,
+      caller,
     );
     const doc = this.opts.store.get(name);
     if (!doc) throw new RpcError(status.INTERNAL, "updated document vanished");
@@ -623,7 +623,7 @@ export class Engine {
 
   async deleteDocument(
     req: { name?: string; currentDocument?: { exists?: boolean; updateTime?: Timestamp } },
-    md: grpc.Metadata,
+    caller: Caller,
   ): Promise<Record<string, never>> {
     const name = req.name;
     if (!name) throw invalidArgument("DeleteDocument needs a document name.");
@@ -632,21 +632,21 @@ export class Engine {
       root.slice(0, -"/documents".length),
       [{ delete: name, ...(req.currentDocument ? { currentDocument: req.currentDocument } : {}) }],
       undefined,
-      md,
+      caller,
     );
     return {};
   }
 
   /** Access checks for listen targets (the rules layer decides; admin requests pass). */
-  authorizeRead(md: grpc.Metadata, names: string[]): void {
-    this.accessCheck?.(md, {
+  authorizeRead(caller: Caller, names: string[]): void {
+    this.accessCheck?.(caller, {
       kind: "read",
       docs: names.map((name) => ({ name, doc: this.opts.store.get(name) })),
     });
   }
 
-  authorizeQuery(md: grpc.Metadata, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
-    this.accessCheck?.(md, { kind: "query", parent, query, docs });
+  authorizeQuery(caller: Caller, parent: string, query: StructuredQuery, docs: StoredDocument[]): void {
+    this.accessCheck?.(caller, { kind: "query", parent, query, docs });
   }
 
   /** Deletes every document of a project's database; aborts open transactions. */

@@ -1,26 +1,89 @@
-import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
+import type { Caller } from "./auth";
 import { RpcError } from "./errors";
 import type { Engine } from "./engine";
 import { toProtoDocument } from "./engine";
 import type { Logger } from "./log";
+import { toRpcError } from "./operations";
+import type { ListenRequest, StreamMethod, WriteRequest } from "./protocol";
 import { splitDocumentName, validateParent } from "./paths";
 import { runQuery } from "./query";
-import type { StructuredQuery } from "./query";
 import type { StoredDocument, Ts } from "./types";
 import { tsToMicros, tsToProto } from "./types";
 
-interface ListenRequest {
-  database?: string;
-  addTarget?: {
-    targetId?: number;
-    documents?: { documents?: string[] };
-    query?: { parent?: string; structuredQuery?: StructuredQuery };
-    resumeToken?: Uint8Array;
-    readTime?: unknown;
-    once?: boolean;
+/** Where a stream's responses go: the transport adapter (gRPC call, WebChannel session). */
+export interface StreamSink {
+  send(message: unknown): void;
+  /** Ends the stream with an error status. */
+  fail(err: RpcError): void;
+  /** Ends the stream normally. */
+  end(): void;
+}
+
+/** An open Listen or Write stream: the adapter feeds it the client's messages. */
+export interface StreamSession {
+  receive(message: unknown): void;
+  /** The client went away or half-closed: stop and release everything. */
+  close(): void;
+}
+
+/**
+ * Opens a Listen or Write stream for a caller, whichever transport carries it. Every client
+ * message is admitted like a unary call (counted, faults applied: a failure ends the stream
+ * with its status, as a reset stream does) and handled in order.
+ */
+export function openStream(
+  engine: Engine,
+  log: Logger,
+  method: StreamMethod,
+  caller: Caller,
+  sink: StreamSink,
+): StreamSession {
+  let ended = false;
+  const guarded: StreamSink = {
+    send: (m) => {
+      if (!ended) sink.send(m);
+    },
+    fail: (e) => {
+      if (ended) return;
+      ended = true;
+      log.debug(`${method} stream failed: ${e.message}`);
+      handler.close();
+      sink.fail(e);
+    },
+    end: () => {
+      if (ended) return;
+      ended = true;
+      handler.close();
+      sink.end();
+    },
   };
-  removeTarget?: number;
+  const handler =
+    method === "Listen" ? listenStream(engine, caller, guarded) : writeStream(engine, caller, guarded);
+  let chain: Promise<void> = Promise.resolve();
+  return {
+    receive: (message) => {
+      chain = chain.then(async () => {
+        if (ended) return;
+        try {
+          const fault = await engine.before(method, []);
+          await handler.receive(message);
+          if (fault) throw fault;
+        } catch (err) {
+          guarded.fail(toRpcError(err, log, method));
+        }
+      });
+    },
+    close: () => {
+      ended = true;
+      handler.close();
+    },
+  };
+}
+
+interface StreamHandler {
+  receive(message: unknown): Promise<void>;
+  close(): void;
 }
 
 interface ActiveTarget {
@@ -43,25 +106,10 @@ function resumeToken(time: Ts): Buffer {
  * the open targets and sends the differences, then a global NO_CHANGE with the commit's read
  * time, which is what the SDKs take as a consistent snapshot.
  */
-export function serveListen(
-  engine: Engine,
-  call: grpc.ServerDuplexStream<unknown, unknown>,
-  log: Logger,
-): void {
+function listenStream(engine: Engine, caller: Caller, sink: StreamSink): StreamHandler {
   const targets = new Map<number, ActiveTarget>();
-  let closed = false;
   const send = (msg: unknown): void => {
-    if (!closed) call.write(msg);
-  };
-  const fail = (err: unknown): void => {
-    if (closed) return;
-    closed = true;
-    unsubscribe();
-    const e =
-      err instanceof RpcError
-        ? { code: err.code, details: err.message }
-        : { code: status.INTERNAL, details: String(err) };
-    call.emit("error", e);
+    sink.send(msg);
   };
 
   const pushDiff = (target: ActiveTarget, time: Ts): boolean => {
@@ -117,7 +165,7 @@ export function serveListen(
   };
 
   const unsubscribe = engine.onChanges((_changes, time) => {
-    if (closed || targets.size === 0) return;
+    if (targets.size === 0) return;
     try {
       let any = false;
       for (const t of [...targets.values()]) {
@@ -134,7 +182,7 @@ export function serveListen(
       }
       if (any) globalSnapshot(time);
     } catch (err) {
-      fail(err);
+      sink.fail(err instanceof RpcError ? err : new RpcError(status.INTERNAL, String(err)));
     }
   });
 
@@ -149,7 +197,7 @@ export function serveListen(
       evaluate = () =>
         names.map((n) => engine.store.get(n)).filter((d): d is StoredDocument => d !== undefined);
       authorize = () => {
-        engine.authorizeRead(call.metadata, names);
+        engine.authorizeRead(caller, names);
       };
     } else if (req.query?.structuredQuery) {
       const parent = req.query.parent ?? "";
@@ -157,7 +205,7 @@ export function serveListen(
       const q = req.query.structuredQuery;
       evaluate = () => runQuery(q, parent, engine.store.all());
       authorize = (docs) => {
-        engine.authorizeQuery(call.metadata, parent, q, docs);
+        engine.authorizeQuery(caller, parent, q, docs);
       };
     } else {
       throw new RpcError(status.INVALID_ARGUMENT, "A listen target needs documents or a query.");
@@ -180,9 +228,9 @@ export function serveListen(
     globalSnapshot(time);
   };
 
-  call.on("data", (raw: ListenRequest) => {
-    try {
-      engine.counts.rpcs.Listen = (engine.counts.rpcs.Listen ?? 0) + 1;
+  return {
+    receive: (message) => {
+      const raw = message as ListenRequest;
       if (raw.addTarget) {
         try {
           addTarget(raw.addTarget);
@@ -196,74 +244,35 @@ export function serveListen(
         targets.delete(raw.removeTarget);
         send({ targetChange: { targetChangeType: "REMOVE", targetIds: [raw.removeTarget] } });
       }
-    } catch (err) {
-      log.debug(`Listen failed: ${String(err)}`);
-      fail(err);
-    }
-  });
-  const end = (): void => {
-    if (closed) return;
-    closed = true;
-    unsubscribe();
-    call.end();
+      return Promise.resolve();
+    },
+    close: () => {
+      unsubscribe();
+      targets.clear();
+    },
   };
-  call.on("end", end);
-  call.on("cancelled", end);
-  call.on("error", end);
-}
-
-interface WriteStreamRequest {
-  database?: string;
-  streamId?: string;
-  writes?: unknown[];
-  streamToken?: Uint8Array;
 }
 
 /** The Write stream the client SDKs use for mutations: a handshake, then one atomic commit per request. */
-export function serveWrite(
-  engine: Engine,
-  call: grpc.ServerDuplexStream<unknown, unknown>,
-  log: Logger,
-): void {
+function writeStream(engine: Engine, caller: Caller, sink: StreamSink): StreamHandler {
   let handshaken = false;
   let counter = 0;
-  let closed = false;
   let database = "";
-  let chain: Promise<void> = Promise.resolve();
   const token = (): Buffer => Buffer.from(String(++counter));
-  call.on("data", (req: WriteStreamRequest) => {
-    chain = chain.then(async () => {
-      if (closed) return;
-      try {
-        engine.counts.rpcs.Write = (engine.counts.rpcs.Write ?? 0) + 1;
-        if (!handshaken) {
-          handshaken = true;
-          database = req.database ?? "";
-          if ((req.writes?.length ?? 0) > 0)
-            throw new RpcError(status.INVALID_ARGUMENT, "The first Write request must be a handshake.");
-          call.write({ streamId: "local", streamToken: token() });
-          return;
-        }
-        const res = await engine.commit(req.database ?? database, req.writes ?? [], undefined, call.metadata);
-        call.write({ streamToken: token(), writeResults: res.writeResults, commitTime: res.commitTime });
-      } catch (err) {
-        closed = true;
-        log.debug(`Write stream failed: ${String(err)}`);
-        call.emit(
-          "error",
-          err instanceof RpcError
-            ? { code: err.code, details: err.message }
-            : { code: status.INTERNAL, details: String(err) },
-        );
+  return {
+    receive: async (message) => {
+      const req = message as WriteRequest;
+      if (!handshaken) {
+        handshaken = true;
+        database = req.database ?? "";
+        if ((req.writes?.length ?? 0) > 0)
+          throw new RpcError(status.INVALID_ARGUMENT, "The first Write request must be a handshake.");
+        sink.send({ streamId: "local", streamToken: token() });
+        return;
       }
-    });
-  });
-  const end = (): void => {
-    if (!closed) {
-      closed = true;
-      call.end();
-    }
+      const res = await engine.commit(req.database ?? database, req.writes ?? [], undefined, caller);
+      sink.send({ streamToken: token(), writeResults: res.writeResults, commitTime: res.commitTime });
+    },
+    close: () => undefined,
   };
-  call.on("end", end);
-  call.on("cancelled", end);
 }

@@ -1,6 +1,5 @@
-import type * as grpc from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { callerOf } from "./auth";
+import type { Caller } from "./auth";
 import type { AccessCheck } from "./engine";
 import { RpcError } from "./errors";
 import { splitDocumentName } from "./paths";
@@ -74,8 +73,7 @@ function toRulesFilter(f: Filter): RulesQueryFilter | undefined {
  * without loaded rules is open, as the official emulator is when started without a rules file.
  */
 export function createRulesCheck(registry: RulesRegistry, store: Store): AccessCheck {
-  const authOf = (md: grpc.Metadata): { admin: boolean; auth: RulesAuth | null } => {
-    const caller = callerOf(md);
+  const authOf = (caller: Caller): { admin: boolean; auth: RulesAuth | null } => {
     if (caller.kind === "admin") return { admin: true, auth: null };
     if (caller.kind === "user") return { admin: false, auth: { uid: caller.uid, token: caller.token } };
     return { admin: false, auth: null };
@@ -86,8 +84,8 @@ export function createRulesCheck(registry: RulesRegistry, store: Store): AccessC
   };
   const relative = (rootedName: string): string => splitDocumentName(rootedName).path;
 
-  return (md, request) => {
-    const { admin, auth } = authOf(md);
+  return (caller, request) => {
+    const { admin, auth } = authOf(caller);
     if (admin) return;
     const time = new Date();
     if (request.kind === "read") {

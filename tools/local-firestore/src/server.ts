@@ -6,17 +6,19 @@ import { Duplex } from "node:stream";
 import { Engine } from "./engine";
 import type { OperationCounts } from "./engine";
 import { FaultInjector } from "./faults";
-import type { FaultRule } from "./faults";
+import { handleControl } from "./control";
 import { buildHandlers, firestoreServiceDefinition } from "./grpcService";
+import { answerPreflight, applyCors, guard } from "./http";
 import { createLogger } from "./log";
-import type { LogLevel, Logger } from "./log";
-import { RulesCompileError } from "./rules";
+import type { LogLevel } from "./log";
+import { handleRest } from "./rest";
 import { RulesRegistry, createRulesCheck } from "./rulesAccess";
 import { Store } from "./store";
 import { TransactionManager } from "./transactions";
 import type { TransactionOptions } from "./transactions";
 import { TriggerDelivery } from "./triggers";
 import type { StoredDocument } from "./types";
+import { WebChannelServer } from "./webchannel";
 
 export interface StartOptions {
   /** Interface to bind (default 127.0.0.1). */
@@ -124,6 +126,7 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     },
     close: async () => {
       if (options.exportOnClose) await api.exportTo(options.exportOnClose);
+      webChannel.closeAll();
       transactions.close();
       await new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -138,13 +141,20 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
 
   if (options.importPath) await api.importFrom(options.importPath);
 
-  const httpServer = http.createServer((req, res) => {
-    handleHttp(req, res, { api, engine, triggers, log, projectId }).catch((err: unknown) => {
-      log.info(`http handler failed: ${String(err)}`);
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { code: 500, message: "internal error" } }));
-    });
-  });
+  // HTTP/1.1 on the same port: the REST and WebChannel transports of the Firestore API (what
+  // browsers and `preferRest` clients speak) and the emulator's control endpoints. CORS on all.
+  const webChannel = new WebChannelServer(engine, log);
+  const control = { api, engine, triggers, log, projectId };
+  const httpServer = http.createServer(
+    guard(log, async (req, res) => {
+      applyCors(req, res);
+      const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      if (req.method === "OPTIONS") answerPreflight(req, res);
+      else if (WebChannelServer.matches(path)) await webChannel.handle(req, res);
+      else if (path.startsWith("/v1/")) await handleRest(req, res, engine, log);
+      else await handleControl(req, res, control);
+    }),
+  );
 
   const sockets = new Set<net.Socket>();
   const netServer = net.createServer((socket) => {
@@ -222,139 +232,4 @@ function bytesReviver(_key: string, value: unknown): unknown {
     return Buffer.from((value as { $bytes: string }).$bytes, "base64");
   }
   return value;
-}
-
-interface HttpContext {
-  api: LocalFirestore;
-  engine: Engine;
-  triggers: TriggerDelivery | undefined;
-  log: Logger;
-  projectId: string;
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > 16 * 1024 * 1024) throw new Error("body too large");
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function send(res: http.ServerResponse, code: number, body: unknown): void {
-  res.writeHead(code, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-/** Emulator endpoints (HTTP/1.1), as the Firebase tooling calls them on the Firestore emulator's port. */
-async function handleHttp(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  ctx: HttpContext,
-): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://localhost");
-  const path = url.pathname;
-  const method = req.method ?? "GET";
-  ctx.log.debug(`HTTP ${method} ${path}`);
-
-  if (path === "/" && method === "GET") {
-    res.writeHead(200, { "content-type": "text/plain" });
-    res.end("Ok");
-    return;
-  }
-  const clearPath = /^\/emulator\/v1\/projects\/([^/]+)\/databases\/([^/]+)\/documents$/.exec(path);
-  if (method === "DELETE" && clearPath) {
-    // Only that project's database, as the official emulator does.
-    ctx.engine.clear(`projects/${clearPath[1] ?? ""}/databases/${decodeURIComponent(clearPath[2] ?? "")}`);
-    send(res, 200, {});
-    return;
-  }
-  const rulesPath = /^\/emulator\/v1\/projects\/([^/:]+):securityRules$/.exec(path);
-  if (rulesPath && method === "PUT") {
-    const body = JSON.parse(await readBody(req)) as {
-      rules?: { files?: Array<{ name?: string; content?: string }> };
-    };
-    const files = body.rules?.files ?? [];
-    if (files.length !== 1 || typeof files[0]?.content !== "string") {
-      send(res, 400, {
-        error: { code: 400, message: "expected exactly one rules file: {rules: {files: [{content}]}}" },
-      });
-      return;
-    }
-    try {
-      ctx.api.loadRules(rulesPath[1] ?? "", files[0].content);
-    } catch (err) {
-      if (err instanceof RulesCompileError) {
-        send(res, 400, { error: { code: 400, message: err.message, line: err.line, column: err.column } });
-        return;
-      }
-      throw err;
-    }
-    send(res, 200, {});
-    return;
-  }
-  const trig = /^\/emulator\/v1\/projects\/[^/]+\/eventarcTrigger$/.exec(path);
-  if (trig && method === "POST") {
-    const key = url.searchParams.get("eventarcTriggerId");
-    if (!key || !ctx.triggers) {
-      send(res, 400, {
-        error: { code: 400, message: "eventarcTriggerId is required and --functions_emulator must be set" },
-      });
-      return;
-    }
-    ctx.triggers.register(key, JSON.parse(await readBody(req)) as Parameters<TriggerDelivery["register"]>[1]);
-    send(res, 200, {});
-    return;
-  }
-  if (path === "/emulator/v1/stats" && method === "GET") {
-    send(res, 200, ctx.api.stats());
-    return;
-  }
-  if (path === "/emulator/v1/stats:reset" && method === "POST") {
-    ctx.api.resetStats();
-    send(res, 200, {});
-    return;
-  }
-  if (path === "/emulator/v1/faults") {
-    if (method === "GET") {
-      send(res, 200, { rules: ctx.api.faults.list() });
-      return;
-    }
-    if (method === "DELETE") {
-      ctx.api.faults.clear();
-      send(res, 200, {});
-      return;
-    }
-    if (method === "POST") {
-      const body = JSON.parse(await readBody(req)) as { rules?: FaultRule[]; seed?: number };
-      try {
-        if (typeof body.seed === "number") ctx.api.faults.seed(body.seed);
-        ctx.api.faults.inject(...(body.rules ?? []));
-      } catch (err) {
-        send(res, 400, { error: { code: 400, message: err instanceof Error ? err.message : String(err) } });
-        return;
-      }
-      send(res, 200, { rules: ctx.api.faults.list() });
-      return;
-    }
-  }
-  if (path === "/emulator/v1/triggers:idle" && method === "POST") {
-    await ctx.api.triggersIdle();
-    send(res, 200, ctx.triggers?.stats ?? {});
-    return;
-  }
-  if ((path === "/emulator/v1/export" || path === "/emulator/v1/import") && method === "POST") {
-    const body = JSON.parse(await readBody(req)) as { path?: string };
-    if (!body.path) {
-      send(res, 400, { error: { code: 400, message: "path is required" } });
-      return;
-    }
-    if (path.endsWith("export")) await ctx.api.exportTo(body.path);
-    else await ctx.api.importFrom(body.path);
-    send(res, 200, {});
-    return;
-  }
-  send(res, 404, { error: { code: 404, message: `Not found: ${method} ${path}` } });
 }

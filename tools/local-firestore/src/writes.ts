@@ -337,7 +337,11 @@ function applyTransform(fields: Fields, t: FieldTransform, commitTime: Ts): Valu
 // applyWrite
 // ---------------------------------------------------------------------------------------------
 
-function checkPrecondition(pre: Precondition | undefined, current: StoredDocument | undefined, name: string) {
+export function checkPrecondition(
+  pre: Precondition | undefined,
+  current: StoredDocument | undefined,
+  name: string,
+): void {
   if (pre === undefined) return;
   if (pre.exists === true && current === undefined) throw notFound(`No document to update: ${name}`);
   if (pre.exists === false && current !== undefined) throw alreadyExists(`Document already exists: ${name}`);
