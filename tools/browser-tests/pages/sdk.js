@@ -8,6 +8,7 @@ import * as functions from "firebase/functions";
 import * as client from "@course-payments/client";
 
 let apps = 0;
+const open = [];
 
 /**
  * A fresh app and Firestore instance pointed at the emulator, signed in with the SDK's emulator mock token when
@@ -25,7 +26,20 @@ function firestoreFor({ projectId, host, port, uid, claims = {}, lite: useLite =
     port,
     uid === undefined ? {} : { mockUserToken: { user_id: uid, ...claims } },
   );
+  open.push({ sdk, db, instance });
   return db;
+}
+
+/**
+ * Terminates every Firestore instance firestoreFor made and deletes its app. Tests call it when they end: each
+ * instance holds its own streams, and Chromium allows six HTTP/1.1 connections per host, so instances left open
+ * by earlier tests would starve later ones (over plain-http emulators there is no HTTP/2 to multiplex them).
+ */
+async function closeAll() {
+  for (const { sdk, db, instance } of open.splice(0)) {
+    await sdk.terminate(db);
+    await app.deleteApp(instance);
+  }
 }
 
 /** Resolves like `promise`, or rejects with code "timeout" after `ms` (the SDK retries some failures forever). */
@@ -60,6 +74,6 @@ async function settle(promise) {
   }
 }
 
-window.testing = { firestoreFor, withTimeout, settle };
+window.testing = { firestoreFor, closeAll, withTimeout, settle };
 window.sdk = { app, auth, firestore, lite, functions, client };
 document.getElementById("status").textContent = `Firebase ${app.SDK_VERSION} loaded`;

@@ -137,6 +137,8 @@ function browserTest(name, fn) {
     } catch (error) {
       console.error(`--- browser log (last 30) ---\n${session?.log.slice(-30).join("\n")}`);
       throw error;
+    } finally {
+      await session?.page.evaluate(() => window.testing.closeAll());
     }
   });
 }
