@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +58,19 @@ function run(command, args, options) {
       } else {
         resolve();
       }
+    });
+  });
+}
+
+/** A port that was free a moment ago (for the CLI emulators, whose ports must be concrete). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
     });
   });
 }

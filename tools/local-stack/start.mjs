@@ -6,9 +6,10 @@
  * `tokens`, `help`) until Ctrl-C, which stops everything.
  *
  * Environment: LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output;
- * FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT override the ports.
+ * FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT, DEMO_PORT override the ports.
  */
 import readline from "node:readline";
+import { DEFAULT_DEMO_PORT, startDemoServer } from "../demo/server.mjs";
 import { DEFAULT_PORTS, DEMO, startStack } from "./stack.mjs";
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
@@ -17,7 +18,7 @@ const port = (name, fallback) => {
   return value === undefined || value === "" ? fallback : Number(value);
 };
 
-function printUsage(stack) {
+function printUsage(stack, demo) {
   const { urls, users } = stack;
   const callable = (name, token, data) =>
     `curl -s -X POST ${urls.callable(name)} -H 'content-type: application/json' ` +
@@ -30,6 +31,8 @@ function printUsage(stack) {
     `  Functions emulator           ${urls.functions}/<name>`,
     `  Auth emulator                FIREBASE_AUTH_EMULATOR_HOST=${urls.auth.replace("http://", "")}`,
     `  Payment webhook              ${urls.webhook}`,
+    "",
+    `Demo web app (open in a browser): student ${demo.url}/   admin ${demo.url}/admin.html`,
     "",
     "Demo users (auth emulator; the tokens are unsigned emulator tokens, valid for 1 hour):",
     `  student ${users.student.email} / ${users.student.password}  uid ${users.student.uid}`,
@@ -77,7 +80,14 @@ async function main() {
       if (verbose || !line.startsWith("[firebase]")) console.log(line);
     },
   });
-  printUsage(stack);
+  let demo;
+  try {
+    demo = await startDemoServer(stack, { port: port("DEMO_PORT", DEFAULT_DEMO_PORT) });
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  printUsage(stack, demo);
   console.log(`Ready in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
 
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: false });
@@ -87,6 +97,7 @@ async function main() {
     stopping = true;
     console.log(`\n${reason}: stopping the local stack…`);
     rl.close();
+    await demo.close();
     await stack.stop();
     console.log("Stopped.");
     process.exit(0);

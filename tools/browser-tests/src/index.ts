@@ -1,6 +1,7 @@
 export { CHROMIUM_FLAGS, CHROMIUM_PATH, launchChromium, type LaunchedBrowser } from "./chromium";
 export { ARTIFACTS_DIR, median, openPage, screenshot, type OpenedPage } from "./page";
 export {
+  HttpError,
   IMPORT_MAP,
   startWebServer,
   withImportMap,

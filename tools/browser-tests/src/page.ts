@@ -5,7 +5,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 
-import type { Browser, Page } from "puppeteer-core";
+import type { Browser, BrowserContext, Page } from "puppeteer-core";
 
 export const ARTIFACTS_DIR = path.resolve(__dirname, "../artifacts");
 
@@ -15,7 +15,8 @@ export interface OpenedPage {
   log: string[];
 }
 
-export async function openPage(browser: Browser, url: string): Promise<OpenedPage> {
+/** Opens `url` in a new tab of `browser` (or of an isolated context: its own cookies and storage). */
+export async function openPage(browser: Browser | BrowserContext, url: string): Promise<OpenedPage> {
   const page = await browser.newPage();
   const log: string[] = [];
   page.on("console", (message) => {

@@ -70,7 +70,8 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
+/** Thrown by an api handler (or the server) to answer with this status and message. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,

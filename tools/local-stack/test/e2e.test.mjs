@@ -10,21 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import net from "node:net";
 import { after, before, test } from "node:test";
-import { DEMO, startStack } from "../stack.mjs";
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { DEMO, freePort, startStack } from "../stack.mjs";
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
 const outputTail = [];

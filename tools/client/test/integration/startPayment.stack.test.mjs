@@ -15,7 +15,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { deleteApp, initializeApp } from "firebase/app";
@@ -27,7 +26,7 @@ import {
 } from "firebase/auth";
 import { connectFunctionsEmulator, getFunctions, httpsCallable } from "firebase/functions";
 import { RetryHandler, createCoursePaymentsClient } from "@course-payments/client";
-import { DEMO, REPO_ROOT, startStack } from "../../../local-stack/stack.mjs";
+import { DEMO, freePort, REPO_ROOT, startStack } from "../../../local-stack/stack.mjs";
 
 const HOST = "127.0.0.1";
 const COURSE = { courseId: "client-retry-course", title: "Retry course", price: 5000, currency: "usd" };
@@ -47,18 +46,6 @@ const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
 const outputTail = [];
 let stack;
 const apps = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Newest mtime of the files under `dir`. */
 function newestMtime(dir) {
