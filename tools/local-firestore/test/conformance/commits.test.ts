@@ -32,7 +32,7 @@ describe("atomic commits", () => {
     expect((await missing.get()).exists).toBe(false);
   });
 
-  it("a batch with a create() of an existing document applies nothing", async () => {
+  ctx.exactCodeIt("a batch with a create() of an existing document applies nothing", async () => {
     const existing = ctx.col("docs").doc("existing");
     await existing.set({ n: 1 });
     const other = ctx.col("docs").doc("other");
@@ -98,15 +98,18 @@ describe("preconditions", () => {
     expect((await ref.get()).get("n")).toBe(2);
   });
 
-  it("update with a stale lastUpdateTime fails with FAILED_PRECONDITION and changes nothing", async () => {
-    const ref = ctx.col("docs").doc("p");
-    const w1 = await ref.set({ n: 1 });
-    await ref.update({ n: 2 });
-    expect(await codeOf(ref.update({ n: 3 }, { lastUpdateTime: w1.writeTime }))).toBe(FAILED_PRECONDITION);
-    expect((await ref.get()).get("n")).toBe(2);
-  });
+  ctx.exactCodeIt(
+    "update with a stale lastUpdateTime fails with FAILED_PRECONDITION and changes nothing",
+    async () => {
+      const ref = ctx.col("docs").doc("p");
+      const w1 = await ref.set({ n: 1 });
+      await ref.update({ n: 2 });
+      expect(await codeOf(ref.update({ n: 3 }, { lastUpdateTime: w1.writeTime }))).toBe(FAILED_PRECONDITION);
+      expect((await ref.get()).get("n")).toBe(2);
+    },
+  );
 
-  it("delete with lastUpdateTime is checked the same way", async () => {
+  ctx.exactCodeIt("delete with lastUpdateTime is checked the same way", async () => {
     const ref = ctx.col("docs").doc("p");
     const w1 = await ref.set({ n: 1 });
     const w2 = await ref.update({ n: 2 });
@@ -116,7 +119,7 @@ describe("preconditions", () => {
     expect((await ref.get()).exists).toBe(false);
   });
 
-  it("create() of an existing document fails with ALREADY_EXISTS", async () => {
+  ctx.exactCodeIt("create() of an existing document fails with ALREADY_EXISTS", async () => {
     const ref = ctx.col("docs").doc("c");
     await ref.create({ n: 1 });
     expect(await codeOf(ref.create({ n: 2 }))).toBe(ALREADY_EXISTS);

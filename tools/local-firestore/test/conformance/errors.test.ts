@@ -109,29 +109,32 @@ describe("invalid writes get INVALID_ARGUMENT and change nothing", () => {
 });
 
 describe("failing transactions", () => {
-  it("a commit that fails a precondition reports it, applies nothing and releases its locks", async () => {
-    const taken = ctx.col("items").doc("taken");
-    const counter = ctx.col("items").doc("counter");
-    await ctx.db.batch().set(taken, { owner: "someone" }).set(counter, { n: 0 }).commit();
+  ctx.exactCodeIt(
+    "a commit that fails a precondition reports it, applies nothing and releases its locks",
+    async () => {
+      const taken = ctx.col("items").doc("taken");
+      const counter = ctx.col("items").doc("counter");
+      await ctx.db.batch().set(taken, { owner: "someone" }).set(counter, { n: 0 }).commit();
 
-    let attempts = 0;
-    const code = await codeOf(
-      ctx.db.runTransaction(async (tx) => {
-        attempts++;
-        const snap = await tx.get(counter);
-        tx.update(counter, { n: (snap.get("n") as number) + 1 });
-        tx.create(taken, { owner: "me" });
-      }),
-    );
-    expect(code).toBe(ALREADY_EXISTS);
-    // ALREADY_EXISTS is not retried by the SDK.
-    expect(attempts).toBe(1);
-    expect((await counter.get()).get("n")).toBe(0);
-    expect((await taken.get()).get("owner")).toBe("someone");
-    // The lock on `counter` is gone: a plain write is not held up (a held lock would make it
-    // wait for the 30 s lock timeout or the 60 s idle expiry, far past this test's timeout).
-    await counter.update({ n: 7 });
-    expect((await counter.get()).get("n")).toBe(7);
-    await expectStillServing();
-  });
+      let attempts = 0;
+      const code = await codeOf(
+        ctx.db.runTransaction(async (tx) => {
+          attempts++;
+          const snap = await tx.get(counter);
+          tx.update(counter, { n: (snap.get("n") as number) + 1 });
+          tx.create(taken, { owner: "me" });
+        }),
+      );
+      expect(code).toBe(ALREADY_EXISTS);
+      // ALREADY_EXISTS is not retried by the SDK.
+      expect(attempts).toBe(1);
+      expect((await counter.get()).get("n")).toBe(0);
+      expect((await taken.get()).get("owner")).toBe("someone");
+      // The lock on `counter` is gone: a plain write is not held up (a held lock would make it
+      // wait for the 30 s lock timeout or the 60 s idle expiry, far past this test's timeout).
+      await counter.update({ n: 7 });
+      expect((await counter.get()).get("n")).toBe(7);
+      await expectStillServing();
+    },
+  );
 });

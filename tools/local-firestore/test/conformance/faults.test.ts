@@ -15,7 +15,7 @@
 import { FieldValue } from "firebase-admin/firestore";
 import type { DocumentReference } from "firebase-admin/firestore";
 
-import { codeOf, httpRequest, useFirestore } from "./support";
+import { PREFER_REST, codeOf, httpRequest, useFirestore } from "./support";
 
 const ctx = useFirestore("faults");
 
@@ -95,7 +95,7 @@ describe("fault injection", () => {
     },
   );
 
-  ctx.localIt(
+  (PREFER_REST ? ctx.exactCodeIt : ctx.localIt)(
     "reply-lost on a non-transactional create(): the caller gets ALREADY_EXISTS for its own write",
     async () => {
       const ref = ctx.col("docs").doc("created");

@@ -8,12 +8,15 @@
  * the database before each test (HTTP DELETE, which the official emulator implements too)
  * and tears everything down in afterAll.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
 
 import { deleteApp, initializeApp } from "firebase-admin/app";
 import type { App } from "firebase-admin/app";
-import { getFirestore } from "firebase-admin/firestore";
+import { getFirestore, initializeFirestore } from "firebase-admin/firestore";
 import type { CollectionReference, Firestore } from "firebase-admin/firestore";
 
 import { start } from "../../src";
@@ -27,6 +30,33 @@ process.env.METADATA_SERVER_DETECTION ??= "none";
 
 /** The emulator given from outside, if any (read once, before this file sets the variable). */
 const EXTERNAL_HOST: string | undefined = process.env.FIRESTORE_EMULATOR_HOST || undefined;
+
+/**
+ * `CONFORMANCE_PREFER_REST=1` runs the suite with firebase-admin's `preferRest: true`: the SDK
+ * then speaks the REST API (HTTP/1.1, proto3 JSON) instead of gRPC for everything but listeners.
+ */
+export const PREFER_REST = process.env.CONFORMANCE_PREFER_REST === "1";
+
+/**
+ * With `preferRest`, the SDK's REST client ignores the emulator's `Bearer owner` and wants
+ * application default credentials (googleapis/nodejs-firestore#1811). A throwaway service
+ * account key, made here, lets it sign its own JWTs offline; the server treats a service
+ * account as a server identity, as production does.
+ */
+function useThrowawayServiceAccount(): void {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "conformance-sa-")), "key.json");
+  const key = {
+    type: "service_account",
+    project_id: PROJECT_ID,
+    private_key_id: "local",
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
+    client_email: `conformance@${PROJECT_ID}.iam.gserviceaccount.com`,
+    client_id: "1",
+  };
+  writeFileSync(file, JSON.stringify(key));
+  process.env.GOOGLE_APPLICATION_CREDENTIALS = file;
+}
 
 /** True when the suite runs against this package's own server (fault and stats tests run only then). */
 export const LOCAL = EXTERNAL_HOST === undefined;
@@ -54,7 +84,14 @@ export interface ConformanceContext {
    * Defines a test only when running against the local server (fault injection, statistics).
    * Against another emulator the test is not defined at all; its name is printed after the file.
    */
-  localIt(name: string, fn: () => Promise<void>, timeoutMs?: number): void;
+  localIt: (name: string, fn: () => Promise<void>, timeoutMs?: number) => void;
+  /**
+   * Defines a test that needs the exact status code of a FAILED_PRECONDITION or ALREADY_EXISTS
+   * error: not in `preferRest` mode, where the SDK's REST client derives the code from the HTTP
+   * status (google-gax `rpcCodeFromHttpStatusCode`: 400 → INVALID_ARGUMENT, 409 → ABORTED, so a
+   * create() of an existing document is retried as ABORTED until the call times out).
+   */
+  exactCodeIt: (name: string, fn: () => Promise<void>, timeoutMs?: number) => void;
 }
 
 interface MutableContext {
@@ -86,8 +123,9 @@ export function useFirestore(fileTag: string): ConformanceContext {
       // Jest gives every test file its own copy of process.env, so this does not leak.
       process.env.FIRESTORE_EMULATOR_HOST = state.host;
     }
+    if (PREFER_REST) useThrowawayServiceAccount();
     state.app = initializeApp({ projectId: PROJECT_ID }, `conformance-${fileTag}-${RUN_ID}`);
-    state.db = getFirestore(state.app);
+    state.db = PREFER_REST ? initializeFirestore(state.app, { preferRest: true }) : getFirestore(state.app);
   });
 
   beforeEach(async () => {
@@ -101,7 +139,7 @@ export function useFirestore(fileTag: string): ConformanceContext {
   afterAll(async () => {
     if (state.excluded.length > 0) {
       process.stdout.write(
-        `[conformance] ${fileTag}: not run against ${state.host} (local-only): ${state.excluded.join("; ")}\n`,
+        `[conformance] ${fileTag}: not run against ${state.host}${PREFER_REST ? " with preferRest" : ""}: ${state.excluded.join("; ")}\n`,
       );
     }
     await state.db?.terminate();
@@ -133,6 +171,10 @@ export function useFirestore(fileTag: string): ConformanceContext {
     localIt(name: string, fn: () => Promise<void>, timeoutMs?: number): void {
       if (LOCAL) it(name, fn, timeoutMs);
       else state.excluded.push(name);
+    },
+    exactCodeIt(name: string, fn: () => Promise<void>, timeoutMs?: number): void {
+      if (!PREFER_REST) it(name, fn, timeoutMs);
+      else state.excluded.push(`${name} (needs the exact status code)`);
     },
   };
 }
