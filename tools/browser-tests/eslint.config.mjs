@@ -26,6 +26,7 @@ export default tseslint.config(
         performance: "readonly",
         window: "readonly",
         document: "readonly",
+        Event: "readonly",
       },
     },
   },

@@ -83,19 +83,32 @@ async function count(opened, selector) {
   return opened.page.$$eval(selector, (nodes) => nodes.length);
 }
 
+/**
+ * Clicks the element in one step inside the page. The pages redraw from their snapshot listeners, so an element
+ * handle taken in Node may be detached by the time a click arrives; a click in the page cannot be.
+ */
+async function click(opened, selector) {
+  await opened.page.waitForSelector(selector, { timeout: WAIT_MS });
+  await opened.page.evaluate((sel) => document.querySelector(sel).click(), selector);
+}
+
+/** Types the amount as the user would (an input event per value), then presses "Pay". */
 async function pay(amountText) {
-  const input = `${COURSE} input[name=amount]`;
-  await student.page.$eval(input, (node) => {
-    node.value = "";
-  });
-  if (amountText !== "") await student.page.type(input, amountText);
-  await student.page.click(`${COURSE} form.pay button[type=submit]`);
+  await student.page.evaluate(
+    (sel, value) => {
+      const input = document.querySelector(sel);
+      input.value = value;
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+    `${COURSE} input[name=amount]`,
+    amountText,
+  );
+  await click(student, `${COURSE} form.pay button[type=submit]`);
 }
 
 test("the student signs in and sees the published catalogue", async () => {
   student = await openPage(chromium.browser, `${demo.url}/`);
-  await student.page.waitForSelector("#sign-in button", { timeout: WAIT_MS });
-  await student.page.click("#sign-in button");
+  await click(student, "#sign-in button");
   await waitForText(student, "#who", DEMO.student.email);
   await student.page.waitForSelector(`${COURSE} h3`, { timeout: WAIT_MS });
   await waitForText(student, `[data-course="${DEMO.freeCourse.courseId}"] .price`, "free");
@@ -103,7 +116,7 @@ test("the student signs in and sees the published catalogue", async () => {
 });
 
 test("enrolling shows the enrollment unpaid and locked", async () => {
-  await student.page.click(`${COURSE} button`);
+  await click(student, `${COURSE} button`);
   await waitForText(student, `${COURSE} [data-field=paymentStatus]`, "unpaid");
   await waitForText(student, `${COURSE} [data-field=accessStatus]`, "locked");
   await waitForText(student, `${COURSE} [data-field=amountDue]`, "$49.00");
@@ -150,8 +163,7 @@ test("the admin refunds the part payment; the student's open page shows it live"
   // A separate browser context: its own auth session, as another person's browser would be.
   const context = await chromium.browser.createBrowserContext();
   admin = await openPage(context, `${demo.url}/admin.html`);
-  await admin.page.waitForSelector("#sign-in button", { timeout: WAIT_MS });
-  await admin.page.click("#sign-in button");
+  await click(admin, "#sign-in button");
   await waitForText(admin, "#who", DEMO.admin.email);
   await admin.page.waitForSelector(`[data-course="${DEMO.course.courseId}"]`, { timeout: WAIT_MS });
   await waitForText(admin, "#dead-letters", "No dead letters.");
@@ -166,7 +178,7 @@ test("the admin refunds the part payment; the student's open page shows it live"
     rows.find((row) => row.textContent.includes("$20.00"))?.getAttribute("data-entry"),
   );
   assert.ok(partPayment, "the $20.00 payment is listed");
-  await admin.page.click(`${enrollment} tr[data-entry="${partPayment}"] button`);
+  await click(admin, `${enrollment} tr[data-entry="${partPayment}"] button`);
   await waitForText(admin, "#messages p", /^Refund re_\S+ of \$20\.00: succeeded/);
   await waitForText(admin, `${enrollment} [data-field=paymentStatus]`, "partial");
 
