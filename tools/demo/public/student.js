@@ -93,11 +93,7 @@ function pay(course) {
     return undefined;
   }
   return act(course.id, "Paying", async () => {
-    // No `amount` key at all for "the whole balance": httpsCallable sends an undefined value as null, which the
-    // callable's schema refuses.
-    const payment = await payments.startPayment(
-      amount === undefined ? { courseId: course.id } : { courseId: course.id, amount },
-    );
+    const payment = await payments.startPayment({ courseId: course.id, amount });
     // What Stripe.js would do with payment.clientSecret: the local provider confirms the card and sends the
     // signed webhook event. The enrollment then changes on the server and arrives here through onSnapshot.
     notify(`Confirming ${money(payment.amount, payment.currency)} with the local payment provider…`);
