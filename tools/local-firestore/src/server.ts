@@ -1,5 +1,4 @@
 import * as grpc from "@grpc/grpc-js";
-import { readFile, writeFile } from "node:fs/promises";
 import * as http from "node:http";
 import * as net from "node:net";
 import { Duplex } from "node:stream";
@@ -11,13 +10,13 @@ import { buildHandlers, firestoreServiceDefinition } from "./grpcService";
 import { answerPreflight, applyCors, guard } from "./http";
 import { createLogger } from "./log";
 import type { LogLevel } from "./log";
+import { readExport, writeExport } from "./persistence";
 import { handleRest } from "./rest";
 import { RulesRegistry, createRulesCheck } from "./rulesAccess";
 import { Store } from "./store";
 import { TransactionManager } from "./transactions";
 import type { TransactionOptions } from "./transactions";
 import { TriggerDelivery } from "./triggers";
-import type { StoredDocument } from "./types";
 import { WebChannelServer } from "./webchannel";
 
 export interface StartOptions {
@@ -63,11 +62,6 @@ export interface LocalFirestore {
   close(): Promise<void>;
 }
 
-interface ExportFile {
-  version: 1;
-  documents: StoredDocument[];
-}
-
 /** Starts the local Firestore: gRPC (HTTP/2) and emulator endpoints (HTTP/1.1) on one port. */
 export async function start(options: StartOptions = {}): Promise<LocalFirestore> {
   const host = options.host ?? "127.0.0.1";
@@ -110,16 +104,11 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
     triggersIdle: async () => {
       await triggers?.idle();
     },
-    exportTo: async (path) => {
-      const file: ExportFile = { version: 1, documents: [...store.all()] };
-      await writeFile(path, JSON.stringify(file, bytesReplacer));
-    },
+    exportTo: (path) => writeExport(path, store.all()),
     importFrom: async (path) => {
-      const file = JSON.parse(await readFile(path, "utf8"), bytesReviver) as ExportFile;
-      if ((file.version as number) !== 1 || !Array.isArray(file.documents))
-        throw new Error(`${path} is not a local-firestore export`);
+      const documents = await readExport(path);
       engine.clear();
-      store.load(file.documents);
+      store.load(documents);
     },
     loadRules: (project, source) => {
       rules.load(project, source);
@@ -216,20 +205,4 @@ function wrapWithPrefix(socket: net.Socket, first: Buffer): Duplex {
   socket.on("end", () => duplex.push(null));
   socket.on("close", () => duplex.destroy());
   return duplex;
-}
-
-function bytesReplacer(_key: string, value: unknown): unknown {
-  if (value instanceof Uint8Array) return { $bytes: Buffer.from(value).toString("base64") };
-  if (value && typeof value === "object" && (value as { type?: string }).type === "Buffer") {
-    const data = (value as { data?: number[] }).data;
-    if (Array.isArray(data)) return { $bytes: Buffer.from(data).toString("base64") };
-  }
-  return value;
-}
-
-function bytesReviver(_key: string, value: unknown): unknown {
-  if (value && typeof value === "object" && typeof (value as { $bytes?: unknown }).$bytes === "string") {
-    return Buffer.from((value as { $bytes: string }).$bytes, "base64");
-  }
-  return value;
 }
