@@ -34,6 +34,8 @@ export interface StartOptions {
   /** Write all documents to this JSON file on close. */
   exportOnClose?: string;
   transactions?: TransactionOptions;
+  /** A WebChannel session without a back channel for this long expires (default 60 s). */
+  webChannelSessionIdleMs?: number;
 }
 
 export interface Stats extends OperationCounts {
@@ -41,6 +43,8 @@ export interface Stats extends OperationCounts {
   activeTransactions: number;
   faultsInjected: number;
   triggers: { delivered: number; failed: number; pending: number };
+  /** Open WebChannel sessions (one per browser Listen or Write stream). */
+  webChannelSessions: number;
 }
 
 export interface LocalFirestore {
@@ -96,6 +100,7 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
       activeTransactions: transactions.activeCount(),
       faultsInjected: faults.injected,
       triggers: triggers?.stats ?? { delivered: 0, failed: 0, pending: 0 },
+      webChannelSessions: webChannel.sessionCount,
     }),
     resetStats: () => {
       engine.resetCounts();
@@ -132,7 +137,7 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
 
   // HTTP/1.1 on the same port: the REST and WebChannel transports of the Firestore API (what
   // browsers and `preferRest` clients speak) and the emulator's control endpoints. CORS on all.
-  const webChannel = new WebChannelServer(engine, log);
+  const webChannel = new WebChannelServer(engine, log, options.webChannelSessionIdleMs);
   const control = { api, engine, triggers, log, projectId };
   const httpServer = http.createServer(
     guard(log, async (req, res) => {

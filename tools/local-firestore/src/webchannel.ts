@@ -40,7 +40,7 @@ const SERVER_VERSION = 14;
 const KEEPALIVE_MS = 20_000;
 /** Longest a long-poll back channel is held open without data. */
 const LONG_POLL_MS = 25_000;
-/** A session without back channel or forward traffic for this long is closed. */
+/** A session without back channel or forward traffic for this long is closed (default). */
 const SESSION_IDLE_MS = 60_000;
 /** Unacknowledged arrays kept for re-sending (beyond these, the oldest already written ones go). */
 const MAX_UNACKED = 10_000;
@@ -65,6 +65,7 @@ class Session {
   constructor(
     readonly sid: string,
     private readonly method: StreamMethod,
+    private readonly idleMs: number,
     private readonly onClosed: (s: Session) => void,
   ) {
     this.touch();
@@ -185,7 +186,7 @@ class Session {
     if (this.closed || this.back) return;
     this.idleTimer = setTimeout(() => {
       this.close();
-    }, SESSION_IDLE_MS);
+    }, this.idleMs);
   }
 
   /** Ends the session: the stream stops, an open back channel is answered and ended. */
@@ -227,6 +228,7 @@ export class WebChannelServer {
   constructor(
     private readonly engine: Engine,
     private readonly log: Logger,
+    private readonly sessionIdleMs = SESSION_IDLE_MS,
   ) {}
 
   static matches(pathname: string): boolean {
@@ -299,7 +301,7 @@ export class WebChannelServer {
     };
     const caller = callerFromAuthorization(headers.authorization ?? req.headers.authorization);
     const sid = randomBytes(12).toString("base64url");
-    const session = new Session(sid, method, (s) => this.sessions.delete(s.sid));
+    const session = new Session(sid, method, this.sessionIdleMs, (s) => this.sessions.delete(s.sid));
     this.sessions.set(sid, session);
     session.attach(
       openStream(this.engine, this.log, method, caller, {

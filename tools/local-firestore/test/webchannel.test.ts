@@ -336,6 +336,34 @@ describe("WebChannel Write", () => {
 });
 
 describe("WebChannel sessions", () => {
+  it("a session left without a back channel expires and its stream stops", async () => {
+    const short = await start({ port: 0, webChannelSessionIdleMs: 200 });
+    try {
+      const url = `http://${short.address}/google.firestore.v1.Firestore/Listen/channel?VER=8`;
+      const first = JSON.stringify({
+        database: DB,
+        addTarget: { targetId: 2, documents: { documents: [`${DOCS}/public/e`] } },
+      });
+      const created = await fetch(`${url}&RID=1&CVER=22`, {
+        method: "POST",
+        body: `count=1&ofs=0&req0___data__=${encodeURIComponent(first)}`,
+      });
+      const handshake = parseChunks(await created.text()).chunks[0] as ArrayEntry[];
+      const sid = String(handshake[0]?.[1][1]);
+      expect(short.stats().webChannelSessions).toBe(1);
+      // No back channel is ever opened and nothing is sent: the session expires.
+      const deadline = Date.now() + 5000;
+      while (short.stats().webChannelSessions > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(short.stats().webChannelSessions).toBe(0);
+      const late = await fetch(`${url}&SID=${sid}&RID=2&AID=0`, { method: "POST", body: "count=0" });
+      expect(late.status).toBe(400);
+    } finally {
+      await short.close();
+    }
+  });
+
   it("unknown and terminated sessions are answered 400 'Unknown SID' (the SDK then opens a new one)", async () => {
     const url = `${base}/google.firestore.v1.Firestore/Listen/channel?VER=8&SID=nope&RID=rpc&AID=0&CI=0&TYPE=xmlhttp`;
     const res = await fetch(url);
