@@ -62,6 +62,19 @@ function run(command, args, options) {
   });
 }
 
+/** A port that was free a moment ago (for the CLI emulators, whose ports must be concrete). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 /** Builds functions/lib and the local Firestore package (in parallel). */
 export async function buildAll(log = () => {}) {
   const started = Date.now();
@@ -239,19 +252,6 @@ function killGroup(child, signal, { evenIfLeaderExited = false } = {}) {
   } catch (error) {
     if (error.code !== "ESRCH") throw error;
   }
-}
-
-/** A port that was free a moment ago on the stack's host (for ports given as 0). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves with the snapshot once `predicate(data)` holds for the document; rejects after `timeoutMs`. */

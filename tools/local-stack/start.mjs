@@ -5,13 +5,14 @@
  * one curl line per function (each works pasted as printed, in order), then reads commands from stdin
  * (`confirm <paymentId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
  *
- * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT override the ports (checked before the build);
+ * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT, DEMO_PORT override the ports (checked before the build);
  * LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output.
  */
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
+import { DEFAULT_DEMO_PORT, startDemoServer } from "../demo/server.mjs";
 import { DEFAULT_PORTS, DEMO, HOST, startLocalStack } from "./stack.mjs";
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
@@ -20,13 +21,15 @@ const PORTS = [
   { key: "firestorePort", env: "FIRESTORE_PORT", what: "local Firestore" },
   { key: "functionsPort", env: "FUNCTIONS_PORT", what: "functions emulator" },
   { key: "authPort", env: "AUTH_PORT", what: "auth emulator" },
+  { key: "demoPort", env: "DEMO_PORT", what: "demo web app" },
 ];
+const DEFAULTS = { ...DEFAULT_PORTS, demoPort: DEFAULT_DEMO_PORT };
 
 function chosenPorts() {
   const ports = {};
   for (const { key, env } of PORTS) {
     const value = process.env[env];
-    const port = value === undefined || value === "" ? DEFAULT_PORTS[key] : Number(value);
+    const port = value === undefined || value === "" ? DEFAULTS[key] : Number(value);
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new Error(`${env}=${value} is not a port number (1–65535)`);
     }
@@ -56,14 +59,14 @@ async function checkPorts(ports) {
   if (problems.length > 0) {
     throw new Error(
       `Cannot start the local stack:\n${problems.join("\n")}\n` +
-        `e.g. FIRESTORE_PORT=8180 FUNCTIONS_PORT=5101 AUTH_PORT=9199 npm start`,
+        `e.g. FIRESTORE_PORT=8180 FUNCTIONS_PORT=5101 AUTH_PORT=9199 DEMO_PORT=5273 npm start`,
     );
   }
 }
 
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
 
-function printUsage(stack) {
+function printUsage(stack, demo) {
   const { urls, users } = stack;
   const exportFile = path.join(os.tmpdir(), `local-stack-${stack.projectId}.json`);
   const callable = (name, token, data) =>
@@ -77,6 +80,8 @@ function printUsage(stack) {
     `  Functions emulator           ${urls.functions}/<name>`,
     `  Auth emulator                FIREBASE_AUTH_EMULATOR_HOST=${urls.auth.replace("http://", "")}`,
     `  Payment webhook              ${urls.webhook}`,
+    "",
+    `Demo web app (open in a browser): student ${demo.url}/   admin ${demo.url}/admin.html`,
     "",
     "Demo users (auth emulator; the tokens are unsigned emulator tokens, valid for 1 hour):",
     `  student ${users.student.email} / ${users.student.password}  uid ${users.student.uid}`,
@@ -124,15 +129,23 @@ async function main() {
   const ports = chosenPorts();
   await checkPorts(ports);
   console.log("Starting the local stack (build, local Firestore, functions + auth emulators)…");
+  const { demoPort, ...stackPorts } = ports;
   const stack = await startLocalStack({
-    ...ports,
+    ...stackPorts,
     build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
     handleSignals: false,
     log: (line) => {
       if (verbose || !line.startsWith("[firebase]")) console.log(line);
     },
   });
-  printUsage(stack);
+  let demo;
+  try {
+    demo = await startDemoServer(stack, { port: demoPort });
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  printUsage(stack, demo);
   const { buildMs, emulatorsReadyMs, readyMs } = stack.timings;
   console.log(
     `Ready in ${seconds(Date.now() - started)} (build ${seconds(buildMs)}, emulators ${seconds(emulatorsReadyMs)}, ` +
@@ -146,6 +159,7 @@ async function main() {
     stopping = true;
     console.log(`\n${reason}: stopping the local stack…`);
     rl.close();
+    await demo.close();
     await stack.stop();
     console.log("Stopped.");
     process.exit(0);

@@ -91,6 +91,15 @@ function attemptTimeout(timeoutMs: number | undefined, remainingMs: number): num
   return Number.isFinite(limit) ? Math.max(1, Math.ceil(limit)) : undefined;
 }
 
+/**
+ * The request without its undefined-valued keys. httpsCallable encodes `undefined` as `null`, and the callables'
+ * schemas accept an omitted optional field but refuse `null`: `startPayment({ courseId, amount: undefined })`
+ * (allowed by the types) would otherwise fail with invalid-argument instead of paying the balance.
+ */
+function withoutUndefined<T extends object>(request: T): T {
+  return Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined)) as T;
+}
+
 export function createCoursePaymentsClient(
   functions: Functions,
   options: CoursePaymentsClientOptions = {},
@@ -110,7 +119,7 @@ export function createCoursePaymentsClient(
       const timeout = attemptTimeout(timeoutMs, remainingMs);
       const callable = callableFactory(functions, name, timeout === undefined ? undefined : { timeout });
       // The backend's result type for this callable (functions/test/api.types.test.ts keeps them equal).
-      return (await callable(request)).data as CallableApi[N]["response"];
+      return (await callable(withoutUndefined(request))).data as CallableApi[N]["response"];
     });
   }
 

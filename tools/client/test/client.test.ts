@@ -15,6 +15,8 @@ interface Invocation {
   name: string;
   options: HttpsCallableOptions | undefined;
   data: unknown;
+  /** The object handed to httpsCallable, before any serialisation. */
+  sent: unknown;
 }
 
 /**
@@ -24,7 +26,7 @@ interface Invocation {
 function fakeCallable(script: unknown[]) {
   const invocations: Invocation[] = [];
   const factory: CoursePaymentsClientOptions["httpsCallable"] = (_functions, name, options) => (data) => {
-    invocations.push({ name, options, data: JSON.parse(JSON.stringify(data)) as unknown });
+    invocations.push({ name, options, data: JSON.parse(JSON.stringify(data)) as unknown, sent: data });
     const next = script[invocations.length - 1];
     if (next instanceof Error) return Promise.reject(next);
     return Promise.resolve({ data: next });
@@ -163,6 +165,15 @@ describe("refundPayment: the same requestId rule", () => {
       ["refundPayment", "req-0001"],
       ["refundPayment", "req-0002"],
     ]);
+  });
+});
+
+describe("request encoding", () => {
+  it("leaves out undefined fields, which httpsCallable would send as null", async () => {
+    const fake = fakeCallable([PAYMENT]);
+    const client = createCoursePaymentsClient(functions, { httpsCallable: fake.factory });
+    await client.startPayment({ courseId: "c1", amount: undefined, requestId: "req-0001" });
+    expect(fake.invocations[0]?.sent).toStrictEqual({ courseId: "c1", requestId: "req-0001" });
   });
 });
 

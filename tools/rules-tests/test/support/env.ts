@@ -74,17 +74,19 @@ export const OTHER_UID = "bob";
 /** A support admin: custom claim `admin: true`, owns nothing. */
 export const ADMIN_UID = "carol";
 
+/** Who each role is: null when signed out, else the uid and the token's custom claims. */
+export const ROLE_AUTH: Readonly<Record<Role, { uid: string; claims?: Record<string, unknown> } | null>> = {
+  anonymous: null,
+  otherUser: { uid: OTHER_UID },
+  owner: { uid: OWNER_UID },
+  admin: { uid: ADMIN_UID, claims: { admin: true } },
+};
+
 export function contextFor(testEnv: RulesTestEnvironment, role: Role): RulesTestContext {
-  switch (role) {
-    case "anonymous":
-      return testEnv.unauthenticatedContext();
-    case "otherUser":
-      return testEnv.authenticatedContext(OTHER_UID);
-    case "owner":
-      return testEnv.authenticatedContext(OWNER_UID);
-    case "admin":
-      return testEnv.authenticatedContext(ADMIN_UID, { admin: true });
-  }
+  const auth = ROLE_AUTH[role];
+  return auth === null
+    ? testEnv.unauthenticatedContext()
+    : testEnv.authenticatedContext(auth.uid, auth.claims);
 }
 
 export function dbFor(testEnv: RulesTestEnvironment, role: Role): Firestore {
