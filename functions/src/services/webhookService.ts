@@ -16,7 +16,7 @@
 import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
 import { hasForbiddenKeys } from "../schemas/common";
-import { parseWebhookEvent, type ParsedWebhookEvent } from "../schemas/webhook";
+import { parseWebhookEvent } from "../schemas/webhook";
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
 import {
@@ -210,7 +210,7 @@ async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; c
   const entry = (await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get()).docs[0];
   const enrollment = entry?.ref.parent.parent;
   const user = enrollment?.parent.parent;
-  if (enrollment?.parent.id !== COLLECTIONS.enrollments || user?.parent.id !== COLLECTIONS.users) return null;
+  if (enrollment?.parent.id !== COLLECTIONS.userCourses || user?.parent.id !== COLLECTIONS.users) return null;
   return { uid: user.id, courseId: enrollment.id };
 }
 
@@ -272,5 +272,3 @@ async function execute(
     }
   }
 }
-
-export type { ParsedWebhookEvent };

@@ -78,7 +78,8 @@ export const COLLECTIONS = {
   courses: "courses",
   courseStats: "courseStats",
   users: "users",
-  enrollments: "courses",
+  /** Enrollments are `users/{uid}/courses/{courseId}`: the subcollection under a user is named `courses`. */
+  userCourses: "courses",
   ledger: "ledger",
   checkouts: "checkouts",
   webhookEvents: "webhookEvents",
@@ -95,14 +96,14 @@ export const refs = {
     firestore()
       .collection(COLLECTIONS.users)
       .doc(uid)
-      .collection(COLLECTIONS.enrollments)
+      .collection(COLLECTIONS.userCourses)
       .doc(courseId)
       .withConverter(converters.enrollment),
   ledgerEntry: (uid: string, courseId: string, entryId: string): DocumentReference<LedgerEntryDoc> =>
     firestore()
       .collection(COLLECTIONS.users)
       .doc(uid)
-      .collection(COLLECTIONS.enrollments)
+      .collection(COLLECTIONS.userCourses)
       .doc(courseId)
       .collection(COLLECTIONS.ledger)
       .doc(entryId)
