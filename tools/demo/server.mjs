@@ -10,7 +10,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
-const { HttpError, startWebServer } = require("@course-payments/browser-tests");
+/** The browser-tests web server, loaded when a demo server starts: `npm start` builds that package first. */
+const webServer = () => require("@course-payments/browser-tests");
 
 export const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), "public");
 export const DEFAULT_DEMO_PORT = 5173;
@@ -21,7 +22,7 @@ const PAYMENT_ID = /^pi_[A-Za-z0-9_]{1,100}$/;
 function paymentIdOf(body) {
   const paymentId = body?.paymentId;
   if (typeof paymentId !== "string" || !PAYMENT_ID.test(paymentId)) {
-    throw new HttpError(400, "paymentId must be a local payment id (pi_…)");
+    throw new (webServer().HttpError)(400, "paymentId must be a local payment id (pi_…)");
   }
   return paymentId;
 }
@@ -53,7 +54,7 @@ export async function startDemoServer(stack, { host = "127.0.0.1", port = DEFAUL
     const reply = await promise;
     return { webhookStatus: reply.status };
   };
-  return startWebServer({
+  return webServer().startWebServer({
     host,
     port,
     sites: { "/": PUBLIC_DIR },

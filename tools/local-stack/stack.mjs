@@ -86,8 +86,14 @@ export async function buildAll(log = () => {}) {
       [requireFromRoot.resolve("typescript/bin/tsc"), "-p", "tools/local-firestore/tsconfig.build.json"],
       { cwd: REPO_ROOT },
     ),
+    // The demo web app serves the client package's builds through the browser-tests web server.
+    run(npm, ["run", "build", "-w", "tools/client"], { cwd: REPO_ROOT }),
   ]);
-  log(`built functions and local-firestore in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  // browser-tests compiles against the local Firestore's and the client's declarations: after them.
+  await run(npm, ["run", "build", "-w", "tools/browser-tests"], { cwd: REPO_ROOT });
+  log(
+    `built functions, local-firestore, client and browser-tests in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 async function fetchJson(url, init = {}) {
