@@ -19,14 +19,11 @@ import { isDocId, shortHash } from "../domain/ids";
 import { isZeroDelta, statsDelta, type EnrollmentLike } from "../domain/courseStats";
 import { derivedDrift, deriveStatus, statusInputsOf } from "../domain/statusPolicy";
 import { firestore } from "../shared/admin";
+import { GRPC, grpcCode } from "../shared/errors";
 import { refs } from "./firestore/refs";
 
 /** Markers only need to outlive the trigger retry window; a TTL policy on `expireAt` deletes them. */
 export const TRIGGER_MARKER_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-
-const GRPC_NOT_FOUND = 5;
-const GRPC_ALREADY_EXISTS = 6;
-const GRPC_FAILED_PRECONDITION = 9;
 
 export interface EnrollmentWrite {
   /** The CloudEvent id (the same on every delivery of one event). */
@@ -43,10 +40,6 @@ export interface EnrollmentWriteOutcome {
   /** corrected: derived fields written · current: nothing to correct · superseded: a newer write exists */
   derived: "corrected" | "current" | "superseded";
   stats: "applied" | "duplicate" | "noop";
-}
-
-function grpcCode(error: unknown): unknown {
-  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
 export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<EnrollmentWriteOutcome> {
@@ -95,9 +88,9 @@ export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<Enrollme
   } catch (error) {
     const code = grpcCode(error);
     // This event's stats were counted by an earlier delivery (which also tried the same correction).
-    if (code === GRPC_ALREADY_EXISTS)
+    if (code === GRPC.ALREADY_EXISTS)
       return { derived: drift === null ? "current" : "superseded", stats: "duplicate" };
-    if (drift === null || (code !== GRPC_FAILED_PRECONDITION && code !== GRPC_NOT_FOUND)) throw error;
+    if (drift === null || (code !== GRPC.FAILED_PRECONDITION && code !== GRPC.NOT_FOUND)) throw error;
   }
   // The enrollment changed (or vanished) after this event's write: its newer event corrects the derived fields.
   if (!hasStats) return { derived: "superseded", stats: "noop" };
@@ -105,7 +98,7 @@ export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<Enrollme
     await commit(false);
     return { derived: "superseded", stats: "applied" };
   } catch (error) {
-    if (grpcCode(error) === GRPC_ALREADY_EXISTS) return { derived: "superseded", stats: "duplicate" };
+    if (grpcCode(error) === GRPC.ALREADY_EXISTS) return { derived: "superseded", stats: "duplicate" };
     throw error;
   }
 }

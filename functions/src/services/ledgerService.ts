@@ -52,7 +52,7 @@ import { decideRefundAmount } from "../domain/money";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
-import { failedPrecondition, notFound } from "../shared/errors";
+import { failedPrecondition, GRPC, grpcCode, notFound } from "../shared/errors";
 import type { CheckoutDoc, EnrollmentDoc, WebhookEventDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
@@ -168,18 +168,9 @@ function updateArgs(
 
 // ---- one read, one blind commit ----
 
-const GRPC_NOT_FOUND = 5;
-const GRPC_ALREADY_EXISTS = 6;
-const GRPC_FAILED_PRECONDITION = 9;
-const GRPC_ABORTED = 10;
-
-function grpcCode(error: unknown): unknown {
-  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
-}
-
 /** A guarded commit kept losing to concurrent writes: transient (ABORTED), so the provider or client retries. */
 class CommitContended extends Error {
-  readonly code = GRPC_ABORTED;
+  readonly code = GRPC.ABORTED;
   constructor() {
     super("commit kept conflicting with concurrent writes");
     this.name = "CommitContended";
@@ -209,7 +200,7 @@ async function readThenCommit<T>(plan: () => Promise<Step<T>>): Promise<T> {
       return result;
     } catch (error) {
       const code = grpcCode(error);
-      if (code !== GRPC_ALREADY_EXISTS && code !== GRPC_FAILED_PRECONDITION && code !== GRPC_NOT_FOUND)
+      if (code !== GRPC.ALREADY_EXISTS && code !== GRPC.FAILED_PRECONDITION && code !== GRPC.NOT_FOUND)
         throw error;
       if (attempt >= MAX_COMMIT_ATTEMPTS) throw new CommitContended();
     }
@@ -229,7 +220,7 @@ async function recordOnce(step: Step<LedgerOutcome>): Promise<LedgerOutcome> {
     await step.batch?.commit();
     return step.result;
   } catch (error) {
-    if (grpcCode(error) === GRPC_ALREADY_EXISTS) return { kind: "duplicate" };
+    if (grpcCode(error) === GRPC.ALREADY_EXISTS) return { kind: "duplicate" };
     throw error;
   }
 }

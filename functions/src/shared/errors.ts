@@ -63,6 +63,14 @@ export class CorruptDataError extends Error {
   }
 }
 
+/** The gRPC status codes the backend tells apart in Firestore errors (a write's outcome decides the next step). */
+export const GRPC = { NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9, ABORTED: 10 } as const;
+
+/** The `code` of a Firestore (gRPC) error, if it has one. */
+export function grpcCode(error: unknown): unknown {
+  return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
 /** gRPC status codes after which a retry may succeed (Firestore / network trouble). */
 const TRANSIENT_GRPC_CODES = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
 
