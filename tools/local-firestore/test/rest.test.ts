@@ -3,20 +3,24 @@
  * web SDK speak it: every unary and streamed method, the JSON value encodings, Google's error
  * shape with its HTTP status, security rules for bearer tokens, and CORS on every endpoint.
  */
-import { start, type LocalFirestore } from "../src";
+import { idToken, useHttpServer } from "./support/httpTransport";
 
 const PROJECT = "demo-rest";
 const DB = `projects/${PROJECT}/databases/(default)`;
 const DOCS = `${DB}/documents`;
 
-let server: LocalFirestore;
-let base: string;
-
-/** An unsigned ID token like the auth emulator's (the server trusts claims, as the official emulator does). */
-function idToken(uid: string): string {
-  const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString("base64url");
-  return `${enc({ alg: "none", typ: "JWT" })}.${enc({ sub: uid, user_id: uid, firebase: { sign_in_provider: "password" } })}.`;
-}
+const http = useHttpServer(
+  PROJECT,
+  `rules_version = '2';
+service cloud.firestore {
+  match /databases/{database}/documents {
+    match /users/{uid} {
+      allow read: if request.auth != null && request.auth.uid == uid;
+      allow write: if request.auth != null && request.auth.uid == uid && !('amountPaid' in request.resource.data);
+    }
+  }
+}`,
+);
 
 interface Reply {
   status: number;
@@ -31,7 +35,7 @@ async function rest(
   auth: string | null = "owner",
   headers: Record<string, string> = {},
 ): Promise<Reply> {
-  const res = await fetch(`${base}${path}`, {
+  const res = await fetch(`${http.base}${path}`, {
     method,
     headers: {
       "content-type": "text/plain",
@@ -47,27 +51,8 @@ async function rest(
 const errorOf = (r: Reply): { code: number; status: string; message: string } =>
   (r.json as { error: { code: number; status: string; message: string } }).error;
 
-beforeAll(async () => {
-  server = await start({ port: 0 });
-  base = `http://${server.address}`;
-  server.loadRules(
-    PROJECT,
-    `rules_version = '2';
-service cloud.firestore {
-  match /databases/{database}/documents {
-    match /users/{uid} {
-      allow read: if request.auth != null && request.auth.uid == uid;
-      allow write: if request.auth != null && request.auth.uid == uid && !('amountPaid' in request.resource.data);
-    }
-  }
-}`,
-  );
-});
-afterAll(async () => {
-  await server.close();
-});
 beforeEach(async () => {
-  await server.clear();
+  await http.server.clear();
 });
 
 const sample = {
@@ -340,19 +325,19 @@ describe("REST errors and rules", () => {
 
 describe("REST shares counters and faults with gRPC", () => {
   afterEach(() => {
-    server.faults.clear();
+    http.server.faults.clear();
   });
 
   it("counts the call; an injected UNAVAILABLE is 503 and changes nothing; reply-lost applies, then 503", async () => {
-    server.resetStats();
+    http.server.resetStats();
     const write = (n: number): unknown => ({
       writes: [{ update: { name: `${DOCS}/things/f`, fields: { n: { integerValue: String(n) } } } }],
     });
     expect((await rest("POST", `/v1/${DB}/documents:commit`, write(1))).status).toBe(200);
-    expect(server.stats().rpcs.Commit).toBe(1);
-    expect(server.stats().writes).toBe(1);
+    expect(http.server.stats().rpcs.Commit).toBe(1);
+    expect(http.server.stats().writes).toBe(1);
 
-    server.faults.inject({ method: "Commit", kind: "unavailable", times: 1 });
+    http.server.faults.inject({ method: "Commit", kind: "unavailable", times: 1 });
     const failed = await rest("POST", `/v1/${DB}/documents:commit`, write(2));
     expect(failed.status).toBe(503);
     expect(errorOf(failed).status).toBe("UNAVAILABLE");
@@ -360,10 +345,10 @@ describe("REST shares counters and faults with gRPC", () => {
       ((await rest("GET", `/v1/${DOCS}/things/f`)).json as { fields: unknown }).fields;
     expect(await read()).toEqual({ n: { integerValue: "1" } });
 
-    server.faults.inject({ method: "Commit", kind: "reply-lost", times: 1, pathContains: "things/f" });
+    http.server.faults.inject({ method: "Commit", kind: "reply-lost", times: 1, pathContains: "things/f" });
     expect((await rest("POST", `/v1/${DB}/documents:commit`, write(3))).status).toBe(503);
     expect(await read()).toEqual({ n: { integerValue: "3" } });
-    expect(server.stats().faultsInjected).toBe(2);
+    expect(http.server.stats().faultsInjected).toBe(2);
   });
 });
 
@@ -375,7 +360,7 @@ describe("CORS", () => {
     ["/google.firestore.v1.Firestore/Listen/channel", "WebChannel"],
     ["/emulator/v1/stats", "control"],
   ])("answers the preflight of %s (%s) for any origin, with credentials", async (path) => {
-    const res = await fetch(`${base}${path}`, {
+    const res = await fetch(`${http.base}${path}`, {
       method: "OPTIONS",
       headers: {
         origin,
@@ -399,7 +384,7 @@ describe("CORS", () => {
       ["GET", "/"],
       ["POST", "/google.firestore.v1.Firestore/Listen/channel?SID=unknown&RID=1&VER=8"],
     ] as const) {
-      const res = await fetch(`${base}${path}`, { method, headers: { origin } });
+      const res = await fetch(`${http.base}${path}`, { method, headers: { origin } });
       expect([path, res.headers.get("access-control-allow-origin")]).toEqual([path, origin]);
       expect(res.headers.get("access-control-expose-headers")).toContain("X-HTTP-Session-Id");
     }

@@ -5,19 +5,26 @@
  * (streaming and long-poll), acknowledgements, terminate and unknown sessions. The SDK itself is
  * driven in Chromium by the browser tests; this pins the protocol and measures listener latency.
  */
-import { start, type LocalFirestore } from "../src";
+import { start } from "../src";
+import { idToken, useHttpServer } from "./support/httpTransport";
 
 const PROJECT = "demo-webchannel";
 const DB = `projects/${PROJECT}/databases/(default)`;
 const DOCS = `${DB}/documents`;
 
-let server: LocalFirestore;
-let base: string;
-
-function idToken(uid: string): string {
-  const enc = (o: object): string => Buffer.from(JSON.stringify(o)).toString("base64url");
-  return `${enc({ alg: "none" })}.${enc({ sub: uid, user_id: uid })}.`;
-}
+const http = useHttpServer(
+  PROJECT,
+  `rules_version = '2';
+service cloud.firestore {
+  match /databases/{database}/documents {
+    match /public/{id} { allow read: if true; }
+    match /users/{uid} {
+      allow read: if request.auth != null && request.auth.uid == uid;
+      allow write: if request.auth != null && request.auth.uid == uid && !('amountPaid' in request.resource.data);
+    }
+  }
+}`,
+);
 
 /** Splits `<len>\n<json>` chunks; returns the parsed chunks and what is left over. */
 function parseChunks(text: string): { chunks: unknown[]; rest: string } {
@@ -56,7 +63,7 @@ class Channel {
     first: unknown,
     opts: { token?: string; longPoll?: boolean } = {},
   ): Promise<Channel> {
-    const url = `${base}/google.firestore.v1.Firestore/${method}/channel?database=${encodeURIComponent(DB)}`;
+    const url = `${http.base}/google.firestore.v1.Firestore/${method}/channel?database=${encodeURIComponent(DB)}`;
     const headers = `X-Goog-Api-Client:gl-js/ fire/12\r\nContent-Type:text/plain\r\n${
       opts.token ? `Authorization:Bearer ${opts.token}\r\n` : ""
     }`;
@@ -154,7 +161,7 @@ class Channel {
 }
 
 async function commitAsOwner(writes: unknown[]): Promise<void> {
-  const res = await fetch(`${base}/v1/${DB}/documents:commit`, {
+  const res = await fetch(`${http.base}/v1/${DB}/documents:commit`, {
     method: "POST",
     headers: { authorization: "Bearer owner" },
     body: JSON.stringify({ writes }),
@@ -181,27 +188,6 @@ const hasN =
   (n: number) =>
   (m: ListenResponse): boolean =>
     m.documentChange?.document.fields.n?.integerValue === String(n);
-
-beforeAll(async () => {
-  server = await start({ port: 0 });
-  base = `http://${server.address}`;
-  server.loadRules(
-    PROJECT,
-    `rules_version = '2';
-service cloud.firestore {
-  match /databases/{database}/documents {
-    match /public/{id} { allow read: if true; }
-    match /users/{uid} {
-      allow read: if request.auth != null && request.auth.uid == uid;
-      allow write: if request.auth != null && request.auth.uid == uid && !('amountPaid' in request.resource.data);
-    }
-  }
-}`,
-  );
-});
-afterAll(async () => {
-  await server.close();
-});
 
 describe("WebChannel Listen", () => {
   it.each([
@@ -297,7 +283,7 @@ describe("WebChannel Write", () => {
     );
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(denied.msg.error).toMatchObject({ status: "PERMISSION_DENIED", code: 403 });
-    const read = await fetch(`${base}/v1/${DOCS}/users/alice`, {
+    const read = await fetch(`${http.base}/v1/${DOCS}/users/alice`, {
       headers: { authorization: "Bearer owner" },
     });
     expect(((await read.json()) as { fields: unknown }).fields).toEqual({
@@ -327,7 +313,7 @@ describe("WebChannel Write", () => {
         m.writeResults?.[0]?.transformResults?.[0] !== undefined &&
         JSON.stringify(m.writeResults[0].transformResults[0]) === JSON.stringify({ integerValue: "2" }),
     );
-    const read = await fetch(`${base}/v1/${DOCS}/public/counter`, {
+    const read = await fetch(`${http.base}/v1/${DOCS}/public/counter`, {
       headers: { authorization: "Bearer owner" },
     });
     expect(((await read.json()) as { fields: unknown }).fields).toEqual({ n: { integerValue: "2" } });
@@ -365,7 +351,7 @@ describe("WebChannel sessions", () => {
   });
 
   it("unknown and terminated sessions are answered 400 'Unknown SID' (the SDK then opens a new one)", async () => {
-    const url = `${base}/google.firestore.v1.Firestore/Listen/channel?VER=8&SID=nope&RID=rpc&AID=0&CI=0&TYPE=xmlhttp`;
+    const url = `${http.base}/google.firestore.v1.Firestore/Listen/channel?VER=8&SID=nope&RID=rpc&AID=0&CI=0&TYPE=xmlhttp`;
     const res = await fetch(url);
     expect(res.status).toBe(400);
     expect((await res.text()).indexOf("Unknown SID")).toBeGreaterThan(0);
@@ -377,7 +363,7 @@ describe("WebChannel sessions", () => {
     await ch.next(isCurrent);
     await ch.terminate();
     const after = await fetch(
-      `${base}/google.firestore.v1.Firestore/Listen/channel?VER=8&SID=${ch.sid}&RID=9&AID=0`,
+      `${http.base}/google.firestore.v1.Firestore/Listen/channel?VER=8&SID=${ch.sid}&RID=9&AID=0`,
       {
         method: "POST",
         body: "count=0",
@@ -396,7 +382,7 @@ describe("WebChannel sessions", () => {
     const lastId = ch.received[current.index]?.[0] ?? 0;
     const poll = async (aid: number): Promise<number[]> => {
       const res = await fetch(
-        `${base}/google.firestore.v1.Firestore/Listen/channel?VER=8&RID=rpc&SID=${ch.sid}&AID=${aid}&CI=1&TYPE=xmlhttp`,
+        `${http.base}/google.firestore.v1.Firestore/Listen/channel?VER=8&RID=rpc&SID=${ch.sid}&AID=${aid}&CI=1&TYPE=xmlhttp`,
       );
       return (parseChunks(await res.text()).chunks[0] as ArrayEntry[]).map((e) => e[0]);
     };
