@@ -111,10 +111,21 @@ async function readBody(request: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-async function firebaseFile(name: string): Promise<Buffer | string> {
-  if (!/^firebase-[a-z-]+\.js(\.map)?$/.test(name)) throw new HttpError(404, "not found");
-  const content = await readOr404(path.join(FIREBASE_DIR, name));
-  return name.endsWith(".map") ? content : content.toString("utf8").replace(GSTATIC_PREFIX, "/__/firebase/");
+/** The SDK's builds, rewritten once per process: every page of every test loads the same few megabytes. */
+const firebaseFiles = new Map<string, Promise<Buffer | string>>();
+
+function firebaseFile(name: string): Promise<Buffer | string> {
+  if (!/^firebase-[a-z-]+\.js(\.map)?$/.test(name)) return Promise.reject(new HttpError(404, "not found"));
+  let file = firebaseFiles.get(name);
+  if (file === undefined) {
+    file = readOr404(path.join(FIREBASE_DIR, name)).then((content) =>
+      name.endsWith(".map") ? content : content.toString("utf8").replace(GSTATIC_PREFIX, "/__/firebase/"),
+    );
+    // A missing file is not remembered (a 404 stays cheap and nothing stale is kept).
+    file.catch(() => firebaseFiles.delete(name));
+    firebaseFiles.set(name, file);
+  }
+  return file;
 }
 
 /** Adds the import map before the page's first script (or at the start of <head>). */
