@@ -92,18 +92,23 @@ async function click(opened, selector) {
   await opened.page.evaluate((sel) => document.querySelector(sel).click(), selector);
 }
 
-/** Types the amount as the user would (an input event per value), then presses "Pay". */
+/**
+ * Types the amount as the user would (an input event per value), then presses "Pay" — in one step inside the
+ * page, so a redraw from a snapshot cannot replace the form between typing and pressing.
+ */
 async function pay(amountText) {
+  const form = `${COURSE} form.pay`;
+  await student.page.waitForSelector(`${form} input[name=amount]`, { timeout: WAIT_MS });
   await student.page.evaluate(
     (sel, value) => {
-      const input = document.querySelector(sel);
+      const input = document.querySelector(`${sel} input[name=amount]`);
       input.value = value;
       input.dispatchEvent(new Event("input", { bubbles: true }));
+      document.querySelector(`${sel} button[type=submit]`).click();
     },
-    `${COURSE} input[name=amount]`,
+    form,
     amountText,
   );
-  await click(student, `${COURSE} form.pay button[type=submit]`);
 }
 
 test("the student signs in and sees the published catalogue", async () => {
