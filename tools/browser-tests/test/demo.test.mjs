@@ -92,23 +92,18 @@ async function click(opened, selector) {
   await opened.page.evaluate((sel) => document.querySelector(sel).click(), selector);
 }
 
-/**
- * Types the amount as the user would (an input event per value), then presses "Pay" — in one step inside the
- * page, so a redraw from a snapshot cannot replace the form between typing and pressing.
- */
+/** Types the amount as the user would (an input event per value), then presses "Pay". */
 async function pay(amountText) {
-  const form = `${COURSE} form.pay`;
-  await student.page.waitForSelector(`${form} input[name=amount]`, { timeout: WAIT_MS });
   await student.page.evaluate(
     (sel, value) => {
-      const input = document.querySelector(`${sel} input[name=amount]`);
+      const input = document.querySelector(sel);
       input.value = value;
       input.dispatchEvent(new Event("input", { bubbles: true }));
-      document.querySelector(`${sel} button[type=submit]`).click();
     },
-    form,
+    `${COURSE} input[name=amount]`,
     amountText,
   );
+  await click(student, `${COURSE} form.pay button[type=submit]`);
 }
 
 test("the student signs in and sees the published catalogue", async () => {
