@@ -103,7 +103,8 @@ async function pay(amountText) {
     `${COURSE} input[name=amount]`,
     amountText,
   );
-  await click(student, `${COURSE} form.pay button[type=submit]`);
+  // The button is disabled while the page's previous call runs (its snapshot can arrive before its answer).
+  await click(student, `${COURSE} form.pay button[type=submit]:not([disabled])`);
 }
 
 test("the student signs in and sees the published catalogue", async () => {
