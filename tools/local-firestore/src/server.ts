@@ -152,6 +152,7 @@ export async function start(options: StartOptions = {}): Promise<LocalFirestore>
       });
       grpcServer.forceShutdown();
       injector.destroy();
+      triggers?.close();
     },
   };
 

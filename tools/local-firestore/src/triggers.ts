@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import * as http from "node:http";
 import * as protobuf from "protobufjs";
 import type { StoredDocument } from "./types";
 import { tsToProto } from "./types";
@@ -136,6 +137,7 @@ export class TriggerDelivery {
   private deliveredCount = 0;
   private failedCount = 0;
   private readonly refreshMs: number;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   constructor(private readonly opts: TriggerDeliveryOptions) {
     this.refreshMs = opts.refreshMs ?? 2000;
@@ -208,6 +210,11 @@ export class TriggerDelivery {
     this.pending.add(p);
   }
 
+  /** Closes the kept-alive connections to the functions emulator. */
+  close(): void {
+    this.agent.destroy();
+  }
+
   /** Resolves when every queued delivery has finished. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
@@ -256,11 +263,11 @@ export class TriggerDelivery {
     let lookups = 0;
     for (;;) {
       const key = trigger.key ?? `${trigger.id}-0`;
-      let res: Response;
+      let res: PostResponse;
       let text: string;
       try {
         res = await this.post(key, headers, body);
-        text = await res.text();
+        text = res.text;
       } catch (err) {
         if (++networkErrors === 3) {
           this.failedCount++;
@@ -302,23 +309,36 @@ export class TriggerDelivery {
     }
   }
 
-  private post(key: string, headers: Record<string, string>, body: string): Promise<Response> {
-    return fetch(
-      `http://${this.opts.functionsEmulator}/functions/projects/${this.opts.projectId}/triggers/${key}`,
-      {
-        method: "POST",
-        headers,
-        body,
-      },
-    );
+  /**
+   * One POST over a kept-alive connection (node:http with a keep-alive agent: a commit's events reuse sockets,
+   * and it costs less CPU per request than fetch).
+   */
+  private post(key: string, headers: Record<string, string>, body: string): Promise<PostResponse> {
+    const url = `http://${this.opts.functionsEmulator}/functions/projects/${this.opts.projectId}/triggers/${key}`;
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        url,
+        { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) }, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            const status = res.statusCode ?? 0;
+            resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString("utf8") });
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 
   /** The functions emulator's current trigger keys, from the 404 that an unknown key gets. */
   private async validKeys(): Promise<string[]> {
     try {
       const res = await this.post("local-firestore-key-probe", { "content-type": "text/plain" }, "");
-      const text = await res.text();
-      return res.status === 404 ? parseValidKeys(text) : [];
+      return res.status === 404 ? parseValidKeys(res.text) : [];
     } catch {
       return [];
     }
@@ -373,4 +393,11 @@ function parseTrigger(t: Record<string, unknown>): FirestoreTrigger | undefined 
     namespace: et.eventFilters?.namespace ?? "(default)",
     document,
   };
+}
+
+/** A delivery's answer, read whole. */
+interface PostResponse {
+  status: number;
+  ok: boolean;
+  text: string;
 }
