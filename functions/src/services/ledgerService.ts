@@ -23,6 +23,15 @@
  * every write's `after` snapshot and corrects them under a precondition on that snapshot's updateTime (see
  * services/enrollmentTriggerService.ts), so they are exact once the last write's trigger has run.
  *
+ * **Group commit.** Applications running at once in one function instance share that read and that commit
+ * (`ledgerGroups`, see ./firestore/coalescer.ts): at low load each runs alone and at once; under load, while two
+ * groups are in flight, the requests that arrive wait and are then read with one BatchGet, decided one by one
+ * (members of one enrollment add up into one `update` with the summed increments and derived fields from the
+ * totals read plus the group's delta) and committed together, all or nothing. Two requests naming the same ledger
+ * entry, event or checkout are never in flight together in one instance: a redelivered event waits for its first
+ * copy and then reads it as applied. A conflicting group commit (most often its own commit re-sent after a lost
+ * reply) reruns its writers together once, then each alone; a rerun that finds its entries reports "duplicate".
+ *
  * Dispute events (a state machine on the enrollment) and manual refunds (bounded by what is still refundable)
  * stay read-write transactions; they are rare and admin- or provider-paced. Events that leave no ledger entry
  * (failures, no-ops, dead letters) are recorded exactly once by `create` of webhookEvents/{eventId}.
@@ -53,7 +62,8 @@ import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
 import { failedPrecondition, GRPC, grpcCode, notFound } from "../shared/errors";
-import type { CheckoutDoc, EnrollmentDoc, WebhookEventDoc } from "./firestore/models";
+import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
+import type { CheckoutDoc, EnrollmentDoc, LedgerEntryDoc, WebhookEventDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
 
@@ -166,7 +176,7 @@ function updateArgs(
   ];
 }
 
-// ---- one read, one blind commit ----
+// ---- one read, one blind commit, shared by concurrent requests ----
 
 /** A guarded commit kept losing to concurrent writes: transient (ABORTED), so the provider or client retries. */
 class CommitContended extends Error {
@@ -178,47 +188,26 @@ class CommitContended extends Error {
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
+/** Firestore allows 500 writes per commit; a group stops taking members before that. */
+const MAX_GROUP_WRITES = 450;
 
-interface Step<T> {
-  /** The writes to commit, or null when the decision needs none. */
-  batch: WriteBatch | null;
-  result: T;
+/** A create that found its document, an updateTime precondition that no longer holds, a vanished document. */
+function isCommitConflict(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === GRPC.ALREADY_EXISTS || code === GRPC.FAILED_PRECONDITION || code === GRPC.NOT_FOUND;
 }
 
-/**
- * read + decide (`plan`, one BatchGet) → commit, rerun when the commit conflicts with a concurrent write: a create
- * that finds its document (a concurrent copy, or this commit re-sent by the SDK after its reply was lost, already
- * applied it), an updateTime precondition that no longer holds, an update of a document that vanished. The rerun
- * reads what the conflicting write did and decides again.
- */
-async function readThenCommit<T>(plan: () => Promise<Step<T>>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const { batch, result } = await plan();
-    if (batch === null) return result;
-    try {
-      await batch.commit();
-      return result;
-    } catch (error) {
-      const code = grpcCode(error);
-      if (code !== GRPC.ALREADY_EXISTS && code !== GRPC.FAILED_PRECONDITION && code !== GRPC.NOT_FOUND)
-        throw error;
-      if (attempt >= MAX_COMMIT_ATTEMPTS) throw new CommitContended();
-    }
-  }
-}
-
-function deadLetterStep(event: EventContext, reason: DeadLetterReason): Step<LedgerOutcome> {
-  const batch = firestore().batch();
+function deadLetterWrites(batch: WriteBatch, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
   batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "dead-lettered"));
   batch.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
-  return { batch, result: { kind: "dead-lettered", reason } };
+  return { kind: "dead-lettered", reason };
 }
 
 /** Records an event that leaves no ledger entry, once: `create` of its record fails if it was recorded before. */
-async function recordOnce(step: Step<LedgerOutcome>): Promise<LedgerOutcome> {
+async function recordOnce(batch: WriteBatch, result: LedgerOutcome): Promise<LedgerOutcome> {
   try {
-    await step.batch?.commit();
-    return step.result;
+    await batch.commit();
+    return result;
   } catch (error) {
     if (grpcCode(error) === GRPC.ALREADY_EXISTS) return { kind: "duplicate" };
     throw error;
@@ -232,14 +221,15 @@ export async function isEventProcessed(eventId: string): Promise<boolean> {
 
 /** Records a permanent failure of an authentic event: dead letter + processed-event record, exactly once. */
 export async function deadLetterEvent(event: EventContext, reason: DeadLetterReason): Promise<LedgerOutcome> {
-  return recordOnce(deadLetterStep(event, reason));
+  const batch = firestore().batch();
+  return recordOnce(batch, deadLetterWrites(batch, event, reason));
 }
 
 /** Records an event that needs no change (e.g. a refund list with only failed refunds), exactly once. */
 export async function recordNoopEvent(event: EventContext): Promise<LedgerOutcome> {
   const batch = firestore().batch();
   batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "noop"));
-  return recordOnce({ batch, result: { kind: "noop" } });
+  return recordOnce(batch, { kind: "noop" });
 }
 
 export interface ApplyEntriesParams {
@@ -253,94 +243,230 @@ export interface ApplyEntriesParams {
   recordedBy?: string | null;
 }
 
+interface MemberRefs {
+  enrollment: DocumentReference<EnrollmentDoc>;
+  entries: DocumentReference<LedgerEntryDoc>[];
+  event: DocumentReference<WebhookEventDoc> | null;
+  checkout: DocumentReference<CheckoutDoc> | null;
+}
+
+function memberRefs(p: ApplyEntriesParams): MemberRefs {
+  return {
+    enrollment: refs.enrollment(p.uid, p.courseId),
+    entries: p.entries.map((e) => refs.ledgerEntry(p.uid, p.courseId, e.id)),
+    event: p.event === null ? null : refs.webhookEvent(p.event.eventId),
+    checkout: p.checkoutId === null ? null : refs.checkout(p.checkoutId),
+  };
+}
+
+/** The documents a member creates or moves under a precondition: no two members running at once share one. */
+function claimedPaths(p: ApplyEntriesParams): string[] {
+  const r = memberRefs(p);
+  return [...r.entries, r.event, r.checkout].filter((ref) => ref !== null).map((ref) => ref.path);
+}
+
+/** One enrollment's money movement in a group: every member's delta, committed as one update. */
+interface Movement {
+  ref: DocumentReference<EnrollmentDoc>;
+  snap: DocumentSnapshot<EnrollmentDoc>;
+  enrollment: EnrollmentDoc;
+  delta: LedgerDelta;
+  closesOpenCheckout: boolean;
+}
+
+type MemberDecision =
+  { kind: "failed"; error: unknown } | { kind: "decided"; result: LedgerOutcome; writes: number };
+
+interface Group {
+  batch: WriteBatch;
+  writes: number;
+  movements: Map<string, Movement>;
+  read: <T>(ref: DocumentReference<T>) => DocumentSnapshot<T>;
+}
+
+/**
+ * One member's decision from the group's read, its writes added to the group's batch (its money movement to the
+ * group's movement of its enrollment). Decides everything before writing anything.
+ */
+function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): MemberDecision {
+  const eventSnap = r.event === null ? undefined : group.read(r.event);
+  if (eventSnap?.exists === true) return { kind: "decided", result: { kind: "duplicate" }, writes: 0 };
+  const enrollmentSnap = group.read(r.enrollment);
+  const movement = group.movements.get(r.enrollment.path);
+  const enrollment = movement?.enrollment ?? enrollmentSnap.data();
+  if (enrollment === undefined) {
+    if (p.event === null)
+      return { kind: "failed", error: failedPrecondition("The user is not enrolled in this course.") };
+    return {
+      kind: "decided",
+      result: deadLetterWrites(group.batch, p.event, "unknown-enrollment"),
+      writes: 2,
+    };
+  }
+
+  let delta = ZERO_DELTA;
+  const applied: number[] = [];
+  const duplicates: string[] = [];
+  for (const [index, entry] of p.entries.entries()) {
+    const entrySnap = r.entries[index];
+    const decision = decideLedgerApplication(
+      enrollment.currency,
+      entrySnap !== undefined && group.read(entrySnap).exists,
+      entry,
+    );
+    if (decision.kind === "duplicate") {
+      duplicates.push(entry.id);
+      continue;
+    }
+    if (decision.kind === "reject") {
+      if (p.event === null)
+        return { kind: "failed", error: failedPrecondition(`Ledger entry rejected: ${decision.reason}.`) };
+      return { kind: "decided", result: deadLetterWrites(group.batch, p.event, decision.reason), writes: 2 };
+    }
+    applied.push(index);
+    delta = addDeltas(delta, decision.delta);
+  }
+
+  let writes = 0;
+  const origin = { eventId: p.event?.eventId ?? null, recordedBy: p.recordedBy ?? null };
+  for (const index of applied) {
+    const ref = r.entries[index];
+    const entry = p.entries[index];
+    if (ref === undefined || entry === undefined) continue;
+    group.batch.create(ref, ledgerEntryDoc(entry, origin));
+    writes++;
+  }
+  // A remaining-balance checkout that this payment completes stops being the enrollment's open checkout. That
+  // write is decided from the enrollment as read, so the enrollment's update is guarded by the read's updateTime.
+  const closesOpenCheckout = p.checkoutId !== null && enrollment.openCheckout?.checkoutId === p.checkoutId;
+  if (applied.length > 0 || closesOpenCheckout) {
+    group.movements.set(r.enrollment.path, {
+      ref: r.enrollment,
+      snap: enrollmentSnap,
+      enrollment,
+      delta: addDeltas(movement?.delta ?? ZERO_DELTA, delta),
+      closesOpenCheckout: closesOpenCheckout || movement?.closesOpenCheckout === true,
+    });
+  }
+  const checkoutSnap = r.checkout === null ? undefined : group.read(r.checkout);
+  const checkout = checkoutSnap?.data();
+  if (r.checkout !== null && checkoutSnap !== undefined && checkout !== undefined) {
+    const paymentId = p.entries.find((e) => e.type === "payment")?.providerPaymentId ?? null;
+    const update = checkoutUpdate(checkout, "succeeded", paymentId);
+    if (update !== null) {
+      group.batch.update(r.checkout, update, { lastUpdateTime: checkoutSnap.updateTime });
+      writes++;
+    }
+  }
+  if (r.event !== null && p.event !== null) {
+    group.batch.create(r.event, eventRecord(p.event, applied.length > 0 ? "applied" : "duplicate"));
+    writes++;
+  }
+  const result: LedgerOutcome =
+    applied.length > 0
+      ? { kind: "applied", applied: applied.map((i) => p.entries[i]?.id ?? ""), duplicates }
+      : { kind: "duplicate" };
+  return { kind: "decided", result, writes: writes + (applied.length > 0 || closesOpenCheckout ? 1 : 0) };
+}
+
+/**
+ * read (one BatchGet for every member) → decide each member → one commit for all. A commit conflict (a create
+ * that found its document: a concurrent copy, or this commit re-sent by the SDK after its reply was lost, already
+ * applied it; a precondition that no longer holds; a vanished document) reruns each member that wrote alone,
+ * which reads what the conflicting write did and decides again.
+ */
+async function runLedgerGroup(
+  members: readonly ApplyEntriesParams[],
+  attempt = 1,
+): Promise<GroupOutcome<LedgerOutcome>[]> {
+  const memberRefList = members.map(memberRefs);
+  const unique = new Map<string, DocumentReference>();
+  for (const r of memberRefList)
+    for (const ref of [r.enrollment, ...r.entries, r.event, r.checkout])
+      if (ref !== null) unique.set(ref.path, ref);
+  const snaps = await firestore().getAll(...unique.values());
+  const byPath = new Map(snaps.map((snap) => [snap.ref.path, snap]));
+  const group: Group = {
+    batch: firestore().batch(),
+    writes: 0,
+    movements: new Map(),
+    read: <T>(ref: DocumentReference<T>) => {
+      const snap = byPath.get(ref.path);
+      if (snap === undefined) throw new Error(`group read lacks ${ref.path}`);
+      return snap as DocumentSnapshot<T>;
+    },
+  };
+
+  const decisions = members.map((p, index): MemberDecision => {
+    const r = memberRefList[index];
+    if (r === undefined) return { kind: "failed", error: new Error("member without refs") };
+    const decision = decideMember(p, r, group);
+    if (decision.kind === "decided") group.writes += decision.writes;
+    return decision;
+  });
+  for (const m of group.movements.values()) {
+    group.batch.update(
+      m.ref,
+      ...updateArgs(
+        movementUpdate(m.enrollment, m.delta, m.closesOpenCheckout ? { openCheckout: null } : {}),
+        m.closesOpenCheckout ? { lastUpdateTime: m.snap.updateTime } : undefined,
+      ),
+    );
+  }
+
+  const outcomes = decisions.map((d): GroupOutcome<LedgerOutcome> =>
+    d.kind === "decided" ? { kind: "done", value: d.result } : d,
+  );
+  if (group.writes === 0) return outcomes;
+  try {
+    await group.batch.commit();
+    return outcomes;
+  } catch (error) {
+    if (!isCommitConflict(error)) throw error;
+  }
+  const writers = decisions.flatMap((d, index) => (d.kind === "decided" && d.writes > 0 ? [index] : []));
+  if (attempt >= MAX_COMMIT_ATTEMPTS) {
+    for (const index of writers) outcomes[index] = { kind: "failed", error: new CommitContended() };
+    return outcomes;
+  }
+  // Most conflicts are this group's own commit, re-sent by the SDK after a lost reply: one rerun of the writers
+  // together reads that they are all applied. Should the writers conflict again, each reruns alone.
+  const rerunTogether = attempt === 1 && writers.length > 1;
+  const reruns = rerunTogether ? [writers] : writers.map((index) => [index]);
+  await Promise.all(
+    reruns.map(async (indices) => {
+      const rerun = await runLedgerGroup(
+        indices.flatMap((index) => members[index] ?? []),
+        attempt + 1,
+      );
+      indices.forEach((index, i) => {
+        const outcome = rerun[i];
+        if (outcome !== undefined) outcomes[index] = outcome;
+      });
+    }),
+  );
+  return outcomes;
+}
+
+/**
+ * Concurrent applications in this instance share one read and one commit (see ./firestore/coalescer.ts): at low
+ * load each runs alone, at once; under load a group's members are committed together, all or nothing.
+ */
+const ledgerGroups = new Coalescer<ApplyEntriesParams, LedgerOutcome>((members) => runLedgerGroup(members), {
+  maxInFlight: 2,
+  slowGroupMs: 50,
+  // At most: a create per entry, the enrollment update, the checkout update, the event record (or dead letter).
+  maxWeight: MAX_GROUP_WRITES,
+  weight: (p) => p.entries.length + 3,
+  keys: claimedPaths,
+});
+
 /**
  * Applies keyed ledger entries exactly once: one BatchGet, one commit (see the top of this file). Without an
  * event (admin path), problems throw AppErrors; with an event, permanent problems are dead-lettered.
  */
-export async function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerOutcome> {
-  const enrollmentRef = refs.enrollment(p.uid, p.courseId);
-  const entryRefs = p.entries.map((e) => refs.ledgerEntry(p.uid, p.courseId, e.id));
-  const eventRef = p.event === null ? null : refs.webhookEvent(p.event.eventId);
-  const checkoutRef = p.checkoutId === null ? null : refs.checkout(p.checkoutId);
-  const toRead = [enrollmentRef, ...entryRefs, eventRef, checkoutRef].filter((r) => r !== null);
-  return readThenCommit(async (): Promise<Step<LedgerOutcome>> => {
-    const snaps = await firestore().getAll(...(toRead as DocumentReference[]));
-    const enrollmentSnap = snaps[0] as DocumentSnapshot<EnrollmentDoc>;
-    const entrySnaps = snaps.slice(1, 1 + entryRefs.length);
-    const eventSnap = eventRef === null ? undefined : snaps[1 + entryRefs.length];
-    const checkoutSnap = (checkoutRef === null ? undefined : snaps.at(-1)) as
-      DocumentSnapshot<CheckoutDoc> | undefined;
-    if (eventSnap?.exists === true) return { batch: null, result: { kind: "duplicate" } };
-    const enrollment = enrollmentSnap.data();
-    if (enrollment === undefined) {
-      if (p.event !== null) return deadLetterStep(p.event, "unknown-enrollment");
-      throw failedPrecondition("The user is not enrolled in this course.");
-    }
-
-    // Decide everything before writing anything.
-    let delta = ZERO_DELTA;
-    const applied: number[] = [];
-    const duplicates: string[] = [];
-    for (const [index, entry] of p.entries.entries()) {
-      const decision = decideLedgerApplication(
-        enrollment.currency,
-        entrySnaps[index]?.exists === true,
-        entry,
-      );
-      if (decision.kind === "duplicate") {
-        duplicates.push(entry.id);
-        continue;
-      }
-      if (decision.kind === "reject") {
-        if (p.event !== null) return deadLetterStep(p.event, decision.reason);
-        throw failedPrecondition(`Ledger entry rejected: ${decision.reason}.`);
-      }
-      applied.push(index);
-      delta = addDeltas(delta, decision.delta);
-    }
-
-    const batch = firestore().batch();
-    let writes = 0;
-    const origin = { eventId: p.event?.eventId ?? null, recordedBy: p.recordedBy ?? null };
-    for (const index of applied) {
-      const ref = entryRefs[index];
-      const entry = p.entries[index];
-      if (ref === undefined || entry === undefined) continue;
-      batch.create(ref, ledgerEntryDoc(entry, origin));
-      writes++;
-    }
-    // A remaining-balance checkout that this payment completes stops being the enrollment's open checkout. That
-    // write is decided from the enrollment as read, so it is guarded by the read's updateTime.
-    const closesOpenCheckout = p.checkoutId !== null && enrollment.openCheckout?.checkoutId === p.checkoutId;
-    if (applied.length > 0 || closesOpenCheckout) {
-      batch.update(
-        enrollmentRef,
-        ...updateArgs(
-          movementUpdate(enrollment, delta, closesOpenCheckout ? { openCheckout: null } : {}),
-          closesOpenCheckout ? { lastUpdateTime: enrollmentSnap.updateTime } : undefined,
-        ),
-      );
-      writes++;
-    }
-    const checkout = checkoutSnap?.data();
-    if (checkoutRef !== null && checkoutSnap !== undefined && checkout !== undefined) {
-      const paymentId = p.entries.find((e) => e.type === "payment")?.providerPaymentId ?? null;
-      const update = checkoutUpdate(checkout, "succeeded", paymentId);
-      if (update !== null) {
-        batch.update(checkoutRef, update, { lastUpdateTime: checkoutSnap.updateTime });
-        writes++;
-      }
-    }
-    if (eventRef !== null && p.event !== null) {
-      batch.create(eventRef, eventRecord(p.event, applied.length > 0 ? "applied" : "duplicate"));
-      writes++;
-    }
-    const result: LedgerOutcome =
-      applied.length > 0
-        ? { kind: "applied", applied: applied.map((i) => p.entries[i]?.id ?? ""), duplicates }
-        : { kind: "duplicate" };
-    return { batch: writes > 0 ? batch : null, result };
-  });
+export function applyLedgerEntries(p: ApplyEntriesParams): Promise<LedgerOutcome> {
+  return ledgerGroups.submit(p);
 }
 
 /**

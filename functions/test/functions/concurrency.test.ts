@@ -148,6 +148,58 @@ describe("webhook under concurrency and faults", () => {
     expect(await readDoc("users/u1/courses/c1")).toMatchObject({ amountPaid: 4000, ledgerCount: 1 });
   });
 
+  it("concurrent deliveries share reads and commits (group commit): exact totals and derived fields, dead letters apart, despite lost replies", async () => {
+    await createCourse("c2", 1000);
+    await Promise.all(["u1", "u2", "u3"].map((uid) => enroll(uid, "c2")));
+    const pays = (uid: string, n: number, amount: number): StripeEventJson[] =>
+      Array.from({ length: n }, (_, i) =>
+        paymentSucceededEvent(
+          { ...pay(uid, `pi_g_${uid}_${i}`, amount), metadata: { uid, courseId: "c2" } },
+          `evt_g_${uid}_${i}`,
+        ),
+      );
+    // u1 pays exactly the price in 20 parts, u2 pays half of it in 10; u9 is not enrolled: dead letters.
+    const events = [...pays("u1", 20, 50), ...pays("u2", 10, 50), ...pays("u9", 5, 50)];
+    const signed = await Promise.all(events.map((e) => signEvent(e, TEST_WEBHOOK_SECRET)));
+    lf.server().resetStats();
+    lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 2 });
+    const replies = await Promise.all(
+      shuffle([...signed, ...signed], 11).map((d) => postWebhook(d.rawBody, d.signature)),
+    );
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    const stats = lf.server().stats();
+    expect(stats.faultsInjected).toBe(2);
+    // 35 events delivered twice, yet far fewer commits than events: concurrent requests were committed together.
+    expect(stats.rpcs.Commit ?? 0).toBeLessThan(35);
+    const outcomes = replies.map((r) => (r.body as { outcome?: string }).outcome);
+    // An event whose commit reply was lost is answered "duplicate" by the rerun that finds it applied.
+    expect(new Set(outcomes)).toEqual(new Set(["applied", "dead-lettered", "duplicate"]));
+    const applied = outcomes.filter((o) => o === "applied").length;
+    const deadLettered = outcomes.filter((o) => o === "dead-lettered").length;
+    expect(applied).toBeGreaterThanOrEqual(28);
+    expect(applied + deadLettered).toBeGreaterThanOrEqual(33);
+    expect(applied + deadLettered).toBeLessThanOrEqual(35);
+
+    expect(await ledgerSum("u1", "c2")).toMatchObject({ sum: 1000 });
+    expect((await ledgerSum("u1", "c2")).ids).toHaveLength(20);
+    expect(await readDoc("users/u1/courses/c2")).toMatchObject({
+      amountPaid: 1000,
+      amountDue: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
+      ledgerCount: 20,
+    });
+    expect(await readDoc("users/u2/courses/c2")).toMatchObject({
+      amountPaid: 500,
+      amountDue: 500,
+      paymentStatus: "partial",
+      ledgerCount: 10,
+    });
+    expect(await countDocs("deadLetters")).toBe(5);
+    expect(await readDoc("deadLetters/evt_g_u9_0")).toMatchObject({ reason: "unknown-enrollment" });
+    expect(await countDocs("webhookEvents")).toBe(35);
+  }, 120_000);
+
   it("a lost reply on startPayment's commits still yields one checkout and one provider payment", async () => {
     await enroll("u1", "c1");
     lf.server().resetStats();
