@@ -38,3 +38,8 @@ export function statsDelta(
 export function isZeroDelta(delta: StatsContribution): boolean {
   return delta.enrolled === 0 && delta.paid === 0 && delta.revenue === 0;
 }
+
+/** The sum of two contributions (several writes' deltas committed as one increment). */
+export function addContributions(a: StatsContribution, b: StatsContribution): StatsContribution {
+  return { enrolled: a.enrolled + b.enrolled, paid: a.paid + b.paid, revenue: a.revenue + b.revenue };
+}

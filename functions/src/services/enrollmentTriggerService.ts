@@ -1,5 +1,6 @@
 /**
- * onEnrollmentWritten's work, from one write's `before` and `after` snapshots, in at most ONE commit (no read):
+ * onEnrollmentWritten's work, from one write's `before` and `after` snapshots, in ONE commit and no read (unless
+ * it conflicts):
  *
  *  - **Derived fields.** amountDue, amountOverpaid, paymentStatus and accessStatus follow from the totals by the
  *    status policy. A money movement writes them from the totals it read plus its delta, which is exact unless
@@ -13,13 +14,27 @@
  *    marker `triggerEvents/{eventId}` is created in the same commit, so a second delivery fails on the create.
  *
  * Both go in one commit; when the derived-field precondition fails, the stats part is committed alone.
+ *
+ * Events handled at once by one instance share that commit (`triggerGroups`, see ./firestore/coalescer.ts): one
+ * courseStats increment per course adds up their deltas, and of several events of one enrollment only the newest
+ * write's correction is written (the older ones are stale by its existence). A conflicting group commit (a marker
+ * that exists: a redelivery, or the group's own commit re-sent after a lost reply; a stale correction) reads the
+ * markers and enrollments once, drops what is counted or stale and commits the rest; should that conflict too,
+ * each event runs alone as above.
  */
-import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { FieldValue, Timestamp, type WriteBatch } from "firebase-admin/firestore";
 import { isDocId, shortHash } from "../domain/ids";
-import { isZeroDelta, statsDelta, type EnrollmentLike } from "../domain/courseStats";
+import {
+  isZeroDelta,
+  statsDelta,
+  type EnrollmentLike,
+  type StatsContribution,
+  addContributions,
+} from "../domain/courseStats";
 import { derivedDrift, deriveStatus, statusInputsOf } from "../domain/statusPolicy";
 import { firestore } from "../shared/admin";
 import { GRPC, grpcCode } from "../shared/errors";
+import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
 import { refs } from "./firestore/refs";
 
 /** Markers only need to outlive the trigger retry window; a TTL policy on `expireAt` deletes them. */
@@ -42,48 +57,88 @@ export interface EnrollmentWriteOutcome {
   stats: "applied" | "duplicate" | "noop";
 }
 
-export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<EnrollmentWriteOutcome> {
-  const inputs = w.after === undefined ? null : statusInputsOf(w.after);
-  const drift =
-    w.after === undefined || inputs === null || w.afterUpdateTime === undefined
-      ? null
-      : derivedDrift(w.after, deriveStatus(inputs));
-  const delta = statsDelta(w.before, w.after);
-  const hasStats = !isZeroDelta(delta);
+/** One event's decided work: the derived-field correction (if any) and the stats delta (if any). */
+interface TriggerPlan {
+  w: EnrollmentWrite;
+  drift: ReturnType<typeof derivedDrift>;
+  delta: StatsContribution;
+  hasStats: boolean;
+}
 
-  const commit = async (withDrift: boolean): Promise<void> => {
-    const batch = firestore().batch();
-    if (withDrift && drift !== null && w.afterUpdateTime !== undefined) {
+/**
+ * The plans whose drift correction is written: per enrollment, the one of the newest write. An older event of the
+ * same enrollment is stale by the newer one's existence (its own precondition would fail), so it is superseded.
+ */
+function newestCorrections(plans: readonly TriggerPlan[]): Set<TriggerPlan> {
+  const newest = new Map<string, TriggerPlan>();
+  for (const plan of plans) {
+    const { w, drift } = plan;
+    if (drift === null || w.afterUpdateTime === undefined) continue;
+    const key = `${w.uid}/${w.courseId}`;
+    const other = newest.get(key)?.w.afterUpdateTime;
+    if (other === undefined || other.valueOf() < w.afterUpdateTime.valueOf()) newest.set(key, plan);
+  }
+  return new Set(newest.values());
+}
+
+/**
+ * The writes of `plans` into one batch: the `corrections` under their preconditions, and for each plan not yet
+ * `counted` its stats marker, with one courseStats increment per course adding up those plans' deltas.
+ */
+function addWrites(
+  batch: WriteBatch,
+  plans: readonly TriggerPlan[],
+  corrections: Set<TriggerPlan>,
+  counted: Set<TriggerPlan> = new Set(),
+): void {
+  const statsByCourse = new Map<string, StatsContribution>();
+  for (const plan of plans) {
+    const { w, drift, delta, hasStats } = plan;
+    if (corrections.has(plan) && drift !== null && w.afterUpdateTime !== undefined) {
       batch.update(
         refs.enrollment(w.uid, w.courseId),
         { ...drift, updatedAt: FieldValue.serverTimestamp() },
         { lastUpdateTime: w.afterUpdateTime },
       );
     }
-    if (hasStats) {
-      // CloudEvent ids are opaque strings; anything that is not a safe doc id is hashed.
-      const markerId = isDocId(w.eventId) ? w.eventId : `h_${shortHash(w.eventId, 40)}`;
-      batch.create(refs.triggerEvent(markerId), {
-        createdAt: FieldValue.serverTimestamp(),
-        expireAt: Timestamp.fromMillis(Date.now() + TRIGGER_MARKER_RETENTION_MS),
-      });
-      batch.set(
-        refs.courseStats(w.courseId),
-        {
-          enrolledCount: FieldValue.increment(delta.enrolled),
-          paidCount: FieldValue.increment(delta.paid),
-          revenue: FieldValue.increment(delta.revenue),
-          updatedAt: FieldValue.serverTimestamp(),
-        },
-        { merge: true },
-      );
-    }
-    await batch.commit();
-  };
+    if (!hasStats || counted.has(plan)) continue;
+    batch.create(refs.triggerEvent(markerId(w.eventId)), {
+      createdAt: FieldValue.serverTimestamp(),
+      expireAt: Timestamp.fromMillis(Date.now() + TRIGGER_MARKER_RETENTION_MS),
+    });
+    const sum = statsByCourse.get(w.courseId);
+    statsByCourse.set(w.courseId, sum === undefined ? delta : addContributions(sum, delta));
+  }
+  for (const [courseId, delta] of statsByCourse) {
+    batch.set(
+      refs.courseStats(courseId),
+      {
+        enrolledCount: FieldValue.increment(delta.enrolled),
+        paidCount: FieldValue.increment(delta.paid),
+        revenue: FieldValue.increment(delta.revenue),
+        updatedAt: FieldValue.serverTimestamp(),
+      },
+      { merge: true },
+    );
+  }
+}
 
-  if (drift === null && !hasStats) return { derived: "current", stats: "noop" };
+/** CloudEvent ids are opaque strings; anything that is not a safe doc id is hashed. */
+function markerId(eventId: string): string {
+  return isDocId(eventId) ? eventId : `h_${shortHash(eventId, 40)}`;
+}
+
+async function commitPlans(plans: readonly TriggerPlan[], corrections: Set<TriggerPlan>): Promise<void> {
+  const batch = firestore().batch();
+  addWrites(batch, plans, corrections);
+  await batch.commit();
+}
+
+/** One event on its own: its correction and stats in one commit, the stats alone when the correction is stale. */
+async function applyAlone(plan: TriggerPlan): Promise<EnrollmentWriteOutcome> {
+  const { drift, hasStats } = plan;
   try {
-    await commit(true);
+    await commitPlans([plan], new Set([plan]));
     return { derived: drift === null ? "current" : "corrected", stats: hasStats ? "applied" : "noop" };
   } catch (error) {
     const code = grpcCode(error);
@@ -95,10 +150,101 @@ export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<Enrollme
   // The enrollment changed (or vanished) after this event's write: its newer event corrects the derived fields.
   if (!hasStats) return { derived: "superseded", stats: "noop" };
   try {
-    await commit(false);
+    await commitPlans([plan], new Set());
     return { derived: "superseded", stats: "applied" };
   } catch (error) {
     if (grpcCode(error) === GRPC.ALREADY_EXISTS) return { derived: "superseded", stats: "duplicate" };
     throw error;
   }
+}
+
+/**
+ * Events handled at once by this instance share one commit (see ./firestore/coalescer.ts); a conflict (a marker
+ * that exists, a stale correction) reruns each event alone, which sorts out what happened to it.
+ */
+function isCommitConflict(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === GRPC.ALREADY_EXISTS || code === GRPC.FAILED_PRECONDITION || code === GRPC.NOT_FOUND;
+}
+
+/** The outcome of `plan` once committed in a group with `corrections` (and its stats unless already counted). */
+function groupOutcome(
+  plan: TriggerPlan,
+  corrections: Set<TriggerPlan>,
+  counted: boolean,
+): GroupOutcome<EnrollmentWriteOutcome> {
+  return {
+    kind: "done",
+    value: {
+      derived: plan.drift === null ? "current" : corrections.has(plan) ? "corrected" : "superseded",
+      stats: !plan.hasStats ? "noop" : counted ? "duplicate" : "applied",
+    },
+  };
+}
+
+async function runTriggerGroup(
+  plans: readonly TriggerPlan[],
+): Promise<GroupOutcome<EnrollmentWriteOutcome>[]> {
+  const alone = async (plan: TriggerPlan): Promise<GroupOutcome<EnrollmentWriteOutcome>> => {
+    try {
+      return { kind: "done", value: await applyAlone(plan) };
+    } catch (error) {
+      return { kind: "failed", error };
+    }
+  };
+  const [first] = plans;
+  if (plans.length === 1 && first !== undefined) return [await alone(first)];
+  const corrections = newestCorrections(plans);
+  try {
+    await commitPlans(plans, corrections);
+    return plans.map((plan) => groupOutcome(plan, corrections, false));
+  } catch (error) {
+    if (!isCommitConflict(error)) throw error;
+  }
+  // Most conflicts are this group's own commit, re-sent by the SDK after a lost reply. One read says which events
+  // are counted (their marker exists) and which corrections are stale (the enrollment changed since): the rest is
+  // committed again. Should that conflict too, each event runs alone.
+  const markerRefs = plans.map((plan) => refs.triggerEvent(markerId(plan.w.eventId)));
+  const enrollmentRefs = plans.map((plan) => refs.enrollment(plan.w.uid, plan.w.courseId));
+  const snaps = await firestore().getAll(...markerRefs, ...enrollmentRefs);
+  const counted = new Set(plans.filter((_, index) => snaps[index]?.exists === true));
+  const stillCurrent = new Set(
+    [...corrections].filter((plan) => {
+      const snap = snaps[plans.length + plans.indexOf(plan)];
+      return (
+        snap?.exists === true && snap.updateTime?.isEqual(plan.w.afterUpdateTime ?? snap.updateTime) === true
+      );
+    }),
+  );
+  const uncounted = plans.some((plan) => plan.hasStats && !counted.has(plan));
+  try {
+    const batch = firestore().batch();
+    addWrites(batch, plans, stillCurrent, counted);
+    if (uncounted || stillCurrent.size > 0) await batch.commit();
+    return plans.map((plan) => groupOutcome(plan, stillCurrent, counted.has(plan)));
+  } catch (error) {
+    if (!isCommitConflict(error)) throw error;
+  }
+  return Promise.all(plans.map(alone));
+}
+
+const triggerGroups = new Coalescer<TriggerPlan, EnrollmentWriteOutcome>(runTriggerGroup, {
+  maxInFlight: 2,
+  slowGroupMs: 50,
+  maxWeight: 400,
+  weight: () => 3,
+  // Two deliveries of one event never run at once here; events of one enrollment may (newestCorrections).
+  keys: (plan) => [refs.triggerEvent(markerId(plan.w.eventId)).path],
+});
+
+export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<EnrollmentWriteOutcome> {
+  const inputs = w.after === undefined ? null : statusInputsOf(w.after);
+  const drift =
+    w.after === undefined || inputs === null || w.afterUpdateTime === undefined
+      ? null
+      : derivedDrift(w.after, deriveStatus(inputs));
+  const delta = statsDelta(w.before, w.after);
+  const hasStats = !isZeroDelta(delta);
+  if (drift === null && !hasStats) return { derived: "current", stats: "noop" };
+  return triggerGroups.submit({ w, drift, delta, hasStats });
 }

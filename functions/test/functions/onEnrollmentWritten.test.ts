@@ -7,7 +7,7 @@ import { paymentSucceededEvent } from "../../src/services/payments/local/localEv
 import { createCourse, deliverEvent, enroll, fft, installLocalProvider, readDoc } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
 
-useLocalFirestore();
+const lf = useLocalFirestore();
 const PATH = "users/u1/courses/c1";
 
 async function snap(): Promise<DocumentSnapshot> {
@@ -108,5 +108,33 @@ describe("onEnrollmentWritten", () => {
     await deliver("ce-old", s1, old);
     expect((await snap()).updateTime?.isEqual(newer.updateTime ?? newer.readTime)).toBe(true);
     expect(await readDoc("courseStats/c1")).toMatchObject({ paidCount: 0, revenue: 1000 });
+  });
+  it("events handled at once share commits: each counted once, only the newest write's correction lands, despite a lost reply", async () => {
+    const { s0, s1, s2 } = await enrollAndPay();
+    // Two later writes leave the derived fields behind the totals; each event carries a correction.
+    await firestore().doc(PATH).update({ amountDue: 1000, paymentStatus: "unpaid", accessStatus: "locked" });
+    const old = await snap();
+    await firestore().doc(PATH).update({ amountDue: 900, paymentStatus: "partial", accessStatus: "locked" });
+    const newer = await snap();
+    lf.server().resetStats();
+    lf.server().faults.inject({ method: "Commit", kind: "reply-lost", times: 1 });
+    const events: [string, DocumentSnapshot, DocumentSnapshot][] = [
+      ["ce-g1", s0, s1],
+      ["ce-g2", s1, s2],
+      ["ce-g3", s2, old],
+      ["ce-g4", old, newer],
+    ];
+    await Promise.all([...events, ...events].map(([id, before, after]) => deliver(id, before, after)));
+    expect(lf.server().stats().faultsInjected).toBe(1);
+    // Enrolled once, paid and unpaid again (s2 → old), revenue counted once.
+    expect(await readDoc("courseStats/c1")).toMatchObject({ enrolledCount: 1, paidCount: 0, revenue: 1000 });
+    // The newest write's correction: the derived fields follow the totals again.
+    expect(await readDoc(PATH)).toMatchObject({
+      amountPaid: 1000,
+      amountDue: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
+    });
+    for (const id of ["ce-g1", "ce-g2", "ce-g3"]) expect(await readDoc(`triggerEvents/${id}`)).toBeDefined();
   });
 });
