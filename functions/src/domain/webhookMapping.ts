@@ -7,7 +7,7 @@ import { disputeOutcomeFromStatus, type DisputeEvent } from "./disputes";
 import { isDocId, isUid } from "./ids";
 import type { LedgerEntryInput, LedgerSource } from "./ledger";
 
-/** Where the enrollment is: from the object's metadata, or looked up by the payment intent id. */
+/** Where the enrollment is: from a payment's metadata, or (refunds, disputes) through the payment's ledger entry. */
 export type EnrollmentTarget =
   { kind: "known"; uid: string; courseId: string } | { kind: "lookup"; providerPaymentId: string };
 
@@ -19,6 +19,14 @@ export type DeadLetterReason =
   | "unknown-payment"
   | "unknown-enrollment"
   | "currency-mismatch"
+  /** A test-mode event at a live endpoint, or the reverse (STRIPE_MODE). */
+  | "livemode-mismatch"
+  /** A payment naming a checkout that is not this backend's checkout for that user, course, amount and currency. */
+  | "checkout-mismatch"
+  /** A refund above what is left of its payment (the payment minus its refunds and lost disputes). */
+  | "refund-exceeds-payment"
+  /** A dispute above what is left of its payment after its refunds. */
+  | "dispute-exceeds-payment"
   /** A non-transient unexpected failure while processing (a bug or corrupt stored data); see the logs. */
   | "internal-error";
 
@@ -32,7 +40,14 @@ export type WebhookCommand =
       /** Checkout to mark succeeded, when the payment came from startPayment. */
       checkoutId: string | null;
     }
-  | { kind: "paymentFailed"; target: EnrollmentTarget; checkoutId: string | null; providerPaymentId: string }
+  | {
+      kind: "paymentFailed";
+      target: EnrollmentTarget;
+      checkoutId: string | null;
+      providerPaymentId: string;
+      amount: number;
+      currency: string;
+    }
   | { kind: "dispute"; target: EnrollmentTarget; disputeId: string; event: DisputeEvent; currency: string };
 
 type MetadataResult =
@@ -55,15 +70,12 @@ export function readMetadata(metadata: Readonly<Record<string, string>> | undefi
   };
 }
 
-/** Target from metadata, falling back to a lookup by payment id (disputes carry no metadata in Stripe). */
-function targetOf(
-  metadata: Readonly<Record<string, string>> | undefined,
-  providerPaymentId: string | null,
-): EnrollmentTarget | { kind: "deadLetter"; reason: DeadLetterReason } {
-  const meta = readMetadata(metadata);
-  if (meta.kind === "ok") return { kind: "known", uid: meta.uid, courseId: meta.courseId };
-  if (meta.kind === "invalid") return { kind: "deadLetter", reason: "metadata-invalid" };
-  if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+/**
+ * Refunds and disputes find their enrollment through the payment's own ledger entry, never through metadata: a
+ * refund's or dispute's metadata is whatever its creator wrote (disputes carry none), the ledger entry is what this
+ * backend applied.
+ */
+function paymentTarget(providerPaymentId: string): EnrollmentTarget {
   return { kind: "lookup", providerPaymentId };
 }
 
@@ -118,6 +130,8 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
         target: { kind: "known", uid: meta.uid, courseId: meta.courseId },
         checkoutId: meta.checkoutId,
         providerPaymentId: pi.id,
+        amount: pi.amount,
+        currency: pi.currency,
       };
     }
     case "charge.refunded": {
@@ -127,8 +141,7 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
       if (charge.refunds === undefined || charge.refunds === null)
         return { kind: "noop", reason: "refund-list-absent" };
       const providerPaymentId = charge.payment_intent ?? charge.id;
-      const target = targetOf(charge.metadata, providerPaymentId);
-      if (target.kind === "deadLetter") return target;
+      const target = paymentTarget(providerPaymentId);
       const entries = charge.refunds.data
         .filter(isMoneyMovingRefund)
         .map((r) => refundEntry(r, providerPaymentId, source));
@@ -142,8 +155,7 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
       if (refund.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
       const providerPaymentId = refund.payment_intent ?? refund.charge ?? null;
       if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
-      const target = targetOf(refund.metadata, providerPaymentId);
-      if (target.kind === "deadLetter") return target;
+      const target = paymentTarget(providerPaymentId);
       return {
         kind: "applyEntries",
         target,
@@ -155,9 +167,8 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
     case "charge.dispute.closed": {
       const dispute = event.object;
       const providerPaymentId = dispute.payment_intent ?? dispute.charge ?? null;
-      const target = targetOf(dispute.metadata, providerPaymentId);
-      if (target.kind === "deadLetter") return target;
       if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+      const target = paymentTarget(providerPaymentId);
       if (dispute.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
       const disputeEvent: DisputeEvent =
         event.type === "charge.dispute.created"

@@ -1,5 +1,5 @@
 import { onRequest } from "firebase-functions/v2/https";
-import { REGION, stripeWebhookSecret, webhookSecretValue } from "../shared/config";
+import { expectsLivemode, REGION, stripeWebhookSecret, webhookSecretValue } from "../shared/config";
 
 /** Stripe-format webhook: signature first, then exactly-once application (see services/webhookService). */
 export const paymentWebhook = onRequest(
@@ -9,9 +9,10 @@ export const paymentWebhook = onRequest(
       import("../services/webhookService"),
       import("../services/payments"),
     ]);
+    const source = paymentProviderSource();
     const result = await handleWebhook(
       { method: req.method, rawBody: req.rawBody, signature: req.headers["stripe-signature"] },
-      { secret: webhookSecretValue(), source: paymentProviderSource() },
+      { secret: webhookSecretValue(), source, livemode: expectsLivemode(source) },
     );
     res.status(result.status).json(result.body);
   },

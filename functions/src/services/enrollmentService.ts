@@ -3,7 +3,7 @@ import type { EnrollInCourseResponse, UpsertCourseResponse } from "../api";
 import { FieldValue } from "firebase-admin/firestore";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { UpsertCourseInput } from "../schemas/callables";
-import { failedPrecondition, invalidArgument, notFound } from "../shared/errors";
+import { invalidArgument, notFound } from "../shared/errors";
 import type { EnrollmentDoc } from "./firestore/models";
 import { refs } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
@@ -38,8 +38,8 @@ export async function enrollInCourse(uid: string, courseId: string): Promise<Enr
     const existing = enrollmentSnap.data();
     if (existing !== undefined) return summary(courseId, existing, false);
     const course = courseSnap.data();
-    if (course === undefined) throw notFound("No such course.");
-    if (!course.published) throw failedPrecondition("This course is not open for enrollment.");
+    // An unpublished course answers exactly as a missing one: no oracle for drafts (the rules hide them too).
+    if (course?.published !== true) throw notFound("No such course open for enrollment.");
     const derived = deriveStatus({ price: course.price, amountPaid: 0, refundCount: 0, openDisputes: 0 });
     const doc = {
       uid,

@@ -57,11 +57,18 @@ import {
   type LedgerEntryInput,
   type LedgerTotals,
 } from "../domain/ledger";
+import {
+  checkoutMismatches,
+  decideDisputeTakeBack,
+  decideRefundTakeBack,
+  standingOf,
+} from "../domain/eventClaims";
 import { decideRefundAmount } from "../domain/money";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
 import { failedPrecondition, GRPC, grpcCode, notFound } from "../shared/errors";
+import { logWarn } from "../shared/log";
 import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
 import type { CheckoutDoc, EnrollmentDoc, LedgerEntryDoc, WebhookEventDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
@@ -246,6 +253,8 @@ export interface ApplyEntriesParams {
 interface MemberRefs {
   enrollment: DocumentReference<EnrollmentDoc>;
   entries: DocumentReference<LedgerEntryDoc>[];
+  /** Per entry: for a refund, the ledger entry of the payment it takes money back from (else null). */
+  refundedPayments: (DocumentReference<LedgerEntryDoc> | null)[];
   event: DocumentReference<WebhookEventDoc> | null;
   checkout: DocumentReference<CheckoutDoc> | null;
 }
@@ -254,6 +263,9 @@ function memberRefs(p: ApplyEntriesParams): MemberRefs {
   return {
     enrollment: refs.enrollment(p.uid, p.courseId),
     entries: p.entries.map((e) => refs.ledgerEntry(p.uid, p.courseId, e.id)),
+    refundedPayments: p.entries.map((e) =>
+      e.type === "refund" ? refs.ledgerEntry(p.uid, p.courseId, e.providerPaymentId) : null,
+    ),
     event: p.event === null ? null : refs.webhookEvent(p.event.eventId),
     checkout: p.checkoutId === null ? null : refs.checkout(p.checkoutId),
   };
@@ -272,6 +284,11 @@ interface Movement {
   enrollment: EnrollmentDoc;
   delta: LedgerDelta;
   closesOpenCheckout: boolean;
+  /**
+   * The update is guarded by the read's updateTime: it clears `openCheckout`, or it refunds (bounded by what the
+   * read says is left of the payment, so a concurrent refund of the same payment makes one of them rerun).
+   */
+  guarded: boolean;
 }
 
 type MemberDecision =
@@ -304,6 +321,31 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
     };
   }
 
+  // A provider payment naming a checkout is applied only if that checkout is ours for exactly this payment.
+  const payment = p.entries.find((e) => e.type === "payment");
+  if (p.event !== null && r.checkout !== null && payment !== undefined) {
+    const wrong = checkoutMismatches(group.read(r.checkout).data(), {
+      uid: p.uid,
+      courseId: p.courseId,
+      amount: payment.amount,
+      currency: payment.currency,
+      providerPaymentId: payment.providerPaymentId,
+    });
+    if (wrong.length > 0) {
+      logWarn("payment does not match the checkout it names", {
+        eventId: p.event.eventId,
+        checkoutId: p.checkoutId,
+        providerPaymentId: payment.providerPaymentId,
+        mismatched: wrong.join(","),
+      });
+      return {
+        kind: "decided",
+        result: deadLetterWrites(group.batch, p.event, "checkout-mismatch"),
+        writes: 2,
+      };
+    }
+  }
+
   let delta = ZERO_DELTA;
   const applied: number[] = [];
   const duplicates: string[] = [];
@@ -323,6 +365,33 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
         return { kind: "failed", error: failedPrecondition(`Ledger entry rejected: ${decision.reason}.`) };
       return { kind: "decided", result: deadLetterWrites(group.batch, p.event, decision.reason), writes: 2 };
     }
+    const paymentRef = r.refundedPayments[index] ?? null;
+    if (paymentRef !== null) {
+      // What is left of the payment: its ledger entry minus what was refunded before, in this group included.
+      const pid = entry.providerPaymentId;
+      const refundedByPayment = {
+        [pid]:
+          (enrollment.refundedByPayment[pid] ?? 0) +
+          (movement?.delta.refundedByPayment[pid] ?? 0) +
+          (delta.refundedByPayment[pid] ?? 0),
+      };
+      const takeBack = decideRefundTakeBack(
+        standingOf(pid, group.read(paymentRef).data(), { ...enrollment, refundedByPayment }),
+        -entry.amount,
+      );
+      if (!takeBack.ok) {
+        const reason = takeBack.reason === "exceeds-payment" ? "refund-exceeds-payment" : takeBack.reason;
+        if (p.event === null)
+          return { kind: "failed", error: failedPrecondition(`Refund not possible: ${reason}.`) };
+        logWarn("refund set aside", {
+          eventId: p.event.eventId,
+          refundId: entry.id,
+          providerPaymentId: pid,
+          reason,
+        });
+        return { kind: "decided", result: deadLetterWrites(group.batch, p.event, reason), writes: 2 };
+      }
+    }
     applied.push(index);
     delta = addDeltas(delta, decision.delta);
   }
@@ -339,6 +408,7 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
   // A remaining-balance checkout that this payment completes stops being the enrollment's open checkout. That
   // write is decided from the enrollment as read, so the enrollment's update is guarded by the read's updateTime.
   const closesOpenCheckout = p.checkoutId !== null && enrollment.openCheckout?.checkoutId === p.checkoutId;
+  const refunds = applied.some((index) => p.entries[index]?.type === "refund");
   if (applied.length > 0 || closesOpenCheckout) {
     group.movements.set(r.enrollment.path, {
       ref: r.enrollment,
@@ -346,6 +416,7 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
       enrollment,
       delta: addDeltas(movement?.delta ?? ZERO_DELTA, delta),
       closesOpenCheckout: closesOpenCheckout || movement?.closesOpenCheckout === true,
+      guarded: closesOpenCheckout || refunds || movement?.guarded === true,
     });
   }
   const checkoutSnap = r.checkout === null ? undefined : group.read(r.checkout);
@@ -382,7 +453,7 @@ async function runLedgerGroup(
   const memberRefList = members.map(memberRefs);
   const unique = new Map<string, DocumentReference>();
   for (const r of memberRefList)
-    for (const ref of [r.enrollment, ...r.entries, r.event, r.checkout])
+    for (const ref of [r.enrollment, ...r.entries, ...r.refundedPayments, r.event, r.checkout])
       if (ref !== null) unique.set(ref.path, ref);
   const snaps = await firestore().getAll(...unique.values());
   const byPath = new Map(snaps.map((snap) => [snap.ref.path, snap]));
@@ -409,7 +480,7 @@ async function runLedgerGroup(
       m.ref,
       ...updateArgs(
         movementUpdate(m.enrollment, m.delta, m.closesOpenCheckout ? { openCheckout: null } : {}),
-        m.closesOpenCheckout ? { lastUpdateTime: m.snap.updateTime } : undefined,
+        m.guarded ? { lastUpdateTime: m.snap.updateTime } : undefined,
       ),
     );
   }
@@ -506,6 +577,8 @@ export async function recordPaymentFailed(p: {
   courseId: string;
   checkoutId: string | null;
   providerPaymentId: string;
+  amount: number;
+  currency: string;
   event: EventContext;
 }): Promise<LedgerOutcome> {
   const enrollmentRef = refs.enrollment(p.uid, p.courseId);
@@ -515,6 +588,8 @@ export async function recordPaymentFailed(p: {
     const checkoutRef = p.checkoutId === null ? null : refs.checkout(p.checkoutId);
     const checkout = checkoutRef === null ? undefined : (await tx.get(checkoutRef)).data();
     if (enrollment === undefined) return deadLetterIn(tx, p.event, "unknown-enrollment");
+    if (checkoutRef !== null && checkoutMismatches(checkout, p).length > 0)
+      return deadLetterIn(tx, p.event, "checkout-mismatch");
     if (checkoutRef !== null && checkout !== undefined) {
       const update = checkoutUpdate(checkout, "failed", p.providerPaymentId);
       if (update !== null) updateIn(tx, checkoutRef, update);
@@ -555,13 +630,25 @@ export async function applyDisputeEvent(p: {
   const adjustmentRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeId);
   return runTransaction(async (tx): Promise<LedgerOutcome> => {
     if ((await tx.get(refs.webhookEvent(p.event.eventId))).exists) return { kind: "duplicate" };
-    const [enrollmentSnap, adjustmentSnap] = await Promise.all([
+    const paymentRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeEvent.providerPaymentId);
+    const [enrollmentSnap, adjustmentSnap, paymentSnap] = await Promise.all([
       tx.get(enrollmentRef),
       tx.get(adjustmentRef),
+      tx.get(paymentRef),
     ]);
     const enrollment = enrollmentSnap.data();
     if (enrollment === undefined) return deadLetterIn(tx, p.event, "unknown-enrollment");
     if (p.currency !== enrollment.currency) return deadLetterIn(tx, p.event, "currency-mismatch");
+    // A dispute takes back at most what is left of its payment after refunds (amountPaid never goes below 0).
+    const takeBack = decideDisputeTakeBack(
+      standingOf(p.disputeEvent.providerPaymentId, paymentSnap.data(), enrollment),
+      p.disputeEvent.amount,
+    );
+    if (!takeBack.ok) {
+      const reason = takeBack.reason === "exceeds-payment" ? "dispute-exceeds-payment" : takeBack.reason;
+      logWarn("dispute set aside", { eventId: p.event.eventId, disputeId: p.disputeId, reason });
+      return deadLetterIn(tx, p.event, reason);
+    }
 
     const decision = decideDisputeTransition(enrollment.disputes[p.disputeId], p.disputeEvent);
     if (decision.kind === "ignore") {

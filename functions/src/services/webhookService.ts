@@ -19,11 +19,7 @@ import { hasForbiddenKeys } from "../schemas/common";
 import { parseWebhookEvent } from "../schemas/webhook";
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
-import {
-  COLLECTIONS,
-  checkoutsByProviderPaymentId,
-  ledgerEntriesByProviderPaymentId,
-} from "./firestore/refs";
+import { COLLECTIONS, ledgerEntriesByProviderPaymentId } from "./firestore/refs";
 import {
   applyDisputeEvent,
   applyLedgerEntries,
@@ -53,6 +49,8 @@ export interface WebhookResponse {
 export interface WebhookOptions {
   secret: string | undefined;
   source: LedgerSource;
+  /** The mode (`livemode`) of the events to apply; an event of the other mode is dead-lettered. */
+  livemode: boolean;
   /** For tests: the receive time in ms. */
   nowMs?: number;
 }
@@ -161,6 +159,14 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
   }
   try {
+    if ((check.event as { livemode?: unknown }).livemode !== options.livemode) {
+      logWarn("webhook event of the other Stripe mode", {
+        eventId: event.id,
+        expectedLivemode: options.livemode,
+      });
+      const outcome = await deadLetterEvent(context, "livemode-mismatch");
+      return reply(200, { received: true, outcome: outcome.kind });
+    }
     const created = eventCreatedSeconds(check.event);
     const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
     const outcome = await execute(
@@ -203,11 +209,11 @@ async function deadLetterUnexpected(context: EventContext): Promise<WebhookRespo
 
 async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
   if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
-  const checkout = (await checkoutsByProviderPaymentId(target.providerPaymentId).get()).docs[0]?.data();
-  if (checkout !== undefined) return { uid: checkout.uid, courseId: checkout.courseId };
-  // No checkout (a payment made outside startPayment, or one whose checkout never learnt its payment id):
-  // the payment's ledger entry at users/{uid}/courses/{courseId}/ledger/{id} names the enrollment.
-  const entry = (await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get()).docs[0];
+  // The payment's own ledger entry (users/{uid}/courses/{courseId}/ledger/{paymentId}) names the enrollment.
+  const entries = await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get();
+  const entry = entries.docs.find(
+    (doc) => doc.id === target.providerPaymentId && doc.get("type") === "payment",
+  );
   const enrollment = entry?.ref.parent.parent;
   const user = enrollment?.parent.parent;
   if (enrollment?.parent.id !== COLLECTIONS.userCourses || user?.parent.id !== COLLECTIONS.users) return null;
@@ -255,6 +261,8 @@ async function execute(
         ...target,
         checkoutId: command.checkoutId,
         providerPaymentId: command.providerPaymentId,
+        amount: command.amount,
+        currency: command.currency,
         event,
       });
     }

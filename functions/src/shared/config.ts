@@ -20,8 +20,24 @@ export function paymentProviderName(): PaymentProviderName {
   return value;
 }
 
-/** The webhook signing secret, or undefined when not configured. */
+/**
+ * Whether the webhook applies live-mode events (else test-mode ones), for the provider in use: the environment
+ * variable STRIPE_MODE, `live` (default, so a production deploy refuses test-mode events) or `test` (a staging
+ * project on Stripe's test mode; set it in functions/.env.<project>). An event whose `livemode` does not match is
+ * dead-lettered `livemode-mismatch`. The local provider only makes test-mode events: always `test` with it. A plain
+ * environment variable rather than a param, so the CLI never prompts for it.
+ */
+export function expectsLivemode(provider: PaymentProviderName): boolean {
+  if (provider === "local") return false;
+  const value = process.env.STRIPE_MODE?.trim() || "live";
+  if (value !== "live" && value !== "test") throw new Error("STRIPE_MODE must be 'live' or 'test'");
+  return value === "live";
+}
+
+/** The webhook signing secret, or undefined when not configured (unset, empty or only whitespace). */
 export function webhookSecretValue(): string | undefined {
   const value = process.env.STRIPE_WEBHOOK_SECRET;
-  return value === undefined || value === "" ? undefined : stripeWebhookSecret.value();
+  if (value === undefined || value.trim() === "") return undefined;
+  const secret = stripeWebhookSecret.value();
+  return secret.trim() === "" ? undefined : secret;
 }

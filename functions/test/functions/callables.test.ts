@@ -142,11 +142,11 @@ describe("enrollInCourse", () => {
     expect(await countDocs("users/student-1/courses")).toBe(0);
   });
 
-  it("not-found for unknown, failed-precondition for unpublished; nothing written", async () => {
+  it("not-found for unknown and for unpublished alike; nothing written", async () => {
     await createCourse("draft", 1000, { published: false });
     const before = await snapshotAll();
     await expectHttpsError(call(enrollInCourse, STUDENT, { courseId: "nope" }), "not-found");
-    await expectHttpsError(call(enrollInCourse, STUDENT, { courseId: "draft" }), "failed-precondition");
+    await expectHttpsError(call(enrollInCourse, STUDENT, { courseId: "draft" }), "not-found");
     await expectHttpsError(call(enrollInCourse, STUDENT, { courseId: "" }), "invalid-argument");
     await expectHttpsError(call(enrollInCourse, null, { courseId: "draft" }), "unauthenticated");
     expect(await snapshotAll()).toEqual(before);

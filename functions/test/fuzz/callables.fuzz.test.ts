@@ -243,7 +243,7 @@ const SPECS: readonly CallableSpec[] = [
     fn: enrollInCourse as CallableFunction<unknown, Promise<unknown>>,
     adminOnly: false,
     fields: { courseId: field(okDocId, arbCourseId) },
-    businessCodes: ["not-found", "failed-precondition"],
+    businessCodes: ["not-found"],
   },
   {
     name: "startPayment",
@@ -629,8 +629,8 @@ function exactExpectation(spec: CallableSpec, caller: Caller, data: Record<strin
   if (spec.name === "enrollInCourse") {
     const courseId = data.courseId as string;
     if (ENROLLED.has(`${caller.auth?.uid ?? ""}/${courseId}`)) return "ok";
-    if (!EXISTING_COURSES.has(courseId)) return "not-found";
-    return PUBLISHED.has(courseId) ? "ok" : "failed-precondition";
+    // Unpublished answers exactly as missing (no existence oracle).
+    return PUBLISHED.has(courseId) ? "ok" : "not-found";
   }
   if (spec.name === "upsertCourse") {
     if (EXISTING_COURSES.has(data.courseId as string)) return "ok";

@@ -78,6 +78,11 @@ let payments: FixturePayment[];
  * metadata, find the enrollment only through its ledger entry. Not recorded in the fixture.
  */
 let directPayment: FixturePayment;
+/**
+ * A payment made outside startPayment and recorded in the fixture (its succeeded event applied): the payment the
+ * single-request properties refund and dispute, since refunds and disputes apply only to a payment in the ledger.
+ */
+let recordedPayment: FixturePayment;
 /** Payments whose events can never apply (dead letters). */
 let badPayments: { key: string; view: LocalPaymentView; reason: string }[];
 
@@ -122,6 +127,13 @@ async function buildFixture(): Promise<void> {
     view: fake("pi_direct_E", { uid: "s2", courseId: "c1" }),
     enrollment: "users/s2/courses/c1",
   };
+  recordedPayment = {
+    key: "F",
+    view: fake("pi_recorded_F", { uid: "s1", courseId: "c2" }),
+    enrollment: "users/s1/courses/c2",
+  };
+  const recorded = await deliver(paymentSucceededEvent(recordedPayment.view, "evt_fixture_recorded_F"));
+  if (recorded.body?.outcome !== "applied") throw new Error("fixture: payment F not applied");
   badPayments = [
     { key: "ghost", view: fake("pi_ghost", { uid: "ghost", courseId: "c1" }), reason: "unknown-enrollment" },
     { key: "nometa", view: fake("pi_nometa", {}), reason: "metadata-missing" },
@@ -186,6 +198,8 @@ const OUTCOME_OF_KIND: Record<string, string> = {
   "dispute.closed": "applied",
   ignored: "ignored",
   bad: "dead-lettered",
+  // A signed payment naming a fixture checkout that is not its own (other amount, user or payment id).
+  mismatch: "dead-lettered",
   // A refund of a payment not recorded (yet): refused while the provider still retries it, else dead-lettered.
   waiting: "503",
   stale: "dead-lettered",
@@ -213,6 +227,7 @@ function arbValidCase(): fc.Arbitrary<{ event: StripeEventJson; outcome: string 
         "dispute.closed",
         "ignored",
         "bad",
+        "mismatch",
         "waiting",
         "stale",
       ),
@@ -225,7 +240,11 @@ function arbValidCase(): fc.Arbitrary<{ event: StripeEventJson; outcome: string 
 }
 
 function validEvent(which: number, kind: string, n: number): StripeEventJson {
-  const p = payments[which % payments.length] as FixturePayment;
+  // Payments and failures name a fixture checkout; refunds and disputes concern the recorded payment.
+  const p =
+    kind.includes("refund") || kind.includes("dispute")
+      ? recordedPayment
+      : (payments[which % payments.length] as FixturePayment);
   const id = `evt_fuzz_${kind.replace(/\W/g, "_")}_${n}`;
   const refund: LocalRefundView = { id: `re_fuzz_${n}`, amount: 100, status: "succeeded" };
   switch (kind) {
@@ -251,6 +270,22 @@ function validEvent(which: number, kind: string, n: number): StripeEventJson {
         "charge.dispute.closed",
         id,
       );
+    case "mismatch": {
+      const variant = n % 3;
+      return paymentSucceededEvent(
+        {
+          ...p.view,
+          id: variant === 2 ? `pi_other_${n}` : p.view.id,
+          amount: variant === 0 ? p.view.amount + 1 + (n % 500) : p.view.amount,
+          // Another enrolled student of c1 than the checkout's.
+          metadata: {
+            ...p.view.metadata,
+            ...(variant === 1 ? { uid: p.view.metadata.uid === "s1" ? "s2" : "s1", courseId: "c1" } : {}),
+          },
+        },
+        id,
+      );
+    }
     case "waiting":
       return refundEvent(directPayment.view, { ...refund, metadata: {} }, "refund.created", id);
     case "stale":
@@ -709,7 +744,7 @@ describe("signature timestamps", () => {
             const t0 = nowSeconds();
             const reply = await handleWebhook(
               { method: "POST", rawBody: Buffer.from(body), signature: await sign(body, t0 + offset) },
-              { secret: TEST_WEBHOOK_SECRET, source: "local", nowMs: t0 * 1000 + ms },
+              { secret: TEST_WEBHOOK_SECRET, source: "local", livemode: false, nowMs: t0 * 1000 + ms },
             );
             status = reply.status;
           }
@@ -755,8 +790,14 @@ interface PaymentPlan {
   dispute: { created: boolean; closed: "won" | "lost" | null } | null;
 }
 
+/**
+ * Refunds (at most 3 × 50) plus a lost dispute (100) stay within the smallest fixture payment (300), so every
+ * delivery order gives the same entries; what exceeds a payment is tested in test/security.
+ */
+const DISPUTE_CENTS = 100;
+
 const arbRefundPlan: fc.Arbitrary<RefundPlan> = fc.record({
-  amount: fc.integer({ min: 1, max: 150 }),
+  amount: fc.integer({ min: 1, max: 50 }),
   first: fc.constantFrom<"pending" | "succeeded">("pending", "succeeded"),
   final: fc.constantFrom<RefundPlan["final"]>("pending", "succeeded", "succeeded", "failed", "canceled"),
   viaList: fc.boolean(),
@@ -773,24 +814,20 @@ const arbPaymentPlan: fc.Arbitrary<PaymentPlan> = fc.record({
 });
 
 /** The events a plan produces, and (README model) the ledger entries they must leave. */
-function happeningsOf(p: FixturePayment, plan: PaymentPlan, direct = false): Happening[] {
+function happeningsOf(p: FixturePayment, plan: PaymentPlan): Happening[] {
   const out: Happening[] = happeningsOfPlan(p, plan);
-  if (!direct) return out; // startPayment's checkout names the payment: every event finds its enrollment
-  // Made outside startPayment: events without metadata that move money or concern a dispute find the
-  // enrollment through a ledger entry naming the payment — its own, or a refund applied by a charge.refunded,
-  // which carries the payment's metadata.
+  // Refunds that move money and disputes find their enrollment only through the payment's own ledger entry
+  // (never through metadata or a checkout): answered 503 until the payment is recorded, and forever if it never is.
   const needsLookup = (h: Happening): boolean => {
     const o = h.event.data.object;
     const list = (o.refunds as { data?: LocalRefundView[] } | undefined)?.data ?? [];
-    const meta = (o.metadata ?? {}) as Record<string, string>;
-    if (meta.uid !== undefined && meta.courseId !== undefined) return false;
     return (
       h.event.type.startsWith("charge.dispute.") ||
       (h.event.type.startsWith("refund.") && o.status === "succeeded") ||
       (h.event.type === "charge.refunded" && list.some((r) => r.status === "succeeded" && r.amount > 0))
     );
   };
-  const recorded = out.some((h) => !needsLookup(h) && h.entries.length > 0);
+  const recorded = plan.succeededEvents > 0;
   return out.map((h) => {
     if (!needsLookup(h)) return h;
     return recorded
@@ -858,7 +895,7 @@ function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
       out.push({
         event: disputeEvent(
           p.view,
-          { id, amount: p.view.amount, status: "needs_response" },
+          { id, amount: DISPUTE_CENTS, status: "needs_response" },
           "charge.dispute.created",
           `evt_${id}_created`,
         ),
@@ -869,12 +906,12 @@ function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
       out.push({
         event: disputeEvent(
           p.view,
-          { id, amount: p.view.amount, status: plan.dispute.closed },
+          { id, amount: DISPUTE_CENTS, status: plan.dispute.closed },
           "charge.dispute.closed",
           `evt_${id}_closed`,
         ),
         entries:
-          plan.dispute.closed === "lost" ? [{ id, enrollment: p.enrollment, amount: -p.view.amount }] : [],
+          plan.dispute.closed === "lost" ? [{ id, enrollment: p.enrollment, amount: -DISPUTE_CENTS }] : [],
         deadLetter: false,
         ignored: false,
       });
@@ -958,7 +995,7 @@ describe("replayed, reordered and concurrent deliveries", () => {
         await db.restoreFixture();
         const happenings: Happening[] = [
           ...payments.flatMap((p, i) => happeningsOf(p, s.plans[i] as PaymentPlan)),
-          ...happeningsOf(directPayment, s.plans[payments.length] as PaymentPlan, true),
+          ...happeningsOf(directPayment, s.plans[payments.length] as PaymentPlan),
         ];
         if (s.staleUnknown) {
           const never = { ...directPayment.view, id: "pi_never", chargeId: "ch_never" };
@@ -1077,7 +1114,9 @@ describe("replayed, reordered and concurrent deliveries", () => {
         );
 
         // The model: exactly these entries, per enrollment; dead letters exactly for the bad events.
-        const expected = new Map<string, number>();
+        const expected = new Map<string, number>([
+          [`${recordedPayment.enrollment}/ledger/${recordedPayment.view.id}`, recordedPayment.view.amount],
+        ]);
         for (const h of happenings)
           for (const e of h.entries) expected.set(`${e.enrollment}/ledger/${e.id}`, e.amount);
         const audits = await auditEnrollments(db);
@@ -1095,7 +1134,7 @@ describe("replayed, reordered and concurrent deliveries", () => {
             .sort(),
         );
         expect(await countDocs("webhookEvents")).toBe(
-          happenings.filter((h) => !h.ignored && h.neverAccepted !== true).length,
+          1 + happenings.filter((h) => !h.ignored && h.neverAccepted !== true).length,
         );
         for (const h of happenings.filter((x) => x.deadLetter)) {
           expect(await readDoc(`deadLetters/${h.event.id}`)).toMatchObject({ reason: h.deadLetterReason });

@@ -141,11 +141,11 @@ describe("webhook event → command", () => {
       type: "refund.created" | "refund.updated",
     ) => mapWebhookEvent({ id: "e", type, object: object as typeof refund }, "stripe");
 
-    it("a succeeded refund → one refund entry keyed by the refund id, the enrollment from its metadata", () => {
+    it("a succeeded refund → one refund entry keyed by the refund id, the enrollment through its payment (not its metadata)", () => {
       for (const type of ["refund.created", "refund.updated"] as const) {
         expect(map(refund, type)).toEqual({
           kind: "applyEntries",
-          target: { kind: "known", uid: "u1", courseId: "c1" },
+          target: { kind: "lookup", providerPaymentId: "pi_1" },
           entries: [
             {
               id: "re_7",
@@ -171,7 +171,7 @@ describe("webhook event → command", () => {
       }
     });
 
-    it("without metadata → lookup by payment intent (else by charge); without either → dead letter", () => {
+    it("with or without metadata → lookup by payment intent (else by charge); without either → dead letter", () => {
       const noMeta = { ...refund, metadata: {} };
       const byPi = map(noMeta, "refund.created");
       expect(byPi.kind === "applyEntries" && byPi.target).toEqual({
@@ -187,9 +187,11 @@ describe("webhook event → command", () => {
         kind: "deadLetter",
         reason: "payment-reference-missing",
       });
-      expect(map({ ...refund, metadata: { uid: "a/b", courseId: "c1" } }, "refund.created")).toEqual({
-        kind: "deadLetter",
-        reason: "metadata-invalid",
+      // Metadata plays no part: even invalid metadata does not stop the lookup by payment.
+      const badMeta = map({ ...refund, metadata: { uid: "a/b", courseId: "c1" } }, "refund.created");
+      expect(badMeta.kind === "applyEntries" && badMeta.target).toEqual({
+        kind: "lookup",
+        providerPaymentId: "pi_1",
       });
       expect(map({ ...refund, amount: 0 }, "refund.created")).toEqual({
         kind: "deadLetter",

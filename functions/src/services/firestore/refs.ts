@@ -118,25 +118,19 @@ export const refs = {
     firestore().collection(COLLECTIONS.triggerEvents).doc(eventId).withConverter(converters.triggerEvent),
 };
 
-/** Checkouts whose provider payment is `providerPaymentId` (used to find the enrollment of a dispute). */
-export function checkoutsByProviderPaymentId(providerPaymentId: string) {
-  return firestore()
-    .collection(COLLECTIONS.checkouts)
-    .where("providerPaymentId", "==", providerPaymentId)
-    .limit(1)
-    .withConverter(converters.checkout);
-}
-
 /**
- * Ledger entries of provider payment `providerPaymentId` in any enrollment (payments and their refunds carry it):
- * the fallback to find the enrollment of a refund or dispute whose payment has no checkout. A collection-group
- * query: its single-field index is declared in firestore.indexes.json (`fieldOverrides`).
+ * Ledger entries of provider payment `providerPaymentId` in any enrollment (the payment, its refunds and dispute
+ * adjustments carry it): how a refund or dispute finds its enrollment, by the payment's own entry. A
+ * collection-group query: its single-field index is declared in firestore.indexes.json (`fieldOverrides`).
  */
+/** More entries than one payment can have in practice (Stripe allows a few refunds and one dispute per charge). */
+const MAX_ENTRIES_PER_PAYMENT = 100;
+
 export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
   return firestore()
     .collectionGroup(COLLECTIONS.ledger)
     .where("providerPaymentId", "==", providerPaymentId)
-    .limit(1);
+    .limit(MAX_ENTRIES_PER_PAYMENT);
 }
 
 /** `tx.update` with the field names checked against the document type. */

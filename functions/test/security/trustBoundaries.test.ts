@@ -1,0 +1,279 @@
+/**
+ * The attacks of the adversarial review (issue 12), kept as tests: each was possible before and must stay refused.
+ * Everything runs against the real handlers and the local Firestore; events are signed with the real secret (a
+ * valid signature proves only that the event comes from the provider account, not that its claims are ours).
+ */
+import path from "node:path";
+import { expectsLivemode, webhookSecretValue } from "../../src/shared/config";
+import { handleWebhook } from "../../src/services/webhookService";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import {
+  chargeRefundedEvent,
+  disputeEvent,
+  paymentFailedEvent,
+  paymentSucceededEvent,
+  refundEvent,
+  signEvent,
+  type LocalPaymentView,
+  type StripeEventJson,
+} from "../../src/services/payments/local/localEvents";
+import {
+  ADMIN,
+  call,
+  countDocs,
+  createCourse,
+  deliverEvent,
+  enroll,
+  enrollInCourse,
+  expectHttpsError,
+  installLocalProvider,
+  postWebhook,
+  readDoc,
+  recordManualPayment,
+  startPayment,
+} from "../support/harness";
+import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
+
+useLocalFirestore();
+
+const ALICE = "alice";
+const BOB = "bob";
+
+function view(
+  uid: string,
+  id: string,
+  amount: number,
+  metadata: Record<string, string> = {},
+): LocalPaymentView {
+  return {
+    id,
+    chargeId: `ch_${id}`,
+    amount,
+    currency: "usd",
+    metadata: { uid, courseId: "c1", ...metadata },
+    refunds: [],
+  };
+}
+
+async function enrollment(uid: string): Promise<Record<string, unknown> | undefined> {
+  return readDoc(`users/${uid}/courses/c1`);
+}
+
+beforeEach(async () => {
+  installLocalProvider();
+  await createCourse("c1", 5000);
+  await enroll(ALICE, "c1");
+  await enroll(BOB, "c1");
+});
+afterAll(() => {
+  setPaymentProviderForTesting(undefined);
+});
+
+describe("a signed payment is checked against the checkout it names", () => {
+  it("bob's payment naming alice's checkout credits nobody and leaves her checkout as it was", async () => {
+    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "alice-req-1" });
+    const before = await readDoc(`checkouts/${started.checkoutId}`);
+    const forged = paymentSucceededEvent(
+      view(BOB, "pi_outside_1", 5000, { checkoutId: started.checkoutId }),
+      "evt_forged_1",
+    );
+    expect((await deliverEvent(forged)).body).toEqual({ received: true, outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_forged_1")).toMatchObject({ reason: "checkout-mismatch" });
+    expect(await enrollment(BOB)).toMatchObject({ amountPaid: 0, paymentStatus: "unpaid" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toEqual(before);
+    // A dispute of that payment finds no ledger entry: it can suspend nobody.
+    const dispute = disputeEvent(
+      view(BOB, "pi_outside_1", 5000),
+      { id: "dp_outside_1", amount: 5000, status: "lost" },
+      "charge.dispute.closed",
+      "evt_dispute_outside_1",
+    );
+    const aged = { ...dispute, created: dispute.created - 4 * 24 * 3600 };
+    expect((await deliverEvent(aged)).body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await enrollment(ALICE)).toMatchObject({ accessStatus: "locked", openDisputes: 0 });
+    // Alice's genuine payment still goes through.
+    const provider = installLocalProvider();
+    await provider.confirmPayment(started.paymentId);
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 5000, paymentStatus: "paid" });
+  });
+
+  it("a payment of 50 on a 5000 checkout, in another currency, or with another payment attached is set aside", async () => {
+    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "alice-req-2" });
+    const cases: [string, LocalPaymentView][] = [
+      ["evt_small", view(ALICE, "pi_small", 50, { checkoutId: started.checkoutId })],
+      ["evt_eur", { ...view(ALICE, "pi_eur", 5000, { checkoutId: started.checkoutId }), currency: "eur" }],
+      // The checkout already carries its own payment id; another payment claiming it is not that payment.
+      ["evt_other_pi", view(ALICE, "pi_other", 5000, { checkoutId: started.checkoutId })],
+      ["evt_no_checkout", view(ALICE, "pi_nock", 5000, { checkoutId: "no-such-checkout" })],
+    ];
+    for (const [eventId, payment] of cases) {
+      expect((await deliverEvent(paymentSucceededEvent(payment, eventId))).body).toEqual({
+        received: true,
+        outcome: "dead-lettered",
+      });
+      expect(await readDoc(`deadLetters/${eventId}`)).toMatchObject({ reason: "checkout-mismatch" });
+    }
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "pending" });
+  });
+
+  it("a failure event naming someone else's checkout does not fail it", async () => {
+    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "alice-req-3" });
+    const failed = paymentFailedEvent(
+      view(BOB, "pi_bobfail", 5000, { checkoutId: started.checkoutId }),
+      "evt_f1",
+    );
+    expect((await deliverEvent(failed)).body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_f1")).toMatchObject({ reason: "checkout-mismatch" });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "pending" });
+    expect(await enrollment(ALICE)).toMatchObject({ openCheckout: { checkoutId: started.checkoutId } });
+  });
+
+  it("a genuine payment made outside startPayment (no checkout, e.g. a Payment Link) is credited to the enrolled student it names", async () => {
+    const link = paymentSucceededEvent(view(ALICE, "pi_link_1", 2000), "evt_link_1");
+    expect((await deliverEvent(link)).body).toEqual({ received: true, outcome: "applied" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 2000, paymentStatus: "partial" });
+  });
+});
+
+describe("refunds and disputes take back at most what their payment left", () => {
+  beforeEach(async () => {
+    await deliverEvent(paymentSucceededEvent(view(ALICE, "pi_a", 5000), "evt_pay_a"));
+  });
+
+  it("a signed refund of 99,999,999 on a 5000 payment is set aside", async () => {
+    const huge = refundEvent(
+      view(ALICE, "pi_a", 5000),
+      { id: "re_huge", amount: 99_999_999, status: "succeeded" },
+      "refund.created",
+      "evt_re_huge",
+    );
+    expect((await deliverEvent(huge)).body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_re_huge")).toMatchObject({ reason: "refund-exceeds-payment" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 5000, refundCount: 0 });
+  });
+
+  it("refunds add up to the payment at most, even when delivered at once", async () => {
+    const refunds = ["re_1", "re_2", "re_3"].map((id, i) =>
+      refundEvent(
+        view(ALICE, "pi_a", 5000),
+        { id, amount: 2000, status: "succeeded" },
+        "refund.created",
+        `evt_${id}_${i}`,
+      ),
+    );
+    const replies = await Promise.all(refunds.map((r) => deliverEvent(r)));
+    const outcomes = replies.map((r) => (r.body as { outcome?: string }).outcome).sort();
+    expect(outcomes).toEqual(["applied", "applied", "dead-lettered"]);
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 1000, refundCount: 2 });
+  });
+
+  it("a partial refund then a lost dispute for the full amount: the dispute is set aside, amountPaid stays ≥ 0", async () => {
+    const payment = view(ALICE, "pi_a", 5000);
+    await deliverEvent(
+      chargeRefundedEvent(
+        { ...payment, refunds: [{ id: "re_part", amount: 500, status: "succeeded" }] },
+        "evt_rp",
+      ),
+    );
+    for (const [type, status, id] of [
+      ["charge.dispute.created", "needs_response", "evt_dc"],
+      ["charge.dispute.closed", "lost", "evt_dl"],
+    ] as const) {
+      const reply = await deliverEvent(
+        disputeEvent(payment, { id: "dp_full", amount: 5000, status }, type, id),
+      );
+      expect(reply.body).toMatchObject({ outcome: "dead-lettered" });
+      expect(await readDoc(`deadLetters/${id}`)).toMatchObject({ reason: "dispute-exceeds-payment" });
+    }
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 4500, openDisputes: 0 });
+  });
+
+  it("a refund whose metadata names bob is applied to the enrollment of its payment (alice's), never to bob's", async () => {
+    const refund = refundEvent(
+      view(BOB, "pi_a", 5000),
+      { id: "re_meta", amount: 1000, status: "succeeded" },
+      "refund.created",
+      "evt_re_meta",
+    );
+    expect((await deliverEvent(refund)).body).toMatchObject({ outcome: "applied" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 4000, refundCount: 1 });
+    expect(await enrollment(BOB)).toMatchObject({ amountPaid: 0, refundCount: 0 });
+  });
+});
+
+describe("the webhook's configuration", () => {
+  it("applies only events of the configured mode: a live-mode event at a test endpoint is set aside", async () => {
+    const live = { ...paymentSucceededEvent(view(ALICE, "pi_live", 1000), "evt_live"), livemode: true };
+    expect((await deliverEvent(live as unknown as StripeEventJson)).body).toMatchObject({
+      outcome: "dead-lettered",
+    });
+    expect(await readDoc("deadLetters/evt_live")).toMatchObject({ reason: "livemode-mismatch" });
+    // And a test-mode event at a live endpoint (what a production deploy expects by default).
+    const test = await signEvent(
+      paymentSucceededEvent(view(ALICE, "pi_test", 1000), "evt_test"),
+      TEST_WEBHOOK_SECRET,
+    );
+    const reply = await handleWebhook(
+      { method: "POST", rawBody: Buffer.from(test.rawBody), signature: test.signature },
+      { secret: TEST_WEBHOOK_SECRET, source: "stripe", livemode: true },
+    );
+    expect(reply.body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_test")).toMatchObject({ reason: "livemode-mismatch" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
+    expect(expectsLivemode("local")).toBe(false);
+    expect(expectsLivemode("stripe")).toBe(true);
+  });
+
+  it("a blank (whitespace-only) webhook secret is not configured: 500, nothing written", async () => {
+    const saved = process.env.STRIPE_WEBHOOK_SECRET;
+    try {
+      process.env.STRIPE_WEBHOOK_SECRET = "  \t ";
+      expect(webhookSecretValue()).toBeUndefined();
+      const signed = await signEvent(
+        paymentSucceededEvent(view(ALICE, "pi_blank", 1000), "evt_blank"),
+        "  \t ",
+      );
+      expect(await postWebhook(signed.rawBody, signed.signature)).toEqual({
+        status: 500,
+        body: { received: false, error: "not-configured" },
+      });
+      expect(await countDocs("webhookEvents")).toBe(0);
+    } finally {
+      process.env.STRIPE_WEBHOOK_SECRET = saved;
+    }
+  });
+});
+
+describe("callables", () => {
+  it("an unpublished course answers exactly as a missing one (no existence oracle)", async () => {
+    await createCourse("draft", 1000, { published: false });
+    const draft = await expectHttpsError(
+      call(enrollInCourse, { uid: ALICE }, { courseId: "draft" }),
+      "not-found",
+    );
+    const missing = await expectHttpsError(
+      call(enrollInCourse, { uid: ALICE }, { courseId: "nope" }),
+      "not-found",
+    );
+    expect(draft.message).toBe(missing.message);
+    expect(await readDoc(`users/${ALICE}/courses/draft`)).toBeUndefined();
+  });
+
+  it("`__proto__` in a callable's JSON cannot supply fields through the prototype", async () => {
+    // firebase-functions decodes a callable's JSON by assigning each key (its `decode`): "__proto__" becomes the
+    // decoded object's prototype. Run the real decode on hostile JSON.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { decode } = require(
+      path.join(path.dirname(require.resolve("firebase-functions")), "../common/providers/https.js"),
+    ) as { decode: (data: unknown) => Record<string, unknown> };
+    const data = decode(
+      JSON.parse('{"courseId":"c1","amount":100,"reference":"cash-1","__proto__":{"uid":"alice"}}'),
+    );
+    expect(Object.prototype.hasOwnProperty.call(data, "uid")).toBe(false);
+    expect(data.uid).toBe("alice");
+    await expectHttpsError(call(recordManualPayment, ADMIN, data), "invalid-argument");
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+  });
+});
