@@ -6,6 +6,7 @@
 import type { DocSnapLike, FirestoreLike } from "../shared/stack";
 import type { ExpectedEnrollment, ExpectedWorld } from "./model";
 import { enrollmentKey } from "./scenario";
+import { num, str } from "./util";
 
 export interface ReturnedCheckout {
   checkoutId: string;
@@ -238,6 +239,21 @@ function checkEnrollment(
     fail(`${at}.amountPaid = ${amountPaid}, but its ledger sums to ${ledgerSum}`);
   }
   if (amountPaid !== exp.amountPaid) fail(`${at}.amountPaid = ${amountPaid}, expected ${exp.amountPaid}`);
+  if (amountPaid < 0) fail(`${at}.amountPaid = ${amountPaid}: below zero`);
+  // Money leaves an enrollment only from its own payments, and never more than each payment brought in.
+  const takenBack = new Map<string, number>();
+  for (const [id, e] of ledger) {
+    if (str(e.type) === "payment") continue;
+    const pid = str(e.providerPaymentId);
+    const payment = ledger.get(pid);
+    if (str(payment?.type) !== "payment")
+      fail(`${at}/ledger/${id}: takes money back from ${pid}, which is not a payment of this enrollment`);
+    takenBack.set(pid, (takenBack.get(pid) ?? 0) - num(e.amount));
+  }
+  for (const [pid, cents] of takenBack) {
+    const paid = num(ledger.get(pid)?.amount);
+    if (cents > paid) fail(`${at}/ledger/${pid}: ${cents} taken back from a payment of ${paid}`);
+  }
   if (doc.price !== exp.price || doc.currency !== exp.currency) {
     fail(
       `${at}: price ${String(doc.price)} ${String(doc.currency)}, course says ${exp.price} ${exp.currency}`,
@@ -291,10 +307,6 @@ function checkEnrollment(
 
 function byId(docs: readonly DocSnapLike[]): Map<string, Record<string, unknown>> {
   return new Map(docs.map((d) => [d.id, d.data() ?? {}]));
-}
-
-function num(value: unknown): number {
-  return typeof value === "number" ? value : 0;
 }
 
 function sameRecord(actual: unknown, expected: Record<string, number>): boolean {

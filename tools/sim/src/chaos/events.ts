@@ -46,13 +46,71 @@ export function buildEvents(
     const r = planResults.get(pay.plan);
     return r === undefined ? undefined : views.get(r.paymentId);
   };
+  const takeBack = takeBackAmounts(scenario.events, viewOf);
   const out: BuiltEvent[] = [];
-  for (const spec of scenario.events) {
+  for (const original of scenario.events) {
+    const spec = withRealAmounts(original, takeBack);
+    if (spec === undefined) continue; // nothing left of its payment to take back
     const json = buildOne(ev, spec, viewOf);
     if (json === undefined) continue; // its startPayment failed (already a violation)
     out.push({ id: json.id, label: labelOf(spec), json, rawBody: JSON.stringify(json) });
   }
   return out;
+}
+
+/**
+ * Refund and dispute amounts as the provider would allow them: never more than what is left of the real payment.
+ * The scenario sizes them from the amount its story asked for, but two stories can end up on one provider payment
+ * (two requests for the remaining balance join one checkout), and a charge cannot be refunded or disputed beyond
+ * its amount. Each refund id keeps one amount in every event that carries it; amounts are taken in scenario order,
+ * refunds first, then disputes (a dispute covers at most what the refunds left). 0 = nothing left: dropped.
+ */
+function takeBackAmounts(
+  events: readonly EventSpec[],
+  viewOf: (pay: PaymentRef) => LocalPaymentView | undefined,
+): Map<string, number> {
+  const amounts = new Map<string, number>();
+  const left = new Map<string, number>();
+  const take = (pay: PaymentRef, id: string, wanted: number): void => {
+    const view = viewOf(pay);
+    if (view === undefined || amounts.has(id)) return;
+    const remaining = left.get(view.id) ?? view.amount;
+    const amount = Math.min(wanted, remaining);
+    amounts.set(id, amount);
+    left.set(view.id, remaining - amount);
+  };
+  for (const spec of events) {
+    if (spec.kind === "refund") take(spec.pay, spec.refund.id, spec.refund.amount);
+    if (spec.kind === "refunded") for (const r of spec.refunds ?? []) take(spec.pay, r.id, r.amount);
+  }
+  for (const spec of events)
+    if (spec.kind === "dispute") take(spec.pay, spec.dispute.id, spec.dispute.amount);
+  return amounts;
+}
+
+function withRealAmounts(spec: EventSpec, amounts: ReadonlyMap<string, number>): EventSpec | undefined {
+  const amountOf = (id: string, wanted: number): number => amounts.get(id) ?? wanted;
+  switch (spec.kind) {
+    case "refund": {
+      const amount = amountOf(spec.refund.id, spec.refund.amount);
+      return amount === 0 ? undefined : { ...spec, refund: { ...spec.refund, amount } };
+    }
+    case "refunded":
+      return spec.refunds === null
+        ? spec
+        : {
+            ...spec,
+            refunds: spec.refunds
+              .map((r) => ({ ...r, amount: amountOf(r.id, r.amount) }))
+              .filter((r) => r.amount > 0),
+          };
+    case "dispute": {
+      const amount = amountOf(spec.dispute.id, spec.dispute.amount);
+      return amount === 0 ? undefined : { ...spec, dispute: { ...spec.dispute, amount } };
+    }
+    default:
+      return spec;
+  }
 }
 
 function buildOne(
@@ -71,6 +129,21 @@ function buildOne(
       type: spec.json.type,
       data: { object: spec.json.object },
     };
+  }
+  if (spec.kind === "foreign") {
+    const victim = viewOf(spec.victim);
+    if (victim === undefined) return undefined;
+    const foreign: LocalPaymentView = {
+      id: spec.paymentId,
+      chargeId: spec.paymentId.replace(/^pi_/, "ch_"),
+      amount: spec.variant === "other-amount" ? victim.amount + 1 : victim.amount,
+      currency: victim.currency,
+      metadata: { ...victim.metadata, uid: spec.payer.uid, courseId: spec.payer.courseId },
+      refunds: [],
+    };
+    return spec.type === "payment_intent.succeeded"
+      ? ev.paymentSucceededEvent(foreign, spec.eventId)
+      : ev.paymentFailedEvent(foreign, spec.eventId);
   }
   const view = viewOf(spec.pay);
   if (view === undefined) return undefined;
@@ -97,6 +170,7 @@ function buildOne(
 
 function labelOf(spec: EventSpec): string {
   if (spec.kind === "raw") return spec.label;
+  if (spec.kind === "foreign") return `foreign:${spec.variant} ${spec.type}`;
   const source = spec.pay.kind;
   if (spec.kind === "dispute" || spec.kind === "refund") return `${spec.type} (${source})`;
   return `${spec.kind} (${source})`;

@@ -23,6 +23,7 @@
 import path from "node:path";
 import { FUNCTIONS_LIB, requireFromFunctions, testKit, type StripeEventJson } from "../shared/backend";
 import { enrollmentKey } from "./scenario";
+import { num, str } from "./util";
 
 export type LedgerType = "payment" | "refund" | "adjustment";
 
@@ -68,8 +69,11 @@ export interface ExpectedWorld {
 
 export interface ModelInput {
   enrollments: readonly { uid: string; courseId: string; price: number; currency: string }[];
-  /** Payments created through startPayment: provider payment id → enrollment (what checkouts record). */
-  checkoutPayments: ReadonlyMap<string, { uid: string; courseId: string }>;
+  /** Every checkout startPayment made, by checkout id: what its provider payment is (the backend's record). */
+  checkouts: ReadonlyMap<
+    string,
+    { uid: string; courseId: string; amount: number; currency: string; paymentId: string }
+  >;
   events: readonly StripeEventJson[];
   /** Now, in seconds: events whose `created` is less than 72 h before it may still wait for their payment. */
   nowSeconds: number;
@@ -140,6 +144,21 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       const f = facts.get(key);
       if (enrollment === undefined || f === undefined) return deadLetter("unknown-enrollment");
       const checkoutId = meta.checkoutId;
+      // A payment naming a checkout must be that checkout's payment: same user, course, amount, currency, id.
+      if (checkoutId !== undefined) {
+        const c = input.checkouts.get(checkoutId);
+        const received = num(o.amount_received);
+        const claimed = event.type === "payment_intent.succeeded" && received > 0 ? received : num(o.amount);
+        if (
+          c === undefined ||
+          c.uid !== meta.uid ||
+          c.courseId !== meta.courseId ||
+          c.amount !== claimed ||
+          c.currency !== str(o.currency) ||
+          c.paymentId !== str(o.id)
+        )
+          return deadLetter("checkout-mismatch");
+      }
       if (event.type === "payment_intent.payment_failed") {
         if (checkoutId !== undefined) failedCheckouts.add(checkoutId);
         return true;
@@ -172,14 +191,8 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     const isDispute = event.type === "charge.dispute.created" || event.type === "charge.dispute.closed";
     if (!isDispute && moving.length === 0) return true; // a refund list with nothing that moved money
 
-    // The enrollment: metadata, else the payment's checkout, else the payment's ledger entry.
-    let key: string | undefined;
-    if (metaTarget) key = enrollmentKey(meta.uid ?? "", meta.courseId ?? "");
-    else {
-      const viaCheckout = input.checkoutPayments.get(paymentId);
-      if (viaCheckout !== undefined) key = enrollmentKey(viaCheckout.uid, viaCheckout.courseId);
-      else key = ledgerPayments.get(paymentId);
-    }
+    // The enrollment: only through the payment's own ledger entry (never metadata or a checkout).
+    const key = ledgerPayments.get(paymentId);
     if (key === undefined) {
       if (!lastPass) return false;
       // No payment to find it by, ever: an old event is dead-lettered; a young one is refused (503) every time.
@@ -198,7 +211,6 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       for (const r of moving) {
         f.ledger.set(str(r.id), { amount: -num(r.amount), type: "refund", providerPaymentId: paymentId });
       }
-      ledgerPayments.set(paymentId, key);
       return true;
     }
     if (str(o.currency) !== enrollment.currency) return deadLetter("currency-mismatch");
@@ -294,12 +306,4 @@ function stringRecord(value: unknown): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(value)) if (typeof v === "string") out[k] = v;
   return out;
-}
-
-function str(value: unknown): string {
-  return typeof value === "string" ? value : "";
-}
-
-function num(value: unknown): number {
-  return typeof value === "number" ? value : 0;
 }

@@ -4,7 +4,7 @@
  * provider does) while clients keep calling — all with faults injected into the local Firestore. When
  * everything has settled, check the invariants against the model computed from the event set.
  */
-import type { CallableLike } from "../shared/backend";
+import type { CallableLike, LocalPaymentView } from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
 import { Rng } from "../shared/rng";
@@ -148,6 +148,8 @@ interface RunContext {
   background: Set<Promise<void>>;
   /** Every checkout startPayment returned, by checkout id. */
   returned: Map<string, ReturnedCheckout>;
+  /** The provider's record of each startPayment payment, by payment id (filled before the events are built). */
+  providerViews: Map<string, LocalPaymentView>;
   /** The first answer of each checkout plan. */
   planResults: Map<number, ReturnedCheckout>;
   /** Every successful answer per (uid, requestId): same requestId ⇒ same checkout and payment, always. */
@@ -207,6 +209,7 @@ async function createContext(stack: Stack, options: RunOptions): Promise<RunCont
     },
     background: new Set(),
     returned: new Map(),
+    providerViews: new Map(),
     planResults: new Map(),
     answersByRequest: new Map(),
     phaseMs: { start: Date.now() - started },
@@ -351,6 +354,7 @@ interface Deliveries {
 async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
   const { stack, scenario } = ctx;
   const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
+  ctx.providerViews = views;
   const built = buildEvents(stack, scenario, ctx.planResults, views);
   const state: Deliveries = {
     pool: new WorkPool(ctx.concurrency),
@@ -501,7 +505,13 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
       const course = scenario.courses.find((c) => c.courseId === e.courseId);
       return { ...e, price: course?.price ?? 0, currency: course?.currency ?? "usd" };
     }),
-    checkoutPayments: new Map([...ctx.returned.values()].map((c) => [c.paymentId, c])),
+    checkouts: new Map(
+      [...ctx.providerViews.values()].flatMap((v) => {
+        const { uid, courseId, checkoutId } = v.metadata;
+        if (uid === undefined || courseId === undefined || checkoutId === undefined) return [];
+        return [[checkoutId, { uid, courseId, amount: v.amount, currency: v.currency, paymentId: v.id }]];
+      }),
+    ),
     events: built.map((b) => b.json),
     nowSeconds: Math.floor(Date.now() / 1000),
   });

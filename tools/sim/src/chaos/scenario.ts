@@ -69,7 +69,20 @@ export type EventSpec =
       /** Direct payments have no checkout to look the enrollment up by: the dispute carries metadata. */
       withMetadata: boolean;
     }
-  | { kind: "raw"; eventId: string; label: string; json: RawEvent };
+  | { kind: "raw"; eventId: string; label: string; json: RawEvent }
+  /**
+   * A genuinely signed payment made outside startPayment that names another payment's checkout: for another
+   * enrolled student (`other-user`), or for another amount (`other-amount`). Dead-lettered `checkout-mismatch`.
+   */
+  | {
+      kind: "foreign";
+      eventId: string;
+      paymentId: string;
+      victim: PaymentRef;
+      payer: { uid: string; courseId: string };
+      variant: "other-user" | "other-amount";
+      type: "payment_intent.succeeded" | "payment_intent.payment_failed";
+    };
 
 /** An event built directly (bad and unknown-type events): the envelope's `data.object` and type. */
 export interface RawEvent {
@@ -167,8 +180,17 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
   const world = generateWorld(g);
   const badBudget = Math.max(1, Math.round(eventCount * 0.03));
   const ignoredBudget = Math.max(1, Math.round(eventCount * 0.01));
-  const { events, checkoutPlans } = generateStories(g, world, eventCount - badBudget - ignoredBudget);
-  events.push(...generateBadEvents(g, world, badBudget), ...generateIgnoredEvents(g, ignoredBudget));
+  const foreignBudget = Math.max(1, Math.round(eventCount * 0.01));
+  const { events, checkoutPlans } = generateStories(
+    g,
+    world,
+    eventCount - badBudget - ignoredBudget - foreignBudget,
+  );
+  events.push(
+    ...generateBadEvents(g, world, badBudget),
+    ...generateIgnoredEvents(g, ignoredBudget),
+    ...generateForeignEvents(g, world, checkoutPlans, foreignBudget),
+  );
   return {
     seed,
     courses: world.courses,
@@ -519,6 +541,34 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
   return events;
 }
 
+/** Signed payments naming someone else's checkout, or their own for another amount (see EventSpec "foreign"). */
+function generateForeignEvents(
+  g: Generator,
+  world: World,
+  checkoutPlans: readonly CheckoutPlan[],
+  budget: number,
+): EventSpec[] {
+  const { rng, next } = g;
+  const events: EventSpec[] = [];
+  if (checkoutPlans.length === 0) return events;
+  for (let i = 0; i < budget; i++) {
+    const plan = rng.pick(checkoutPlans);
+    const others = world.paidEnrollments.filter((e) => e.uid !== plan.uid);
+    const variant = i % 2 === 0 && others.length > 0 ? "other-user" : "other-amount";
+    const payer = variant === "other-user" ? rng.pick(others) : { uid: plan.uid, courseId: plan.courseId };
+    events.push({
+      kind: "foreign",
+      eventId: next("evt"),
+      paymentId: next("pi"),
+      victim: { kind: "checkout", plan: plan.index },
+      payer: { uid: payer.uid, courseId: payer.courseId },
+      variant,
+      type: rng.chance(0.8) ? "payment_intent.succeeded" : "payment_intent.payment_failed",
+    });
+  }
+  return events;
+}
+
 /** Event types the webhook does not handle: answered 200 and ignored. */
 function generateIgnoredEvents(g: Generator, ignoredBudget: number): EventSpec[] {
   const { rng, next } = g;
@@ -573,7 +623,8 @@ function generateRefusedCalls(g: Generator, world: World): RefusedCall[] {
       fn: "enrollInCourse",
       uid: anyStudent,
       data: { courseId: unpublished.courseId },
-      expectedCode: "failed-precondition",
+      // An unpublished course answers as a missing one (no existence oracle).
+      expectedCode: "not-found",
     },
     {
       fn: "enrollInCourse",

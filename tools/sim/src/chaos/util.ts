@@ -43,3 +43,13 @@ export async function readDoc(stack: Stack, path: string): Promise<Record<string
     }
   }
 }
+
+/** A stored or event field read as a string ("" when it is not one). */
+export function str(value: unknown): string {
+  return typeof value === "string" ? value : "";
+}
+
+/** A stored or event field read as a number (0 when it is not one). */
+export function num(value: unknown): number {
+  return typeof value === "number" ? value : 0;
+}
