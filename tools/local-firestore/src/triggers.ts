@@ -318,13 +318,21 @@ export class TriggerDelivery {
     return new Promise((resolve, reject) => {
       const req = http.request(
         url,
-        { method: "POST", headers: { ...headers, "content-length": Buffer.byteLength(body) }, agent: this.agent },
+        {
+          method: "POST",
+          headers: { ...headers, "content-length": Buffer.byteLength(body) },
+          agent: this.agent,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("end", () => {
             const status = res.statusCode ?? 0;
-            resolve({ status, ok: status >= 200 && status < 300, text: Buffer.concat(chunks).toString("utf8") });
+            resolve({
+              status,
+              ok: status >= 200 && status < 300,
+              text: Buffer.concat(chunks).toString("utf8"),
+            });
           });
           res.on("error", reject);
         },
