@@ -108,7 +108,13 @@ export async function refundPayment(
     if (earlier === null) throw failedPrecondition(`Refund not possible: ${decision.reason}.`);
     return { refundId: earlier.refundId, amount: earlier.amount, applied: false, status: earlier.status };
   }
-  const refund = await provider.createRefund(refundParams);
+  const refund = await provider.createRefund(refundParams).catch((error: unknown) => {
+    // A permanent refusal (the provider's own bound, a charge it cannot refund) is the caller's to see, not a
+    // server fault; a transient one propagates as `unavailable` (retry the same requestId).
+    if (error instanceof ProviderError && !error.transient)
+      throw failedPrecondition(`The payment provider refused this refund: ${error.message}.`);
+    throw error;
+  });
   logInfo("provider refund created", {
     adminUid,
     uid: input.uid,

@@ -13,12 +13,14 @@
  *   tx 2: 'creating' → 'pending' with providerPaymentId and clientSecret (never moves a final status back).
  */
 import type { StartPaymentResponse } from "../api";
-import { FieldValue, type DocumentReference, type Transaction } from "firebase-admin/firestore";
+import { FieldValue, Timestamp, type DocumentReference, type Transaction } from "firebase-admin/firestore";
 import { isOpenCheckoutStatus, nextCheckoutStatus, type CheckoutStatus } from "../domain/checkoutStatus";
 import { checkoutIdFor } from "../domain/ids";
 import { decidePaymentAmount, minimumChargeCents, type PaymentAmountDecision } from "../domain/money";
+import { decideRate } from "../domain/rateLimit";
 import type { StartPaymentInput } from "../schemas/callables";
-import { ProviderError, failedPrecondition, invalidArgument } from "../shared/errors";
+import { startPaymentRateLimit } from "../shared/config";
+import { ProviderError, failedPrecondition, invalidArgument, resourceExhausted } from "../shared/errors";
 import { logInfo, logWarn } from "../shared/log";
 import type { CheckoutDoc, EnrollmentDoc } from "./firestore/models";
 import { refs, updateIn } from "./firestore/refs";
@@ -85,15 +87,30 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
 async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise<ChosenCheckout> {
   const { uid, input } = request;
   const enrollmentRef = refs.enrollment(uid, input.courseId);
-  const [enrollmentSnap, checkoutSnap] = await Promise.all([
+  const rateRef = refs.rateLimit("startPayment", uid);
+  const [enrollmentSnap, checkoutSnap, rateSnap] = await Promise.all([
     tx.get(enrollmentRef),
     tx.get(refs.checkout(request.checkoutId)),
+    tx.get(rateRef),
   ]);
   const own = checkoutSnap.data();
   if (own !== undefined) return reuseOwnCheckout(tx, request, own);
   const enrollment = enrollmentSnap.data();
   if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
-  return (await joinOpenCheckout(tx, request, enrollment)) ?? createCheckout(tx, request, enrollment);
+  const joined = await joinOpenCheckout(tx, request, enrollment);
+  if (joined !== undefined) return joined;
+  // Only a new provider payment counts against the user's rate limit (retries and joins are free).
+  const rule = startPaymentRateLimit();
+  const nowMs = Date.now();
+  const rate = decideRate(rule, nowMs, rateSnap.data());
+  if (!rate.ok) {
+    logWarn("startPayment rate limit", { uid, retryAfterSeconds: rate.retryAfterSeconds });
+    throw resourceExhausted(`Too many payments started; retry in ${rate.retryAfterSeconds} s.`, {
+      retryAfterSeconds: rate.retryAfterSeconds,
+    });
+  }
+  tx.set(rateRef, { ...rate.next, expireAt: Timestamp.fromMillis(rate.next.windowStartMs + rule.windowMs) });
+  return createCheckout(tx, request, enrollment);
 }
 
 /** A retry of the same requestId: the same checkout (or, for an alias, the checkout it joined). */
@@ -129,9 +146,9 @@ async function joinOpenCheckout(
 ): Promise<ChosenCheckout | undefined> {
   const { uid, input } = request;
   const openCheckout = enrollment.openCheckout;
-  if (input.amount !== undefined || openCheckout === null || openCheckout.amount !== enrollment.amountDue) {
-    return undefined;
-  }
+  // An explicit amount equal to the balance is a balance payment too: it joins like an omitted one.
+  const paysBalance = input.amount === undefined || input.amount === enrollment.amountDue;
+  if (!paysBalance || openCheckout === null || openCheckout.amount !== enrollment.amountDue) return undefined;
   const open = (await tx.get(refs.checkout(openCheckout.checkoutId))).data();
   if (open === undefined || open.uid !== uid || !isOpenCheckoutStatus(open.status)) return undefined;
   tx.create(refs.checkout(request.checkoutId), {
@@ -166,7 +183,7 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     requestId: input.requestId,
     idempotencyKey: checkoutId,
     provider: request.provider.name,
-    isRemainingBalance: input.amount === undefined,
+    isRemainingBalance: decision.amount === enrollment.amountDue,
     providerPaymentId: null,
     clientSecret: null,
     status: "creating",
@@ -176,7 +193,7 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     createdAt: FieldValue.serverTimestamp(),
     updatedAt: FieldValue.serverTimestamp(),
   });
-  if (input.amount === undefined) {
+  if (checkout.isRemainingBalance) {
     updateIn(tx, refs.enrollment(uid, input.courseId), {
       openCheckout: { checkoutId, amount: decision.amount },
       updatedAt: FieldValue.serverTimestamp(),

@@ -126,10 +126,7 @@ function deadLetterRecord(event: EventContext, reason: DeadLetterReason) {
 }
 
 /** The (immutable) ledger entry of `entry`; the caller has decided that it applies. */
-function ledgerEntryDoc(
-  entry: LedgerEntryInput,
-  origin: { eventId: string | null; recordedBy: string | null },
-) {
+function ledgerEntryDoc(entry: LedgerEntryInput, origin: { eventId: string | null }) {
   return {
     amount: entry.amount,
     currency: entry.currency,
@@ -138,7 +135,23 @@ function ledgerEntryDoc(
     providerPaymentId: entry.providerPaymentId,
     providerRefundId: entry.providerRefundId ?? null,
     eventId: origin.eventId,
-    recordedBy: origin.recordedBy,
+    createdAt: FieldValue.serverTimestamp(),
+  };
+}
+
+/**
+ * Who recorded a manual entry: an admin-only audit record (students read their ledger entries, never an admin's
+ * uid), created in the same commit as the entry it describes.
+ */
+function adminAuditDoc(uid: string, courseId: string, entry: LedgerEntryInput, adminUid: string) {
+  return {
+    action: entry.type === "refund" ? ("manual-refund" as const) : ("manual-payment" as const),
+    adminUid,
+    uid,
+    courseId,
+    ledgerEntryId: entry.id,
+    amount: entry.amount,
+    currency: entry.currency,
     createdAt: FieldValue.serverTimestamp(),
   };
 }
@@ -246,7 +259,7 @@ export interface ApplyEntriesParams {
   /** Checkout to move to `succeeded` (payment from startPayment), if any. */
   checkoutId: string | null;
   event: EventContext | null;
-  /** Admin uid for manual entries. */
+  /** Admin uid for manual entries: recorded in an admin-only audit record, not in the ledger entry. */
   recordedBy?: string | null;
 }
 
@@ -397,13 +410,20 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
   }
 
   let writes = 0;
-  const origin = { eventId: p.event?.eventId ?? null, recordedBy: p.recordedBy ?? null };
+  const origin = { eventId: p.event?.eventId ?? null };
   for (const index of applied) {
     const ref = r.entries[index];
     const entry = p.entries[index];
     if (ref === undefined || entry === undefined) continue;
     group.batch.create(ref, ledgerEntryDoc(entry, origin));
     writes++;
+    if (p.recordedBy !== undefined && p.recordedBy !== null) {
+      group.batch.create(
+        refs.adminAudit(p.uid, p.courseId, entry.id),
+        adminAuditDoc(p.uid, p.courseId, entry, p.recordedBy),
+      );
+      writes++;
+    }
   }
   // A remaining-balance checkout that this payment completes stops being the enrollment's open checkout. That
   // write is decided from the enrollment as read, so the enrollment's update is guarded by the read's updateTime.
@@ -526,9 +546,10 @@ async function runLedgerGroup(
 const ledgerGroups = new Coalescer<ApplyEntriesParams, LedgerOutcome>((members) => runLedgerGroup(members), {
   maxInFlight: 2,
   slowGroupMs: 50,
-  // At most: a create per entry, the enrollment update, the checkout update, the event record (or dead letter).
+  // At most: a create per entry (and its audit record), the enrollment update, the checkout update, the event
+  // record (or dead letter).
   maxWeight: MAX_GROUP_WRITES,
-  weight: (p) => p.entries.length + 3,
+  weight: (p) => 2 * p.entries.length + 3,
   keys: claimedPaths,
 });
 
@@ -671,7 +692,7 @@ export async function applyDisputeEvent(p: {
       const ledger = decideLedgerApplication(enrollment.currency, adjustmentSnap.exists, entry);
       if (ledger.kind === "reject") return deadLetterIn(tx, p.event, "invalid-amount");
       if (ledger.kind === "apply") {
-        tx.create(adjustmentRef, ledgerEntryDoc(entry, { eventId: p.event.eventId, recordedBy: null }));
+        tx.create(adjustmentRef, ledgerEntryDoc(entry, { eventId: p.event.eventId }));
         delta = ledger.delta;
         applied = [entry.id];
       }
@@ -734,7 +755,11 @@ export async function applyManualRefund(p: {
     };
     const decision = decideLedgerApplication(enrollment.currency, false, entry);
     if (decision.kind !== "apply") throw failedPrecondition("Refund not possible.");
-    tx.create(refundRef, ledgerEntryDoc(entry, { eventId: null, recordedBy: p.recordedBy }));
+    tx.create(refundRef, ledgerEntryDoc(entry, { eventId: null }));
+    tx.create(
+      refs.adminAudit(p.uid, p.courseId, entry.id),
+      adminAuditDoc(p.uid, p.courseId, entry, p.recordedBy),
+    );
     updateMovementIn(tx, enrollmentRef, enrollment, decision.delta);
     return { refundId: p.refundLedgerId, amount: amountDecision.amount, duplicate: false };
   });

@@ -41,3 +41,24 @@ export function webhookSecretValue(): string | undefined {
   const secret = stripeWebhookSecret.value();
   return secret.trim() === "" ? undefined : secret;
 }
+
+/**
+ * startPayment's per-user rate limit: at most START_PAYMENT_LIMIT new checkouts (default 10) per
+ * START_PAYMENT_WINDOW_SECONDS (default 60) per user. Retries of a requestId and joins of an open checkout are free.
+ * Stripe's rate limit is per account: without this, one user could throttle everyone's payments. Environment
+ * variables (functions/.env.<project>), read per call.
+ */
+export function startPaymentRateLimit(): { limit: number; windowMs: number } {
+  return {
+    limit: positiveIntEnv("START_PAYMENT_LIMIT", 10),
+    windowMs: positiveIntEnv("START_PAYMENT_WINDOW_SECONDS", 60) * 1000,
+  };
+}
+
+function positiveIntEnv(name: string, fallback: number): number {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}

@@ -11,6 +11,7 @@ export type AppErrorCode =
   | "failed-precondition"
   | "permission-denied"
   | "unauthenticated"
+  | "resource-exhausted"
   | "unavailable";
 
 /** A known, expected failure whose message is safe to show to the caller. */
@@ -32,6 +33,8 @@ export const failedPrecondition = (message: string, details?: Record<string, unk
   new AppError("failed-precondition", message, details);
 export const invalidArgument = (message: string, details?: Record<string, unknown>): AppError =>
   new AppError("invalid-argument", message, details);
+export const resourceExhausted = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("resource-exhausted", message, details);
 export const alreadyExists = (message: string, details?: Record<string, unknown>): AppError =>
   new AppError("already-exists", message, details);
 

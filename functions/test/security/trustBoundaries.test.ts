@@ -4,6 +4,7 @@
  * valid signature proves only that the event comes from the provider account, not that its claims are ours).
  */
 import path from "node:path";
+import { firestore } from "../../src/shared/admin";
 import { expectsLivemode, webhookSecretValue } from "../../src/shared/config";
 import { handleWebhook } from "../../src/services/webhookService";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
@@ -30,6 +31,7 @@ import {
   postWebhook,
   readDoc,
   recordManualPayment,
+  refundPayment,
   startPayment,
 } from "../support/harness";
 import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
@@ -275,5 +277,112 @@ describe("callables", () => {
     expect(data.uid).toBe("alice");
     await expectHttpsError(call(recordManualPayment, ADMIN, data), "invalid-argument");
     expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+  });
+});
+
+describe("payment limits", () => {
+  it("two tabs each passing the full balance as `amount` get one provider payment", async () => {
+    const [a, b] = await Promise.all([
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "tab-a-full", amount: 5000 }),
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "tab-b-full", amount: 5000 }),
+    ]);
+    expect(b.paymentId).toBe(a.paymentId);
+    expect(await countDocs("localProvider")).toBe(1);
+  });
+
+  it("a user starting payments faster than the limit gets resource-exhausted with a retry hint; retries stay free", async () => {
+    const saved = process.env.START_PAYMENT_LIMIT;
+    process.env.START_PAYMENT_LIMIT = "3";
+    try {
+      for (let i = 0; i < 3; i++)
+        await call(
+          startPayment,
+          { uid: ALICE },
+          { courseId: "c1", requestId: `burst-${i}-0000`, amount: 100 },
+        );
+      const refused = await expectHttpsError(
+        call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "burst-3-0000", amount: 100 }),
+        "resource-exhausted",
+      );
+      expect(refused.details).toMatchObject({ retryAfterSeconds: expect.any(Number) as number });
+      expect(await countDocs("localProvider")).toBe(3);
+      // A retry of an accepted request is not a new payment: still answered.
+      const retry = await call(
+        startPayment,
+        { uid: ALICE },
+        { courseId: "c1", requestId: "burst-1-0000", amount: 100 },
+      );
+      expect(retry.status).toBe("pending");
+      // Another user is not limited by alice's burst.
+      await call(startPayment, { uid: BOB }, { courseId: "c1", requestId: "bob-req-0001", amount: 100 });
+      expect(await countDocs("localProvider")).toBe(4);
+    } finally {
+      if (saved === undefined) delete process.env.START_PAYMENT_LIMIT;
+      else process.env.START_PAYMENT_LIMIT = saved;
+    }
+  });
+});
+
+describe("refunds through the provider", () => {
+  it("a refund the provider refuses is failed-precondition with a clear message, not internal", async () => {
+    const provider = installLocalProvider({ refundStatus: "pending" });
+    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "alice-refund-1" });
+    await provider.confirmPayment(started.paymentId);
+    const refund = (requestId: string) =>
+      call(refundPayment, ADMIN, {
+        uid: ALICE,
+        courseId: "c1",
+        paymentId: started.paymentId,
+        amount: 3000,
+        requestId,
+      });
+    // The first refund is pending at the provider: nothing moved yet, so the backend's own bound still allows 3000.
+    expect(await refund("refund-a-0001")).toMatchObject({ applied: false, status: "pending" });
+    const refused = await expectHttpsError(refund("refund-b-0001"), "failed-precondition");
+    expect(refused.message).toMatch(/refused this refund/);
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 5000, refundCount: 0 });
+  });
+});
+
+describe("admin audit", () => {
+  it("a manual payment and its refund name the admin only in admin-only audit records, not in the ledger", async () => {
+    await call(recordManualPayment, ADMIN, {
+      uid: ALICE,
+      courseId: "c1",
+      amount: 2000,
+      reference: "cash-77",
+    });
+    await call(refundPayment, ADMIN, {
+      uid: ALICE,
+      courseId: "c1",
+      paymentId: "manual_cash-77",
+      amount: 500,
+      requestId: "refund-cash-77",
+    });
+    const ledger = await firestore().collection(`users/${ALICE}/courses/c1/ledger`).get();
+    expect(ledger.size).toBe(2);
+    for (const entry of ledger.docs) expect(JSON.stringify(entry.data())).not.toContain(ADMIN.uid);
+    const audit = await firestore().collection("adminAudit").get();
+    expect(
+      audit.docs.map((d) => d.data()).sort((a, b) => String(a.action).localeCompare(String(b.action))),
+    ).toMatchObject([
+      {
+        action: "manual-payment",
+        adminUid: ADMIN.uid,
+        uid: ALICE,
+        courseId: "c1",
+        ledgerEntryId: "manual_cash-77",
+        amount: 2000,
+      },
+      { action: "manual-refund", adminUid: ADMIN.uid, uid: ALICE, courseId: "c1", amount: -500 },
+    ]);
+    // A retry records nothing more.
+    await call(recordManualPayment, ADMIN, {
+      uid: ALICE,
+      courseId: "c1",
+      amount: 2000,
+      reference: "cash-77",
+    });
+    expect((await firestore().collection("adminAudit").get()).size).toBe(2);
   });
 });

@@ -66,7 +66,6 @@ export const ledgerEntryDocSchema = z.object({
   providerPaymentId: z.string(),
   providerRefundId: z.string().nullable(),
   eventId: z.string().nullable(),
-  recordedBy: z.string().nullable(),
   createdAt: timestamp,
 });
 export type LedgerEntryDoc = z.infer<typeof ledgerEntryDocSchema>;
@@ -121,3 +120,25 @@ export type CourseStatsDoc = z.infer<typeof courseStatsDocSchema>;
 
 export const triggerEventDocSchema = z.object({ createdAt: timestamp, expireAt: timestamp });
 export type TriggerEventDoc = z.infer<typeof triggerEventDocSchema>;
+
+/** A fixed rate-limit window (domain/rateLimit): start in ms since the epoch, actions taken in it. */
+export const rateLimitDocSchema = z.object({
+  windowStartMs: z.int().nonnegative(),
+  count: z.int().nonnegative(),
+  /** TTL: the document is useless once its window has passed. */
+  expireAt: timestamp,
+});
+export type RateLimitDoc = z.infer<typeof rateLimitDocSchema>;
+
+/** Who recorded a manual ledger entry (server only; students read their ledger, never an admin's uid). */
+export const adminAuditDocSchema = z.object({
+  action: z.enum(["manual-payment", "manual-refund"]),
+  adminUid: z.string(),
+  uid: z.string(),
+  courseId: z.string(),
+  ledgerEntryId: z.string(),
+  amount: cents,
+  currency: z.string(),
+  createdAt: timestamp,
+});
+export type AdminAuditDoc = z.infer<typeof adminAuditDocSchema>;

@@ -9,24 +9,29 @@ import type {
   WithFieldValue,
 } from "firebase-admin/firestore";
 import type { z } from "zod";
+import { shortHash } from "../../domain/ids";
 import { deriveStatus } from "../../domain/statusPolicy";
 import { firestore } from "../../shared/admin";
 import { CorruptDataError } from "../../shared/errors";
 import {
+  adminAuditDocSchema,
   checkoutDocSchema,
   courseDocSchema,
   courseStatsDocSchema,
   deadLetterDocSchema,
   enrollmentDocSchema,
   ledgerEntryDocSchema,
+  rateLimitDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
+  type AdminAuditDoc,
   type CheckoutDoc,
   type CourseDoc,
   type CourseStatsDoc,
   type DeadLetterDoc,
   type EnrollmentDoc,
   type LedgerEntryDoc,
+  type RateLimitDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -71,6 +76,8 @@ const converters = {
   deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
   courseStats: converter<CourseStatsDoc>(courseStatsDocSchema),
   triggerEvent: converter<TriggerEventDoc>(triggerEventDocSchema),
+  rateLimit: converter<RateLimitDoc>(rateLimitDocSchema),
+  adminAudit: converter<AdminAuditDoc>(adminAuditDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -85,6 +92,10 @@ export const COLLECTIONS = {
   webhookEvents: "webhookEvents",
   deadLetters: "deadLetters",
   triggerEvents: "triggerEvents",
+  /** Per-user rate-limit windows (server only). */
+  rateLimits: "rateLimits",
+  /** Who recorded each manual ledger entry (server only). */
+  adminAudit: "adminAudit",
 } as const;
 
 export const refs = {
@@ -116,15 +127,31 @@ export const refs = {
     firestore().collection(COLLECTIONS.deadLetters).doc(id).withConverter(converters.deadLetter),
   triggerEvent: (eventId: string): DocumentReference<TriggerEventDoc> =>
     firestore().collection(COLLECTIONS.triggerEvents).doc(eventId).withConverter(converters.triggerEvent),
+  /**
+   * `adminAudit/{hash}`: who recorded the manual ledger entry `entryId` of enrollment (uid, courseId). The id is a
+   * hash of the three, since a uid may contain any separator.
+   */
+  adminAudit: (uid: string, courseId: string, entryId: string): DocumentReference<AdminAuditDoc> =>
+    firestore()
+      .collection(COLLECTIONS.adminAudit)
+      .doc(`audit_${shortHash(JSON.stringify([uid, courseId, entryId]), 40)}`)
+      .withConverter(converters.adminAudit),
+  /** `rateLimits/{action}_{uid}`: the current window of one user's rate-limited action. */
+  rateLimit: (action: string, uid: string): DocumentReference<RateLimitDoc> =>
+    firestore()
+      .collection(COLLECTIONS.rateLimits)
+      .doc(`${action}_${uid}`)
+      .withConverter(converters.rateLimit),
 };
+
+/** More entries than one payment can have in practice (Stripe allows a few refunds and one dispute per charge). */
+const MAX_ENTRIES_PER_PAYMENT = 100;
 
 /**
  * Ledger entries of provider payment `providerPaymentId` in any enrollment (the payment, its refunds and dispute
  * adjustments carry it): how a refund or dispute finds its enrollment, by the payment's own entry. A
  * collection-group query: its single-field index is declared in firestore.indexes.json (`fieldOverrides`).
  */
-/** More entries than one payment can have in practice (Stripe allows a few refunds and one dispute per charge). */
-const MAX_ENTRIES_PER_PAYMENT = 100;
 
 export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
   return firestore()

@@ -31,6 +31,8 @@ export const PATHS = {
   webhookEvent: "webhookEvents/evt_1",
   deadLetter: "deadLetters/evt_unknown_user",
   triggerEvent: "triggerEvents/enrollment-write-1",
+  adminAudit: "adminAudit/audit_1",
+  rateLimit: `rateLimits/startPayment_${OWNER_UID}`,
   localProviderPayment: "localProvider/pi_alice_1",
   undeclaredCollection: "notes/n1",
   undeclaredUserSubcollection: `users/${OWNER_UID}/settings/preferences`,
@@ -85,6 +87,17 @@ export const SEED: Readonly<Record<string, DocumentData>> = {
     createdAt: UPDATED,
   },
   [PATHS.triggerEvent]: { createdAt: UPDATED, expireAt: EXPIRES },
+  [PATHS.adminAudit]: {
+    action: "manual-payment",
+    adminUid: "admin-1",
+    uid: OWNER_UID,
+    courseId: PUBLISHED_COURSE,
+    ledgerEntryId: "manual_cash-1",
+    amount: 1000,
+    currency: "eur",
+    createdAt: UPDATED,
+  },
+  [PATHS.rateLimit]: { windowStartMs: 1, count: 1, expireAt: EXPIRES },
   [PATHS.localProviderPayment]: {
     id: "pi_alice_1",
     chargeId: "ch_alice_1",
@@ -136,7 +149,6 @@ function ledgerEntry(providerPaymentId: string, amount: number): DocumentData {
     providerPaymentId,
     providerRefundId: null,
     eventId: `evt_${providerPaymentId}`,
-    recordedBy: null,
     createdAt: CREATED,
   };
 }

@@ -169,6 +169,22 @@ export const TARGETS = {
     create: { path: "triggerEvents/forged", data: { createdAt: null, expireAt: null } },
     update: { expireAt: null },
   },
+  adminAudit: {
+    label: "adminAudit",
+    doc: PATHS.adminAudit,
+    list: { path: "adminAudit" },
+    listReturns: [PATHS.adminAudit],
+    create: { path: "adminAudit/forged", data: { adminUid: "someone", amount: 1 } },
+    update: { adminUid: "someone-else" },
+  },
+  rateLimit: {
+    label: "rateLimits",
+    doc: PATHS.rateLimit,
+    list: { path: "rateLimits" },
+    listReturns: [PATHS.rateLimit],
+    create: { path: "rateLimits/startPayment_forged", data: { windowStartMs: 0, count: 0 } },
+    update: { count: 0 },
+  },
   localProvider: {
     label: "localProvider",
     doc: PATHS.localProviderPayment,
@@ -254,6 +270,16 @@ export const POLICY: readonly PolicyRow[] = [
   ["triggerEvent",                "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["triggerEvent",                "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["triggerEvent",                "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["adminAudit",                  "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["adminAudit",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["adminAudit",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["adminAudit",                  "admin",      ALLOW, ALLOW, DENY,  DENY,  DENY ],
+
+  ["rateLimit",                   "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["rateLimit",                   "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["rateLimit",                   "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["rateLimit",                   "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["localProvider",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],

@@ -96,6 +96,8 @@ export function configureEnvironment(): void {
   process.env.METADATA_SERVER_DETECTION ??= "none";
   process.env.STRIPE_WEBHOOK_SECRET = BENCH_WEBHOOK_SECRET;
   process.env.PAYMENT_PROVIDER = "local";
+  // Clients start payments far faster than a person would: lift startPayment's per-user rate limit.
+  process.env.START_PAYMENT_LIMIT = "1000000";
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
 }
 
