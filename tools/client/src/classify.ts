@@ -110,6 +110,15 @@ export function errorCodeOf(error: unknown): string | undefined {
   return slash === -1 ? code : code.slice(slash + 1);
 }
 
+/**
+ * The server's own hint of when to try again, in ms: `details.retryAfterSeconds` of an HttpsError (the backend
+ * sends it with `resource-exhausted` when a rate limit is hit). Undefined when there is none.
+ */
+export function retryAfterMsOf(error: unknown): number | undefined {
+  const seconds = fieldOf(fieldOf(error, "details"), "retryAfterSeconds");
+  return typeof seconds === "number" && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
 /** The table's decision for an error (errors without a known code are never retried). */
 export function isRetryable(error: unknown, table: RetryTable = DEFAULT_RETRY_TABLE): boolean {
   const code = errorCodeOf(error);

@@ -22,6 +22,7 @@ export {
   errorCodeOf,
   isNetworkError,
   isRetryable,
+  retryAfterMsOf,
   retryTable,
   type RetryCode,
   type RetryTable,

@@ -11,7 +11,14 @@
  * Retrying is only safe for idempotent operations: every callable of this backend is idempotent given the same
  * input, and the payment callables are made so by a requestId that the client reuses on every retry.
  */
-import { errorCodeOf, isRetryable, retryTable, type RetryCode, type RetryTable } from "./classify.js";
+import {
+  errorCodeOf,
+  isRetryable,
+  retryAfterMsOf,
+  retryTable,
+  type RetryCode,
+  type RetryTable,
+} from "./classify.js";
 
 /** What a custom `shouldRetry` is told about a failure. */
 export interface RetryDecisionInfo {
@@ -211,7 +218,11 @@ export class RetryHandler {
       } catch (error) {
         if (isAborted(signal)) throw abortReason(signal);
         if (attempt >= this.attempts || !this.shouldRetry(error, attempt)) throw error;
-        const delayMs = this.delayFor(attempt - 1);
+        // The server said when to come back (a rate limit): never sooner; and if that is longer than any wait
+        // this handler would make, give the error to the caller at once (e.g. "try again in 40 s").
+        const hintMs = retryAfterMsOf(error);
+        if (hintMs !== undefined && hintMs > this.maxDelayMs) throw error;
+        const delayMs = Math.max(this.delayFor(attempt - 1), hintMs ?? 0);
         if (clock() + delayMs >= deadlineAt) throw error;
         onRetry?.({ attempt, error, code: errorCodeOf(error), delayMs });
         await untilAborted(sleep(delayMs, signal), signal);

@@ -137,6 +137,21 @@ describe("run", () => {
     expect(time.sleeps).toEqual([]);
   });
 
+  it("honours the server's retryAfterSeconds: waits at least that long, or throws at once when it exceeds maxDelayMs", async () => {
+    const soon = new FunctionsError("resource-exhausted", "Too many.", { retryAfterSeconds: 1 });
+    const short = handler({ random: () => 0 });
+    const first = scripted([soon]);
+    await expect(short.retry.run(first.operation)).resolves.toBe("ok");
+    expect(short.time.sleeps).toEqual([1000]);
+
+    const later = new FunctionsError("resource-exhausted", "Too many.", { retryAfterSeconds: 40 });
+    const long = handler();
+    const second = scripted([later]);
+    await expect(long.retry.run(second.operation)).rejects.toBe(later);
+    expect(second.calls).toHaveLength(1);
+    expect(long.time.sleeps).toEqual([]);
+  });
+
   it("a synchronous throw in the operation is handled like a rejection", async () => {
     const { retry } = handler({ random: () => 0 });
     let n = 0;
