@@ -19,11 +19,11 @@ import { checkoutIdFor } from "../domain/ids";
 import { decidePaymentAmount, minimumChargeCents, type PaymentAmountDecision } from "../domain/money";
 import { decideRate } from "../domain/rateLimit";
 import type { StartPaymentInput } from "../schemas/callables";
-import { startPaymentRateLimit } from "../shared/config";
+import { maxOpenCheckouts, startPaymentRateLimit } from "../shared/config";
 import { ProviderError, failedPrecondition, invalidArgument, resourceExhausted } from "../shared/errors";
 import { logInfo, logWarn } from "../shared/log";
 import type { CheckoutDoc, EnrollmentDoc } from "./firestore/models";
-import { refs, updateIn } from "./firestore/refs";
+import { openCheckoutsOf, refs, updateIn } from "./firestore/refs";
 import { getPaymentProvider } from "./payments";
 import type { CreatedPayment, PaymentProvider } from "./payments/provider";
 import { runTransaction } from "./firestore/transactions";
@@ -99,6 +99,7 @@ async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise
   if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
   const joined = await joinOpenCheckout(tx, request, enrollment);
   if (joined !== undefined) return joined;
+  await refuseTooManyOpenCheckouts(tx, uid, input.courseId);
   // Only a new provider payment counts against the user's rate limit (retries and joins are free).
   const rule = startPaymentRateLimit();
   const nowMs = Date.now();
@@ -111,6 +112,30 @@ async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise
   }
   tx.set(rateRef, { ...rate.next, expireAt: Timestamp.fromMillis(rate.next.windowStartMs + rule.windowMs) });
   return createCheckout(tx, request, enrollment);
+}
+
+/** Checkouts younger than this that are still open count against MAX_OPEN_CHECKOUTS. */
+const OPEN_CHECKOUT_COUNT_WINDOW_MS = 24 * 3600 * 1000;
+
+/**
+ * At most MAX_OPEN_CHECKOUTS unfinished checkouts of this enrollment from the last 24 h (aliases of joined requests
+ * are not checkouts of their own). Read in the transaction, so two concurrent requests cannot both take the last.
+ */
+async function refuseTooManyOpenCheckouts(tx: Transaction, uid: string, courseId: string): Promise<void> {
+  const cap = maxOpenCheckouts();
+  const since = Date.now() - OPEN_CHECKOUT_COUNT_WINDOW_MS;
+  // Aliases share their checkout's status; read enough to see past them.
+  const snap = await tx.get(openCheckoutsOf(uid, courseId, cap * 4 + 10));
+  const open = snap.docs.filter((d) => {
+    const c = d.data();
+    return (c.aliasOf ?? null) === null && c.createdAt.toMillis() >= since;
+  }).length;
+  if (open >= cap) {
+    throw failedPrecondition(
+      `At most ${cap} unfinished payments per course: complete or abandon one, or retry its requestId.`,
+      { openCheckouts: open },
+    );
+  }
 }
 
 /** A retry of the same requestId: the same checkout (or, for an alias, the checkout it joined). */

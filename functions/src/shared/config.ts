@@ -55,6 +55,15 @@ export function startPaymentRateLimit(): { limit: number; windowMs: number } {
   };
 }
 
+/**
+ * At most MAX_OPEN_CHECKOUTS (default 5) unfinished checkouts (`creating` or `pending`, made in the last 24 h) per
+ * enrollment: startPayment refuses another with failed-precondition. Older unfinished ones do not count, so an
+ * abandoned payment page never locks a student out. Environment variable, read per call.
+ */
+export function maxOpenCheckouts(): number {
+  return positiveIntEnv("MAX_OPEN_CHECKOUTS", 5);
+}
+
 function positiveIntEnv(name: string, fallback: number): number {
   const raw = process.env[name]?.trim();
   if (raw === undefined || raw === "") return fallback;

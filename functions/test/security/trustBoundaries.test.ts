@@ -323,6 +323,44 @@ describe("payment limits", () => {
   });
 });
 
+describe("open checkouts per enrollment", () => {
+  it("at most MAX_OPEN_CHECKOUTS unfinished payments per course; retries and joins do not count", async () => {
+    const saved = process.env.MAX_OPEN_CHECKOUTS;
+    process.env.MAX_OPEN_CHECKOUTS = "2";
+    try {
+      const balance = await call(
+        startPayment,
+        { uid: ALICE },
+        { courseId: "c1", requestId: "open-bal-0001" },
+      );
+      // A second tab joins the balance checkout: an alias, not a checkout of its own.
+      await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "open-bal-0002" });
+      const part = await call(
+        startPayment,
+        { uid: ALICE },
+        { courseId: "c1", requestId: "open-part-001", amount: 1000 },
+      );
+      const refused = await expectHttpsError(
+        call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "open-part-002", amount: 1000 }),
+        "failed-precondition",
+      );
+      expect(refused.message).toMatch(/At most 2 unfinished payments/);
+      // A retry of an existing request is answered as before.
+      const retry = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "open-bal-0001" });
+      expect(retry.paymentId).toBe(balance.paymentId);
+      // Another course of the same student is not affected; nor is another student.
+      await call(startPayment, { uid: BOB }, { courseId: "c1", requestId: "open-bob-0001", amount: 1000 });
+      // Once one completes, there is room again.
+      const provider = installLocalProvider();
+      await provider.confirmPayment(part.paymentId);
+      await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "open-part-003", amount: 100 });
+    } finally {
+      if (saved === undefined) delete process.env.MAX_OPEN_CHECKOUTS;
+      else process.env.MAX_OPEN_CHECKOUTS = saved;
+    }
+  });
+});
+
 describe("refunds through the provider", () => {
   it("a refund the provider refuses is failed-precondition with a clear message, not internal", async () => {
     const provider = installLocalProvider({ refundStatus: "pending" });

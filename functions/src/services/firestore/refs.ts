@@ -144,6 +144,20 @@ export const refs = {
       .withConverter(converters.rateLimit),
 };
 
+/**
+ * Up to `limit` checkouts of one enrollment that may still be paid (`creating`, `pending`): an equality-only query,
+ * served by merging single-field indexes (no composite index needed).
+ */
+export function openCheckoutsOf(uid: string, courseId: string, limit: number) {
+  return firestore()
+    .collection(COLLECTIONS.checkouts)
+    .where("uid", "==", uid)
+    .where("courseId", "==", courseId)
+    .where("status", "in", ["creating", "pending"])
+    .limit(limit)
+    .withConverter(converters.checkout);
+}
+
 /** More entries than one payment can have in practice (Stripe allows a few refunds and one dispute per charge). */
 const MAX_ENTRIES_PER_PAYMENT = 100;
 

@@ -98,6 +98,7 @@ export function configureEnvironment(): void {
   process.env.PAYMENT_PROVIDER = "local";
   // Clients start payments far faster than a person would: lift startPayment's per-user rate limit.
   process.env.START_PAYMENT_LIMIT = "1000000";
+  process.env.MAX_OPEN_CHECKOUTS = "1000000";
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
 }
 
