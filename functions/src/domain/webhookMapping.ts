@@ -19,8 +19,6 @@ export type DeadLetterReason =
   | "unknown-payment"
   | "unknown-enrollment"
   | "currency-mismatch"
-  /** A test-mode event at a live endpoint, or the reverse (STRIPE_MODE). */
-  | "livemode-mismatch"
   /** A payment naming a checkout that is not this backend's checkout for that user, course, amount and currency. */
   | "checkout-mismatch"
   /** A refund above what is left of its payment (the payment minus its refunds and lost disputes). */
@@ -39,6 +37,8 @@ export type WebhookCommand =
       entries: LedgerEntryInput[];
       /** Checkout to mark succeeded, when the payment came from startPayment. */
       checkoutId: string | null;
+      /** What the payment was created for (`payment_intent.amount`): what its checkout must say. */
+      requestedAmount?: number;
     }
   | {
       kind: "paymentFailed";
@@ -61,13 +61,10 @@ export function readMetadata(metadata: Readonly<Record<string, string>> | undefi
   if (uid === undefined || courseId === undefined || uid === "" || courseId === "")
     return { kind: "missing" };
   if (!isUid(uid) || !isDocId(courseId)) return { kind: "invalid" };
+  // A checkoutId that could not be ours is not ignored (that would skip the checkout check): the event is invalid.
   const checkoutId = metadata?.checkoutId;
-  return {
-    kind: "ok",
-    uid,
-    courseId,
-    checkoutId: checkoutId !== undefined && isDocId(checkoutId) ? checkoutId : null,
-  };
+  if (checkoutId !== undefined && !isDocId(checkoutId)) return { kind: "invalid" };
+  return { kind: "ok", uid, courseId, checkoutId: checkoutId ?? null };
 }
 
 /**
@@ -119,6 +116,7 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
           { id: pi.id, type: "payment", amount, currency: pi.currency, source, providerPaymentId: pi.id },
         ],
         checkoutId: meta.checkoutId,
+        requestedAmount: pi.amount,
       };
     }
     case "payment_intent.payment_failed": {

@@ -259,6 +259,8 @@ export interface ApplyEntriesParams {
   /** Checkout to move to `succeeded` (payment from startPayment), if any. */
   checkoutId: string | null;
   event: EventContext | null;
+  /** What the provider payment was created for (`payment_intent.amount`), compared with its checkout's amount. */
+  requestedAmount?: number;
   /** Admin uid for manual entries: recorded in an admin-only audit record, not in the ledger entry. */
   recordedBy?: string | null;
 }
@@ -340,7 +342,7 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
     const wrong = checkoutMismatches(group.read(r.checkout).data(), {
       uid: p.uid,
       courseId: p.courseId,
-      amount: payment.amount,
+      amount: p.requestedAmount ?? payment.amount,
       currency: payment.currency,
       providerPaymentId: payment.providerPaymentId,
     });
@@ -477,24 +479,39 @@ async function runLedgerGroup(
       if (ref !== null) unique.set(ref.path, ref);
   const snaps = await firestore().getAll(...unique.values());
   const byPath = new Map(snaps.map((snap) => [snap.ref.path, snap]));
-  const group: Group = {
-    batch: firestore().batch(),
-    writes: 0,
-    movements: new Map(),
-    read: <T>(ref: DocumentReference<T>) => {
-      const snap = byPath.get(ref.path);
-      if (snap === undefined) throw new Error(`group read lacks ${ref.path}`);
-      return snap as DocumentSnapshot<T>;
-    },
+  const read = <T>(ref: DocumentReference<T>): DocumentSnapshot<T> => {
+    const snap = byPath.get(ref.path);
+    if (snap === undefined) throw new Error(`group read lacks ${ref.path}`);
+    return snap as DocumentSnapshot<T>;
   };
-
-  const decisions = members.map((p, index): MemberDecision => {
-    const r = memberRefList[index];
-    if (r === undefined) return { kind: "failed", error: new Error("member without refs") };
-    const decision = decideMember(p, r, group);
-    if (decision.kind === "decided") group.writes += decision.writes;
-    return decision;
-  });
+  // A member whose decision throws (e.g. a stored document that fails its schema) fails alone: the others are
+  // decided again into a fresh batch, so nothing of it is committed and nobody else pays for it.
+  const thrown = new Map<number, unknown>();
+  let group: Group;
+  let decisions: MemberDecision[];
+  for (;;) {
+    const current: Group = { batch: firestore().batch(), writes: 0, movements: new Map(), read };
+    let failedAt: number | undefined;
+    const decided = members.map((p, index): MemberDecision => {
+      if (thrown.has(index) || failedAt !== undefined) return { kind: "failed", error: thrown.get(index) };
+      const r = memberRefList[index];
+      if (r === undefined) return { kind: "failed", error: new Error("member without refs") };
+      try {
+        const decision = decideMember(p, r, current);
+        if (decision.kind === "decided") current.writes += decision.writes;
+        return decision;
+      } catch (caught) {
+        thrown.set(index, caught);
+        failedAt = index;
+        return { kind: "failed", error: caught };
+      }
+    });
+    if (failedAt === undefined) {
+      group = current;
+      decisions = decided;
+      break;
+    }
+  }
   for (const m of group.movements.values()) {
     group.batch.update(
       m.ref,
@@ -509,13 +526,18 @@ async function runLedgerGroup(
     d.kind === "decided" ? { kind: "done", value: d.result } : d,
   );
   if (group.writes === 0) return outcomes;
+  const writers = decisions.flatMap((d, index) => (d.kind === "decided" && d.writes > 0 ? [index] : []));
   try {
     await group.batch.commit();
     return outcomes;
   } catch (error) {
-    if (!isCommitConflict(error)) throw error;
+    // Any other failure of a shared commit: each writer alone, so one member's problem stays its own.
+    if (!isCommitConflict(error) && writers.length <= 1) throw error;
+    if (!isCommitConflict(error)) {
+      await rerunAlone(members, writers, outcomes, attempt);
+      return outcomes;
+    }
   }
-  const writers = decisions.flatMap((d, index) => (d.kind === "decided" && d.writes > 0 ? [index] : []));
   if (attempt >= MAX_COMMIT_ATTEMPTS) {
     for (const index of writers) outcomes[index] = { kind: "failed", error: new CommitContended() };
     return outcomes;
@@ -537,6 +559,27 @@ async function runLedgerGroup(
     }),
   );
   return outcomes;
+}
+
+/** Reruns each of `indices` as a group of its own and puts its outcome in `outcomes`. */
+async function rerunAlone(
+  members: readonly ApplyEntriesParams[],
+  indices: readonly number[],
+  outcomes: GroupOutcome<LedgerOutcome>[],
+  attempt: number,
+): Promise<void> {
+  await Promise.all(
+    indices.map(async (index) => {
+      const member = members[index];
+      if (member === undefined) return;
+      try {
+        const [outcome] = await runLedgerGroup([member], attempt + 1);
+        if (outcome !== undefined) outcomes[index] = outcome;
+      } catch (error) {
+        outcomes[index] = { kind: "failed", error };
+      }
+    }),
+  );
 }
 
 /**
@@ -612,7 +655,8 @@ export async function recordPaymentFailed(p: {
     if (checkoutRef !== null && checkoutMismatches(checkout, p).length > 0)
       return deadLetterIn(tx, p.event, "checkout-mismatch");
     if (checkoutRef !== null && checkout !== undefined) {
-      const update = checkoutUpdate(checkout, "failed", p.providerPaymentId);
+      // A failure never attaches its payment id: only the payment that is applied (or startPayment) does.
+      const update = checkoutUpdate(checkout, "failed", null);
       if (update !== null) updateIn(tx, checkoutRef, update);
       if (update?.status !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
         updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
@@ -660,16 +704,9 @@ export async function applyDisputeEvent(p: {
     const enrollment = enrollmentSnap.data();
     if (enrollment === undefined) return deadLetterIn(tx, p.event, "unknown-enrollment");
     if (p.currency !== enrollment.currency) return deadLetterIn(tx, p.event, "currency-mismatch");
-    // A dispute takes back at most what is left of its payment after refunds (amountPaid never goes below 0).
-    const takeBack = decideDisputeTakeBack(
-      standingOf(p.disputeEvent.providerPaymentId, paymentSnap.data(), enrollment),
-      p.disputeEvent.amount,
-    );
-    if (!takeBack.ok) {
-      const reason = takeBack.reason === "exceeds-payment" ? "dispute-exceeds-payment" : takeBack.reason;
-      logWarn("dispute set aside", { eventId: p.event.eventId, disputeId: p.disputeId, reason });
-      return deadLetterIn(tx, p.event, reason);
-    }
+    // The dispute must concern a payment of this enrollment's ledger.
+    const standing = standingOf(p.disputeEvent.providerPaymentId, paymentSnap.data(), enrollment);
+    if (standing.paymentAmount === undefined) return deadLetterIn(tx, p.event, "unknown-payment");
 
     const decision = decideDisputeTransition(enrollment.disputes[p.disputeId], p.disputeEvent);
     if (decision.kind === "ignore") {
@@ -681,6 +718,14 @@ export async function applyDisputeEvent(p: {
     let delta = ZERO_DELTA;
     let applied: string[] = [];
     if (decision.adjustmentAmount !== null) {
+      // A lost dispute takes back at most what is left of its payment after refunds (amountPaid never goes below
+      // 0); a larger one is set aside for an admin, its state unchanged.
+      const takeBack = decideDisputeTakeBack(standing, -decision.adjustmentAmount);
+      if (!takeBack.ok) {
+        const reason = takeBack.reason === "exceeds-payment" ? "dispute-exceeds-payment" : takeBack.reason;
+        logWarn("dispute set aside", { eventId: p.event.eventId, disputeId: p.disputeId, reason });
+        return deadLetterIn(tx, p.event, reason);
+      }
       const entry: LedgerEntryInput = {
         id: p.disputeId,
         type: "adjustment",

@@ -49,7 +49,7 @@ export interface WebhookResponse {
 export interface WebhookOptions {
   secret: string | undefined;
   source: LedgerSource;
-  /** The mode (`livemode`) of the events to apply; an event of the other mode is dead-lettered. */
+  /** The mode (`livemode`) of the events to apply; an event of the other mode is refused (400, nothing written). */
   livemode: boolean;
   /** For tests: the receive time in ms. */
   nowMs?: number;
@@ -150,6 +150,16 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     return reply(200, { received: true, outcome: "ignored" });
   }
   const event = parsed.event;
+  // An event of the other Stripe mode is refused and nothing is recorded: a misconfigured STRIPE_MODE (or
+  // endpoint) shows as failing deliveries that Stripe keeps retrying, and they apply once the setting is fixed.
+  if ((check.event as { livemode?: unknown }).livemode !== options.livemode) {
+    logError(
+      "webhook event of the other Stripe mode refused; check STRIPE_MODE",
+      { eventId: event.id, expectedLivemode: options.livemode },
+      new Error("livemode mismatch"),
+    );
+    return reply(400, { received: false, error: "livemode-mismatch" });
+  }
   const context: EventContext = {
     eventId: event.id,
     eventType: event.type,
@@ -159,14 +169,6 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
   }
   try {
-    if ((check.event as { livemode?: unknown }).livemode !== options.livemode) {
-      logWarn("webhook event of the other Stripe mode", {
-        eventId: event.id,
-        expectedLivemode: options.livemode,
-      });
-      const outcome = await deadLetterEvent(context, "livemode-mismatch");
-      return reply(200, { received: true, outcome: outcome.kind });
-    }
     const created = eventCreatedSeconds(check.event);
     const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
     const outcome = await execute(
@@ -251,6 +253,7 @@ async function execute(
         ...target,
         entries: command.entries,
         checkoutId: command.checkoutId,
+        ...(command.requestedAmount === undefined ? {} : { requestedAmount: command.requestedAmount }),
         event,
       });
     }

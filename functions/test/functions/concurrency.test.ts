@@ -230,6 +230,33 @@ describe("webhook under concurrency and faults", () => {
     expect(await countDocs("webhookEvents")).toBe(35);
   }, 120_000);
 
+  it("one member whose stored enrollment is corrupt fails alone: the payments grouped with it are applied", async () => {
+    await createCourse("c3", 1000);
+    const students = ["g1", "g2", "g3", "g4", "g5", "bad"];
+    await Promise.all(students.map((uid) => enroll(uid, "c3")));
+    // A hand edit that breaks the enrollment's schema (what an admin console slip could do).
+    await firestore().doc("users/bad/courses/c3").update({ amountPaid: "lots" });
+    const events = students.map((uid) =>
+      paymentSucceededEvent(
+        { ...pay(uid, `pi_corrupt_${uid}`, 300), metadata: { uid, courseId: "c3" } },
+        `evt_corrupt_${uid}`,
+      ),
+    );
+    const signed = await Promise.all(events.map((e) => signEvent(e, TEST_WEBHOOK_SECRET)));
+    const replies = await Promise.all(signed.map((d) => postWebhook(d.rawBody, d.signature)));
+    expect(replies.map((r) => (r.body as { outcome?: string }).outcome)).toEqual([
+      "applied",
+      "applied",
+      "applied",
+      "applied",
+      "applied",
+      "dead-lettered",
+    ]);
+    for (const uid of students.slice(0, 5))
+      expect(await readDoc(`users/${uid}/courses/c3`)).toMatchObject({ amountPaid: 300 });
+    expect(await readDoc("deadLetters/evt_corrupt_bad")).toMatchObject({ reason: "internal-error" });
+  });
+
   it("a lost reply on startPayment's commits still yields one checkout and one provider payment", async () => {
     await enroll("u1", "c1");
     lf.server().resetStats();

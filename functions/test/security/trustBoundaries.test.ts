@@ -109,6 +109,10 @@ describe("a signed payment is checked against the checkout it names", () => {
       ["evt_other_pi", view(ALICE, "pi_other", 5000, { checkoutId: started.checkoutId })],
       ["evt_no_checkout", view(ALICE, "pi_nock", 5000, { checkoutId: "no-such-checkout" })],
     ];
+    // A checkoutId that cannot be a checkout id is not ignored: the event is invalid.
+    const odd = paymentSucceededEvent(view(ALICE, "pi_odd", 5000, { checkoutId: "a/b" }), "evt_odd");
+    expect((await deliverEvent(odd)).body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_odd")).toMatchObject({ reason: "metadata-invalid" });
     for (const [eventId, payment] of cases) {
       expect((await deliverEvent(paymentSucceededEvent(payment, eventId))).body).toEqual({
         received: true,
@@ -179,17 +183,33 @@ describe("refunds and disputes take back at most what their payment left", () =>
         "evt_rp",
       ),
     );
-    for (const [type, status, id] of [
-      ["charge.dispute.created", "needs_response", "evt_dc"],
-      ["charge.dispute.closed", "lost", "evt_dl"],
-    ] as const) {
-      const reply = await deliverEvent(
-        disputeEvent(payment, { id: "dp_full", amount: 5000, status }, type, id),
-      );
-      expect(reply.body).toMatchObject({ outcome: "dead-lettered" });
-      expect(await readDoc(`deadLetters/${id}`)).toMatchObject({ reason: "dispute-exceeds-payment" });
-    }
-    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 4500, openDisputes: 0 });
+    // The dispute opens (no money moves yet: access is suspended while it is open).
+    const opened = await deliverEvent(
+      disputeEvent(
+        payment,
+        { id: "dp_full", amount: 5000, status: "needs_response" },
+        "charge.dispute.created",
+        "evt_dc",
+      ),
+    );
+    expect(opened.body).toMatchObject({ outcome: "applied" });
+    expect(await enrollment(ALICE)).toMatchObject({
+      amountPaid: 4500,
+      openDisputes: 1,
+      accessStatus: "suspended",
+    });
+    // Lost for more than the payment has left: set aside for an admin, nothing taken back.
+    const lost = await deliverEvent(
+      disputeEvent(
+        payment,
+        { id: "dp_full", amount: 5000, status: "lost" },
+        "charge.dispute.closed",
+        "evt_dl",
+      ),
+    );
+    expect(lost.body).toMatchObject({ outcome: "dead-lettered" });
+    expect(await readDoc("deadLetters/evt_dl")).toMatchObject({ reason: "dispute-exceeds-payment" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 4500 });
   });
 
   it("a refund whose metadata names bob is applied to the enrollment of its payment (alice's), never to bob's", async () => {
@@ -206,12 +226,12 @@ describe("refunds and disputes take back at most what their payment left", () =>
 });
 
 describe("the webhook's configuration", () => {
-  it("applies only events of the configured mode: a live-mode event at a test endpoint is set aside", async () => {
+  it("applies only events of the configured mode: one of the other mode is refused (400) and nothing is recorded", async () => {
     const live = { ...paymentSucceededEvent(view(ALICE, "pi_live", 1000), "evt_live"), livemode: true };
-    expect((await deliverEvent(live as unknown as StripeEventJson)).body).toMatchObject({
-      outcome: "dead-lettered",
+    expect(await deliverEvent(live as unknown as StripeEventJson)).toEqual({
+      status: 400,
+      body: { received: false, error: "livemode-mismatch" },
     });
-    expect(await readDoc("deadLetters/evt_live")).toMatchObject({ reason: "livemode-mismatch" });
     // And a test-mode event at a live endpoint (what a production deploy expects by default).
     const test = await signEvent(
       paymentSucceededEvent(view(ALICE, "pi_test", 1000), "evt_test"),
@@ -221,8 +241,9 @@ describe("the webhook's configuration", () => {
       { method: "POST", rawBody: Buffer.from(test.rawBody), signature: test.signature },
       { secret: TEST_WEBHOOK_SECRET, source: "stripe", livemode: true },
     );
-    expect(reply.body).toMatchObject({ outcome: "dead-lettered" });
-    expect(await readDoc("deadLetters/evt_test")).toMatchObject({ reason: "livemode-mismatch" });
+    expect(reply).toEqual({ status: 400, body: { received: false, error: "livemode-mismatch" } });
+    expect(await countDocs("webhookEvents")).toBe(0);
+    expect(await countDocs("deadLetters")).toBe(0);
     expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
     expect(expectsLivemode("local")).toBe(false);
     expect(expectsLivemode("stripe")).toBe(true);

@@ -31,6 +31,7 @@ describe("webhook event → command", () => {
         },
       ],
       checkoutId: "co1",
+      requestedAmount: 900,
     });
   });
 

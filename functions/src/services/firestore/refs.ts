@@ -5,6 +5,7 @@ import type {
   FirestoreDataConverter,
   PartialWithFieldValue,
   QueryDocumentSnapshot,
+  Timestamp,
   Transaction,
   WithFieldValue,
 } from "firebase-admin/firestore";
@@ -145,15 +146,18 @@ export const refs = {
 };
 
 /**
- * Up to `limit` checkouts of one enrollment that may still be paid (`creating`, `pending`): an equality-only query,
- * served by merging single-field indexes (no composite index needed).
+ * Up to `limit` checkouts of one enrollment that may still be paid (`creating`, `pending`), made since `since`,
+ * aliases of joined requests excluded (they carry `aliasOf`; checkouts of their own carry `aliasOf: null`). Needs
+ * the composite index on checkouts (uid, courseId, aliasOf, status, createdAt) in firestore.indexes.json.
  */
-export function openCheckoutsOf(uid: string, courseId: string, limit: number) {
+export function openCheckoutsOf(uid: string, courseId: string, since: Timestamp, limit: number) {
   return firestore()
     .collection(COLLECTIONS.checkouts)
     .where("uid", "==", uid)
     .where("courseId", "==", courseId)
+    .where("aliasOf", "==", null)
     .where("status", "in", ["creating", "pending"])
+    .where("createdAt", ">=", since)
     .limit(limit)
     .withConverter(converters.checkout);
 }

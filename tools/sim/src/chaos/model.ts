@@ -147,8 +147,8 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       // A payment naming a checkout must be that checkout's payment: same user, course, amount, currency, id.
       if (checkoutId !== undefined) {
         const c = input.checkouts.get(checkoutId);
-        const received = num(o.amount_received);
-        const claimed = event.type === "payment_intent.succeeded" && received > 0 ? received : num(o.amount);
+        // The checkout is compared with what the payment was created for (`amount`), not what was received.
+        const claimed = num(o.amount);
         if (
           c === undefined ||
           c.uid !== meta.uid ||
