@@ -33,7 +33,7 @@ import {
 } from "../domain/courseStats";
 import { derivedDrift, deriveStatus, statusInputsOf } from "../domain/statusPolicy";
 import { firestore } from "../shared/admin";
-import { GRPC, grpcCode } from "../shared/errors";
+import { GRPC, grpcCode, isCommitConflict } from "../shared/errors";
 import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
 import { refs } from "./firestore/refs";
 
@@ -158,15 +158,6 @@ async function applyAlone(plan: TriggerPlan): Promise<EnrollmentWriteOutcome> {
   }
 }
 
-/**
- * Events handled at once by this instance share one commit (see ./firestore/coalescer.ts); a conflict (a marker
- * that exists, a stale correction) reruns each event alone, which sorts out what happened to it.
- */
-function isCommitConflict(error: unknown): boolean {
-  const code = grpcCode(error);
-  return code === GRPC.ALREADY_EXISTS || code === GRPC.FAILED_PRECONDITION || code === GRPC.NOT_FOUND;
-}
-
 /** The outcome of `plan` once committed in a group with `corrections` (and its stats unless already counted). */
 function groupOutcome(
   plan: TriggerPlan,
@@ -209,10 +200,12 @@ async function runTriggerGroup(
   const snaps = await firestore().getAll(...markerRefs, ...enrollmentRefs);
   const counted = new Set(plans.filter((_, index) => snaps[index]?.exists === true));
   const stillCurrent = new Set(
-    [...corrections].filter((plan) => {
-      const snap = snaps[plans.length + plans.indexOf(plan)];
+    plans.filter((plan, index) => {
+      const snap = snaps[plans.length + index];
       return (
-        snap?.exists === true && snap.updateTime?.isEqual(plan.w.afterUpdateTime ?? snap.updateTime) === true
+        corrections.has(plan) &&
+        snap?.exists === true &&
+        snap.updateTime?.isEqual(plan.w.afterUpdateTime ?? snap.updateTime) === true
       );
     }),
   );

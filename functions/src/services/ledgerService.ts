@@ -67,7 +67,7 @@ import { decideRefundAmount } from "../domain/money";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
-import { failedPrecondition, GRPC, grpcCode, notFound } from "../shared/errors";
+import { failedPrecondition, GRPC, grpcCode, isCommitConflict, notFound } from "../shared/errors";
 import { logWarn } from "../shared/log";
 import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
 import type { CheckoutDoc, EnrollmentDoc, LedgerEntryDoc, WebhookEventDoc } from "./firestore/models";
@@ -211,12 +211,6 @@ const MAX_COMMIT_ATTEMPTS = 8;
 /** Firestore allows 500 writes per commit; a group stops taking members before that. */
 const MAX_GROUP_WRITES = 450;
 
-/** A create that found its document, an updateTime precondition that no longer holds, a vanished document. */
-function isCommitConflict(error: unknown): boolean {
-  const code = grpcCode(error);
-  return code === GRPC.ALREADY_EXISTS || code === GRPC.FAILED_PRECONDITION || code === GRPC.NOT_FOUND;
-}
-
 function deadLetterWrites(batch: WriteBatch, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
   batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "dead-lettered"));
   batch.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
@@ -318,7 +312,8 @@ interface Group {
 
 /**
  * One member's decision from the group's read, its writes added to the group's batch (its money movement to the
- * group's movement of its enrollment). Decides everything before writing anything.
+ * group's movement of its enrollment). Reads and parses everything it needs, and decides, before its first write:
+ * a member that throws (a stored document that fails its schema) has added nothing to the group.
  */
 function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): MemberDecision {
   const eventSnap = r.event === null ? undefined : group.read(r.event);
@@ -338,8 +333,10 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
 
   // A provider payment naming a checkout is applied only if that checkout is ours for exactly this payment.
   const payment = p.entries.find((e) => e.type === "payment");
-  if (p.event !== null && r.checkout !== null && payment !== undefined) {
-    const wrong = checkoutMismatches(group.read(r.checkout).data(), {
+  const checkoutSnap = r.checkout === null ? undefined : group.read(r.checkout);
+  const checkout = checkoutSnap?.data();
+  if (p.event !== null && checkoutSnap !== undefined && payment !== undefined) {
+    const wrong = checkoutMismatches(checkout, {
       uid: p.uid,
       courseId: p.courseId,
       amount: p.requestedAmount ?? payment.amount,
@@ -441,11 +438,8 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
       guarded: closesOpenCheckout || refunds || movement?.guarded === true,
     });
   }
-  const checkoutSnap = r.checkout === null ? undefined : group.read(r.checkout);
-  const checkout = checkoutSnap?.data();
   if (r.checkout !== null && checkoutSnap !== undefined && checkout !== undefined) {
-    const paymentId = p.entries.find((e) => e.type === "payment")?.providerPaymentId ?? null;
-    const update = checkoutUpdate(checkout, "succeeded", paymentId);
+    const update = checkoutUpdate(checkout, "succeeded", payment?.providerPaymentId ?? null);
     if (update !== null) {
       group.batch.update(r.checkout, update, { lastUpdateTime: checkoutSnap.updateTime });
       writes++;
@@ -484,34 +478,20 @@ async function runLedgerGroup(
     if (snap === undefined) throw new Error(`group read lacks ${ref.path}`);
     return snap as DocumentSnapshot<T>;
   };
-  // A member whose decision throws (e.g. a stored document that fails its schema) fails alone: the others are
-  // decided again into a fresh batch, so nothing of it is committed and nobody else pays for it.
-  const thrown = new Map<number, unknown>();
-  let group: Group;
-  let decisions: MemberDecision[];
-  for (;;) {
-    const current: Group = { batch: firestore().batch(), writes: 0, movements: new Map(), read };
-    let failedAt: number | undefined;
-    const decided = members.map((p, index): MemberDecision => {
-      if (thrown.has(index) || failedAt !== undefined) return { kind: "failed", error: thrown.get(index) };
-      const r = memberRefList[index];
-      if (r === undefined) return { kind: "failed", error: new Error("member without refs") };
-      try {
-        const decision = decideMember(p, r, current);
-        if (decision.kind === "decided") current.writes += decision.writes;
-        return decision;
-      } catch (caught) {
-        thrown.set(index, caught);
-        failedAt = index;
-        return { kind: "failed", error: caught };
-      }
-    });
-    if (failedAt === undefined) {
-      group = current;
-      decisions = decided;
-      break;
+  const group: Group = { batch: firestore().batch(), writes: 0, movements: new Map(), read };
+  // A member whose decision throws (e.g. a stored document that fails its schema) fails alone: decideMember has
+  // added nothing to the group before it throws, so the others are committed without it.
+  const decisions = members.map((p, index): MemberDecision => {
+    const r = memberRefList[index];
+    if (r === undefined) return { kind: "failed", error: new Error("member without refs") };
+    try {
+      const decision = decideMember(p, r, group);
+      if (decision.kind === "decided") group.writes += decision.writes;
+      return decision;
+    } catch (error) {
+      return { kind: "failed", error };
     }
-  }
+  });
   for (const m of group.movements.values()) {
     group.batch.update(
       m.ref,
@@ -531,10 +511,15 @@ async function runLedgerGroup(
     await group.batch.commit();
     return outcomes;
   } catch (error) {
-    // Any other failure of a shared commit: each writer alone, so one member's problem stays its own.
-    if (!isCommitConflict(error) && writers.length <= 1) throw error;
     if (!isCommitConflict(error)) {
-      await rerunAlone(members, writers, outcomes, attempt);
+      // Any other failure of a shared commit: each writer alone, so one member's problem stays its own.
+      if (writers.length <= 1) throw error;
+      await rerun(
+        members,
+        writers.map((index) => [index]),
+        outcomes,
+        attempt,
+      );
       return outcomes;
     }
   }
@@ -544,39 +529,31 @@ async function runLedgerGroup(
   }
   // Most conflicts are this group's own commit, re-sent by the SDK after a lost reply: one rerun of the writers
   // together reads that they are all applied. Should the writers conflict again, each reruns alone.
-  const rerunTogether = attempt === 1 && writers.length > 1;
-  const reruns = rerunTogether ? [writers] : writers.map((index) => [index]);
-  await Promise.all(
-    reruns.map(async (indices) => {
-      const rerun = await runLedgerGroup(
-        indices.flatMap((index) => members[index] ?? []),
-        attempt + 1,
-      );
-      indices.forEach((index, i) => {
-        const outcome = rerun[i];
-        if (outcome !== undefined) outcomes[index] = outcome;
-      });
-    }),
-  );
+  const together = attempt === 1 && writers.length > 1;
+  await rerun(members, together ? [writers] : writers.map((index) => [index]), outcomes, attempt);
   return outcomes;
 }
 
-/** Reruns each of `indices` as a group of its own and puts its outcome in `outcomes`. */
-async function rerunAlone(
+/** Runs each list of member indices as a group of its own and puts the outcomes in `outcomes`. */
+async function rerun(
   members: readonly ApplyEntriesParams[],
-  indices: readonly number[],
+  groups: readonly (readonly number[])[],
   outcomes: GroupOutcome<LedgerOutcome>[],
   attempt: number,
 ): Promise<void> {
   await Promise.all(
-    indices.map(async (index) => {
-      const member = members[index];
-      if (member === undefined) return;
+    groups.map(async (indices) => {
       try {
-        const [outcome] = await runLedgerGroup([member], attempt + 1);
-        if (outcome !== undefined) outcomes[index] = outcome;
+        const rerun = await runLedgerGroup(
+          indices.flatMap((index) => members[index] ?? []),
+          attempt + 1,
+        );
+        indices.forEach((index, i) => {
+          const outcome = rerun[i];
+          if (outcome !== undefined) outcomes[index] = outcome;
+        });
       } catch (error) {
-        outcomes[index] = { kind: "failed", error };
+        for (const index of indices) outcomes[index] = { kind: "failed", error };
       }
     }),
   );

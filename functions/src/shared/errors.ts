@@ -74,6 +74,16 @@ export function grpcCode(error: unknown): unknown {
   return typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
+/**
+ * A commit that lost to another write: a create that found its document (a concurrent copy, or this very commit
+ * re-sent by the SDK after its reply was lost), an updateTime precondition that no longer holds, a vanished
+ * document. Reading again shows what the other write did.
+ */
+export function isCommitConflict(error: unknown): boolean {
+  const code = grpcCode(error);
+  return code === GRPC.ALREADY_EXISTS || code === GRPC.FAILED_PRECONDITION || code === GRPC.NOT_FOUND;
+}
+
 /** gRPC status codes after which a retry may succeed (Firestore / network trouble). */
 const TRANSIENT_GRPC_CODES = new Set([1, 2, 4, 8, 10, 13, 14]); // CANCELLED UNKNOWN DEADLINE_EXCEEDED RESOURCE_EXHAUSTED ABORTED INTERNAL UNAVAILABLE
 

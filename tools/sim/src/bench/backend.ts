@@ -13,6 +13,7 @@ import {
   FUNCTIONS_DIR,
   FUNCTIONS_LIB,
   REPO_ROOT,
+  liftPerUserLimits,
   testKit,
   type CallableLike,
   type CloudEventFunctionLike,
@@ -96,9 +97,7 @@ export function configureEnvironment(): void {
   process.env.METADATA_SERVER_DETECTION ??= "none";
   process.env.STRIPE_WEBHOOK_SECRET = BENCH_WEBHOOK_SECRET;
   process.env.PAYMENT_PROVIDER = "local";
-  // Clients start payments far faster than a person would: lift startPayment's per-user rate limit.
-  process.env.START_PAYMENT_LIMIT = "1000000";
-  process.env.MAX_OPEN_CHECKOUTS = "1000000";
+  liftPerUserLimits();
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
 }
 

@@ -109,6 +109,16 @@ function newestMtime(dir: string): number {
  * Checks that `functions/lib` exists and is not older than `functions/src`. Returns a warning (or throws when
  * the build is missing): the simulation must exercise the code that would be deployed.
  */
+/**
+ * Lifts the backend's per-user limits on startPayment (START_PAYMENT_LIMIT, MAX_OPEN_CHECKOUTS): simulated clients
+ * start payments far faster than people do and leave most checkouts unfinished on purpose. functions/test/security
+ * checks both limits on their own. Set before the backend handles its first call (read per call).
+ */
+export function liftPerUserLimits(): void {
+  process.env.START_PAYMENT_LIMIT = "1000000";
+  process.env.MAX_OPEN_CHECKOUTS = "1000000";
+}
+
 export function checkBackendBuild(): string | undefined {
   const entry = path.join(FUNCTIONS_LIB, "index.js");
   if (!existsSync(entry)) {

@@ -23,6 +23,7 @@ import path from "node:path";
 import {
   FUNCTIONS_DIR,
   checkBackendBuild,
+  liftPerUserLimits,
   loadBackend,
   requireFromFunctions,
   type BackendFunctions,
@@ -116,10 +117,7 @@ export async function startSimStack(options: StackOptions): Promise<Stack> {
   process.env.GOOGLE_CLOUD_PROJECT = projectId;
   process.env.STRIPE_WEBHOOK_SECRET = webhookSecret;
   process.env.PAYMENT_PROVIDER = "local";
-  // The simulated students start payments far faster than a person would (a whole run's checkouts within
-  // seconds): lift startPayment's per-user rate limit, which functions/test/security checks on its own.
-  process.env.START_PAYMENT_LIMIT = "1000000";
-  process.env.MAX_OPEN_CHECKOUTS = "1000000";
+  liftPerUserLimits();
   // Offline: keep the Google auth library from probing for a cloud metadata server.
   process.env.METADATA_SERVER_DETECTION ??= "none";
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL; // the simulation is the provider: it sends the events
