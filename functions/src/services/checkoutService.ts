@@ -3,10 +3,11 @@
  * idempotency key, so a retried request always ends at the same provider payment:
  *
  *   tx 1: read enrollment + checkout. Exists → reuse it (an alias → the checkout it joined). Paying the remaining
- *         balance and the enrollment has an open checkout for the same amountDue → reuse THAT (two tabs, one
- *         payment) and record this request as an alias of it, so a retry of this requestId returns the same
- *         payment even after it completed. Else validate the amount and create the checkout as 'creating' (and
- *         remember it as the enrollment's openCheckout).
+ *         balance (amount omitted or equal to it) and the enrollment has an open checkout for the same amountDue →
+ *         reuse THAT (two tabs, one payment) and record this request as an alias of it, so a retry of this
+ *         requestId returns the same payment even after it completed. Else check the per-user limits (the user's
+ *         rate-limit window, the enrollment's unfinished checkouts), validate the amount and create the checkout
+ *         as 'creating' (and remember a balance checkout as the enrollment's openCheckout).
  *   provider.createPayment(idempotencyKey = checkout id)   — outside any transaction; safe to repeat.
  *         A transient provider error leaves the checkout 'creating' for a retry; a permanent one moves it to
  *         'failed', clears the enrollment's openCheckout if it points at it, and answers failed-precondition.
@@ -87,11 +88,9 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
 async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise<ChosenCheckout> {
   const { uid, input } = request;
   const enrollmentRef = refs.enrollment(uid, input.courseId);
-  const rateRef = refs.rateLimit("startPayment", uid);
-  const [enrollmentSnap, checkoutSnap, rateSnap] = await Promise.all([
+  const [enrollmentSnap, checkoutSnap] = await Promise.all([
     tx.get(enrollmentRef),
     tx.get(refs.checkout(request.checkoutId)),
-    tx.get(rateRef),
   ]);
   const own = checkoutSnap.data();
   if (own !== undefined) return reuseOwnCheckout(tx, request, own);
@@ -99,8 +98,12 @@ async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise
   if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
   const joined = await joinOpenCheckout(tx, request, enrollment);
   if (joined !== undefined) return joined;
-  await refuseTooManyOpenCheckouts(tx, uid, input.courseId);
-  // Only a new provider payment counts against the user's rate limit (retries and joins are free).
+  // Only a new provider payment counts against the limits: retries and joins neither read nor lock them.
+  const rateRef = refs.rateLimit("startPayment", uid);
+  const [rateSnap] = await Promise.all([
+    tx.get(rateRef),
+    refuseTooManyOpenCheckouts(tx, uid, input.courseId),
+  ]);
   const rule = startPaymentRateLimit();
   const nowMs = Date.now();
   const rate = decideRate(rule, nowMs, rateSnap.data());
