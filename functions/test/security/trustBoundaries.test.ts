@@ -136,6 +136,53 @@ describe("a signed payment is checked against the checkout it names", () => {
     expect(await enrollment(ALICE)).toMatchObject({ openCheckout: { checkoutId: started.checkoutId } });
   });
 
+  it("the checkout is held to what the payment was created for; what was received is credited", async () => {
+    const started = await call(
+      startPayment,
+      { uid: ALICE },
+      { courseId: "c1", requestId: "alice-capture-1" },
+    );
+    const event = paymentSucceededEvent(
+      view(ALICE, started.paymentId, 5000, { checkoutId: started.checkoutId }),
+      "evt_partial_capture",
+    );
+    // A partial capture: asked 5000 (the checkout's amount), received 4000.
+    event.data.object.amount_received = 4000;
+    expect((await deliverEvent(event)).body).toEqual({ received: true, outcome: "applied" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 4000, paymentStatus: "partial" });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });
+  });
+
+  it("a failure event never attaches its payment id to a checkout; the real payment still completes it", async () => {
+    const started = await call(
+      startPayment,
+      { uid: ALICE },
+      { courseId: "c1", requestId: "alice-unlearnt-1" },
+    );
+    // As if startPayment's second transaction never landed: the checkout does not know its payment yet.
+    await firestore()
+      .doc(`checkouts/${started.checkoutId}`)
+      .update({ providerPaymentId: null, status: "creating" });
+    const failed = paymentFailedEvent(
+      view(ALICE, started.paymentId, 5000, { checkoutId: started.checkoutId }),
+      "evt_unlearnt_fail",
+    );
+    expect((await deliverEvent(failed)).body).toMatchObject({ outcome: "noop" });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({
+      status: "failed",
+      providerPaymentId: null,
+    });
+    const succeeded = paymentSucceededEvent(
+      view(ALICE, started.paymentId, 5000, { checkoutId: started.checkoutId }),
+      "evt_unlearnt_ok",
+    );
+    expect((await deliverEvent(succeeded)).body).toMatchObject({ outcome: "applied" });
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({
+      status: "succeeded",
+      providerPaymentId: started.paymentId,
+    });
+  });
+
   it("a genuine payment made outside startPayment (no checkout, e.g. a Payment Link) is credited to the enrolled student it names", async () => {
     const link = paymentSucceededEvent(view(ALICE, "pi_link_1", 2000), "evt_link_1");
     expect((await deliverEvent(link)).body).toEqual({ received: true, outcome: "applied" });
@@ -309,6 +356,26 @@ describe("payment limits", () => {
     ]);
     expect(b.paymentId).toBe(a.paymentId);
     expect(await countDocs("localProvider")).toBe(1);
+  });
+
+  it("joining another tab's balance checkout does not count against the rate limit", async () => {
+    const saved = process.env.START_PAYMENT_LIMIT;
+    process.env.START_PAYMENT_LIMIT = "2";
+    try {
+      await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "join-bal-0001" });
+      for (const tab of ["join-bal-0002", "join-bal-0003", "join-bal-0004"])
+        await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: tab });
+      // One new payment so far: one more is allowed, the next is refused.
+      await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "join-part-001", amount: 100 });
+      await expectHttpsError(
+        call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "join-part-002", amount: 100 }),
+        "resource-exhausted",
+      );
+      expect(await countDocs("localProvider")).toBe(2);
+    } finally {
+      if (saved === undefined) delete process.env.START_PAYMENT_LIMIT;
+      else process.env.START_PAYMENT_LIMIT = saved;
+    }
   });
 
   it("a user starting payments faster than the limit gets resource-exhausted with a retry hint; retries stay free", async () => {
