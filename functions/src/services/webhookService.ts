@@ -3,15 +3,18 @@
  *   1. 405 unless POST.
  *   2. Verify `Stripe-Signature` over the raw body with the official stripe package (default tolerance 300 s)
  *      and refuse timestamps more than the tolerance in the future — BEFORE looking at the body. 400 on failure.
- *   3. Parse with zod; 400 if a handled type is malformed; unknown types → 200 ignored (no writes).
- *   4. Map to a domain command and run it (ledgerService). A payment or refund whose enrollment is known from its
- *      metadata is one BatchGet (event record, enrollment, ledger entries) and one blind commit; a duplicate ends
- *      after the BatchGet (200, no writes). Other events read the event record first (one RPC for a duplicate).
+ *   3. Parse with zod; 400 if a handled type is malformed; unknown types → 200 ignored (no writes). 400 (nothing
+ *      written) for an event of the other Stripe mode (`livemode` ≠ STRIPE_MODE).
+ *   4. Map to a domain command and run it (ledgerService). A payment, whose enrollment its metadata names, is one
+ *      BatchGet (event record, enrollment, ledger entry, checkout) and one blind commit, shared with concurrent
+ *      requests; a duplicate ends after the BatchGet (200, no writes). Other events read the event record first
+ *      (one RPC for a duplicate); refunds and disputes then find their enrollment by the payment's ledger entry.
  *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
  *   the provider retries. An event about a payment not (yet) known here — a refund or dispute that overtook its
  *   payment — is answered 503 while the provider would still retry it (72 h from the event's `created`), so it
- *   applies once its payment has; older ones are dead-lettered `unknown-payment`. Any other unexpected error (a bug, corrupt stored data) would fail the same way on every
- *   retry: it is logged and dead-lettered with reason `internal-error` (ids only, no payload) and answered 200.
+ *   applies once its payment has; older ones are dead-lettered `unknown-payment`. Any other unexpected error (a
+ *   bug, corrupt stored data) would fail the same way on every retry: it is logged and dead-lettered with reason
+ *   `internal-error` (ids only, no payload) and answered 200.
  */
 import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";

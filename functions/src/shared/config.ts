@@ -24,7 +24,7 @@ export function paymentProviderName(): PaymentProviderName {
  * Whether the webhook applies live-mode events (else test-mode ones), for the provider in use: the environment
  * variable STRIPE_MODE, `live` (default, so a production deploy refuses test-mode events) or `test` (a staging
  * project on Stripe's test mode; set it in functions/.env.<project>). An event whose `livemode` does not match is
- * dead-lettered `livemode-mismatch`. The local provider only makes test-mode events: always `test` with it. A plain
+ * refused (400 `livemode-mismatch`, nothing recorded). The local provider only makes test-mode events: always `test` with it. A plain
  * environment variable rather than a param, so the CLI never prompts for it.
  */
 export function expectsLivemode(provider: PaymentProviderName): boolean {
