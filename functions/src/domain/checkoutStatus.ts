@@ -32,3 +32,15 @@ export function nextCheckoutStatus(current: CheckoutStatus, event: CheckoutEvent
       return "canceled";
   }
 }
+
+/**
+ * A checkout that could still be paid (not final: Stripe keeps a failed payment intent confirmable) but is for
+ * more than the enrollment owes now (a part payment or a manual one landed since it was created): paying it would
+ * overpay, so startPayment cancels it instead of handing it out again.
+ */
+export function isStaleCheckout(
+  checkout: { status: CheckoutStatus; amount: number },
+  amountDue: number,
+): boolean {
+  return !isFinalCheckoutStatus(checkout.status) && checkout.amount > amountDue;
+}

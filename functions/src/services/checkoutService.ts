@@ -2,23 +2,37 @@
  * startPayment. The checkout id is deterministic from (uid, requestId), and doubles as the provider
  * idempotency key, so a retried request always ends at the same provider payment:
  *
- *   tx 1: read enrollment + checkout. Exists → reuse it (an alias → the checkout it joined). Paying the remaining
- *         balance (amount omitted or equal to it) and the enrollment has an open checkout for the same amountDue →
- *         reuse THAT (two tabs, one payment) and record this request as an alias of it, so a retry of this
- *         requestId returns the same payment even after it completed. Else check the per-user limits (the user's
- *         rate-limit window, the enrollment's unfinished checkouts), validate the amount and create the checkout
- *         as 'creating' (and remember a balance checkout as the enrollment's openCheckout).
+ *   tx 1: read enrollment + checkout. Exists → reuse it (an alias → the checkout it joined), unless it is stale: not
+ *         final and for more than is owed now (a part or manual payment landed since) — then it is canceled at the
+ *         provider and the request answered failed-precondition, so an old checkout is never paid on top of the
+ *         balance. Paying the remaining balance (amount omitted or equal to it) and the enrollment has an open
+ *         checkout for the same amountDue → reuse THAT (two tabs, one payment) and record this request as an alias
+ *         of it, so a retry of this requestId returns the same payment even after it completed. Else check the
+ *         per-user limits (the user's rate-limit window, the enrollment's unfinished checkouts), validate the amount
+ *         and create the checkout as 'creating' (and make a balance checkout the enrollment's openCheckout; the one
+ *         it replaces is remembered in `replaces`).
+ *   cancel the replaced checkout at the provider — before this one's payment exists, so the student never holds
+ *         two payable balance payments. If the replaced one was paid meanwhile, this checkout is canceled instead
+ *         and the request answered failed-precondition. Repeated by a retry until the replaced one is final.
  *   provider.createPayment(idempotencyKey = checkout id)   — outside any transaction; safe to repeat.
  *         A transient provider error leaves the checkout 'creating' for a retry; a permanent one moves it to
  *         'failed', clears the enrollment's openCheckout if it points at it, and answers failed-precondition.
- *   tx 2: 'creating' → 'pending' with providerPaymentId and clientSecret (never moves a final status back).
+ *   tx 2: 'creating' → 'pending' with providerPaymentId and clientSecret (never moves a final status back; a
+ *         checkout canceled meanwhile has its new payment canceled too).
  */
 import type { StartPaymentResponse } from "../api";
 import { FieldValue, Timestamp, type DocumentReference, type Transaction } from "firebase-admin/firestore";
-import { isOpenCheckoutStatus, nextCheckoutStatus, type CheckoutStatus } from "../domain/checkoutStatus";
+import {
+  isFinalCheckoutStatus,
+  isOpenCheckoutStatus,
+  isStaleCheckout,
+  nextCheckoutStatus,
+  type CheckoutStatus,
+} from "../domain/checkoutStatus";
 import { checkoutIdFor } from "../domain/ids";
 import { decidePaymentAmount, minimumChargeCents, type PaymentAmountDecision } from "../domain/money";
 import { decideRate } from "../domain/rateLimit";
+import { deriveStatus } from "../domain/statusPolicy";
 import type { StartPaymentInput } from "../schemas/callables";
 import { maxOpenCheckouts, startPaymentRateLimit } from "../shared/config";
 import { ProviderError, failedPrecondition, invalidArgument, resourceExhausted } from "../shared/errors";
@@ -58,6 +72,8 @@ interface PaymentRequest {
 interface ChosenCheckout {
   id: string;
   checkout: CheckoutView;
+  /** True when it is for more than is owed now and must be canceled instead of paid (see isStaleCheckout). */
+  stale?: boolean;
 }
 
 export async function startPayment(uid: string, input: StartPaymentInput): Promise<StartPaymentResponse> {
@@ -68,13 +84,30 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
     checkoutId: checkoutIdFor(uid, input.requestId),
     provider,
   };
-  const { id, checkout } = await runTransaction((tx) => chooseCheckout(tx, request));
+  const { id, checkout, stale } = await runTransaction((tx) => chooseCheckout(tx, request));
+  if (stale === true) {
+    const canceled = await cancelCheckout(provider, id);
+    logInfo("stale checkout", { uid, courseId: checkout.courseId, checkoutId: id, canceled });
+    throw failedPrecondition(
+      canceled
+        ? "This payment was for more than is now owed and has been canceled; start a new payment."
+        : "This payment is for more than is now owed and is already being processed.",
+      { checkoutId: id, canceled },
+    );
+  }
+  if (checkout.status === "canceled") throw canceledCheckout(id);
   if (checkout.providerPaymentId !== null && checkout.clientSecret !== null) {
     return result(id, checkout, checkout.providerPaymentId, checkout.clientSecret, checkout.status);
   }
   // 'creating' (new, or a retry after a crash / provider error): same idempotency key → same provider payment.
+  await cancelReplacedCheckout(request, id, checkout);
   const created = await createProviderPayment(request, id, checkout);
   const status = await runTransaction((tx) => recordProviderPayment(tx, refs.checkout(id), created));
+  if (status === "canceled") {
+    // Canceled while its payment was being created (it was replaced or found stale meanwhile): nobody may pay it.
+    await provider.cancelPayment({ paymentId: created.paymentId, idempotencyKey: cancelKeyOf(checkout) });
+    throw canceledCheckout(id);
+  }
   logInfo("payment started", {
     uid,
     courseId: checkout.courseId,
@@ -82,6 +115,18 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
     paymentId: created.paymentId,
   });
   return result(id, checkout, created.paymentId, created.clientSecret, status);
+}
+
+function canceledCheckout(checkoutId: string) {
+  return failedPrecondition("This payment was canceled; start a new payment.", {
+    checkoutId,
+    canceled: true,
+  });
+}
+
+/** The provider idempotency key of canceling a checkout's payment. */
+function cancelKeyOf(checkout: Pick<CheckoutView, "idempotencyKey">): string {
+  return `cancel_${checkout.idempotencyKey}`;
 }
 
 /** Transaction 1: this request's checkout if it exists, else the open one it may join, else a new one. */
@@ -93,8 +138,13 @@ async function chooseCheckout(tx: Transaction, request: PaymentRequest): Promise
     tx.get(refs.checkout(request.checkoutId)),
   ]);
   const own = checkoutSnap.data();
-  if (own !== undefined) return reuseOwnCheckout(tx, request, own);
   const enrollment = enrollmentSnap.data();
+  if (own !== undefined) {
+    const chosen = await reuseOwnCheckout(tx, request, own);
+    const stale =
+      enrollment !== undefined && isStaleCheckout(chosen.checkout, deriveStatus(enrollment).amountDue);
+    return stale ? { ...chosen, stale } : chosen;
+  }
   if (enrollment === undefined) throw failedPrecondition("Enroll in the course first.");
   const joined = await joinOpenCheckout(tx, request, enrollment);
   if (joined !== undefined) return joined;
@@ -193,7 +243,10 @@ async function joinOpenCheckout(
   return { id: openCheckout.checkoutId, checkout: open };
 }
 
-/** A new checkout in 'creating', for an amount the money rules allow; a remaining-balance one becomes the open one. */
+/**
+ * A new checkout in 'creating', for an amount the money rules allow; a remaining-balance one becomes the open one,
+ * and names the open checkout it replaces (if any) so that one is canceled before this one's payment is created.
+ */
 function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: EnrollmentDoc): ChosenCheckout {
   const { uid, input, checkoutId } = request;
   const decision = decidePaymentAmount(input.amount, enrollment.amountDue, enrollment.currency);
@@ -211,6 +264,9 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     clientSecret: null,
     status: "creating",
   };
+  const replaced = enrollment.openCheckout?.checkoutId;
+  if (checkout.isRemainingBalance && replaced !== undefined && replaced !== checkoutId)
+    checkout.replaces = replaced;
   tx.create(refs.checkout(checkoutId), {
     ...checkout,
     aliasOf: null,
@@ -272,6 +328,67 @@ async function recordProviderPayment(
     });
   }
   return next;
+}
+
+/**
+ * Before a replacing balance checkout gets its payment: the checkout it replaces is canceled (at the provider when
+ * it has a payment). If that one cannot be canceled any more (paid or being processed), this checkout is canceled
+ * instead — its payment is never created — and the request answered failed-precondition: the earlier payment
+ * settles the balance. A transient provider error propagates; the retry of the same requestId repeats this step.
+ */
+async function cancelReplacedCheckout(
+  request: PaymentRequest,
+  checkoutId: string,
+  checkout: CheckoutView,
+): Promise<void> {
+  const replaced = checkout.replaces;
+  if (replaced === undefined || replaced === null) return;
+  if (await cancelCheckout(request.provider, replaced)) return;
+  await cancelCheckout(request.provider, checkoutId);
+  logInfo("replaced checkout already paid", { uid: request.uid, checkoutId, replaced });
+  throw failedPrecondition(
+    "An earlier payment for this course is already being processed; wait for it to complete.",
+    { checkoutId: replaced },
+  );
+}
+
+/**
+ * Cancels a checkout nobody should pay: its provider payment first (if it has one), then the checkout itself
+ * ('canceled', no longer the enrollment's openCheckout). True when the checkout is canceled (now or before), false
+ * when it cannot be: it succeeded, or the provider says its payment was paid or is being processed. Safe to repeat
+ * and to run concurrently (the provider's cancel is idempotent; the status moves only forward).
+ */
+async function cancelCheckout(provider: PaymentProvider, checkoutId: string, attempt = 0): Promise<boolean> {
+  const ref = refs.checkout(checkoutId);
+  const seen = (await ref.get()).data();
+  if (seen === undefined) throw new Error("checkout vanished");
+  if (isFinalCheckoutStatus(seen.status)) return seen.status === "canceled";
+  if (seen.providerPaymentId !== null) {
+    const outcome = await provider.cancelPayment({
+      paymentId: seen.providerPaymentId,
+      idempotencyKey: cancelKeyOf(seen),
+    });
+    if (!outcome.canceled) return false;
+  }
+  const done = await runTransaction(async (tx) => {
+    const current = (await tx.get(ref)).data();
+    if (current === undefined) throw new Error("checkout vanished");
+    // A payment attached since it was read (its own request was creating it): cancel that one first.
+    if (current.providerPaymentId !== seen.providerPaymentId) return undefined;
+    const enrollmentRef = refs.enrollment(current.uid, current.courseId);
+    const enrollment = (await tx.get(enrollmentRef)).data();
+    const next = nextCheckoutStatus(current.status, "canceled");
+    if (next !== current.status) {
+      updateIn(tx, ref, { status: next, updatedAt: FieldValue.serverTimestamp() });
+      if (enrollment?.openCheckout?.checkoutId === checkoutId) {
+        updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
+      }
+    }
+    return next === "canceled";
+  });
+  if (done !== undefined) return done;
+  if (attempt >= 2) throw new Error("checkout kept changing while being canceled");
+  return cancelCheckout(provider, checkoutId, attempt + 1);
 }
 
 /**

@@ -411,6 +411,105 @@ describe("payment limits", () => {
   });
 });
 
+describe("a checkout for more than is owed now is never handed out again", () => {
+  const manual = (reference: string, amount: number) =>
+    call(recordManualPayment, ADMIN, { uid: ALICE, courseId: "c1", amount, reference });
+
+  it("a retry of a balance checkout made before a part payment cancels it at the provider: failed-precondition", async () => {
+    const provider = installLocalProvider();
+    const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "stale-bal-001" });
+    await manual("stale-cash-1", 1000);
+    const refused = await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "stale-bal-001" }),
+      "failed-precondition",
+    );
+    expect(refused.details).toMatchObject({ checkoutId: old.checkoutId, canceled: true });
+    expect(await readDoc(`localProvider/${old.paymentId}`)).toMatchObject({ status: "canceled" });
+    expect(await readDoc(`checkouts/${old.checkoutId}`)).toMatchObject({ status: "canceled" });
+    expect(await enrollment(ALICE)).toMatchObject({ openCheckout: null, amountPaid: 1000 });
+    // The customer can no longer pay it; asking again answers the same, and a new request pays what is owed.
+    await expect(provider.confirmPayment(old.paymentId)).rejects.toThrow(/canceled/);
+    await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "stale-bal-001" }),
+      "failed-precondition",
+    );
+    const fresh = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "stale-bal-002" });
+    expect(fresh.amount).toBe(4000);
+  });
+
+  it("a part checkout for more than is now owed is canceled the same way", async () => {
+    const part = await call(
+      startPayment,
+      { uid: ALICE },
+      { courseId: "c1", requestId: "stale-part-01", amount: 3000 },
+    );
+    await manual("stale-cash-2", 3000);
+    await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "stale-part-01", amount: 3000 }),
+      "failed-precondition",
+    );
+    expect(await readDoc(`localProvider/${part.paymentId}`)).toMatchObject({ status: "canceled" });
+    // A checkout that still fits what is owed is answered as before.
+    const small = await call(
+      startPayment,
+      { uid: ALICE },
+      { courseId: "c1", requestId: "stale-part-02", amount: 500 },
+    );
+    const again = await call(
+      startPayment,
+      { uid: ALICE },
+      { courseId: "c1", requestId: "stale-part-02", amount: 500 },
+    );
+    expect(again.paymentId).toBe(small.paymentId);
+  });
+
+  it("a new balance checkout cancels the one it replaces: only one balance payment can be paid", async () => {
+    const provider = installLocalProvider();
+    const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "repl-bal-001" });
+    await manual("repl-cash-1", 1000);
+    const next = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "repl-bal-002" });
+    expect(next).toMatchObject({ amount: 4000, status: "pending" });
+    expect(await readDoc(`localProvider/${old.paymentId}`)).toMatchObject({ status: "canceled" });
+    expect(await readDoc(`checkouts/${old.checkoutId}`)).toMatchObject({ status: "canceled" });
+    expect(await readDoc(`checkouts/${next.checkoutId}`)).toMatchObject({ replaces: old.checkoutId });
+    expect(await enrollment(ALICE)).toMatchObject({
+      openCheckout: { checkoutId: next.checkoutId, amount: 4000 },
+    });
+    await expect(provider.confirmPayment(old.paymentId)).rejects.toThrow(/canceled/);
+    await provider.confirmPayment(next.paymentId);
+    expect(await enrollment(ALICE)).toMatchObject({
+      amountPaid: 5000,
+      amountOverpaid: 0,
+      paymentStatus: "paid",
+    });
+  });
+
+  it("when the replaced payment was paid meanwhile, no second payment is created", async () => {
+    const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "paid-bal-001" });
+    await manual("paid-cash-1", 1000);
+    // The customer paid the old intent; its webhook has not arrived yet.
+    await firestore().doc(`localProvider/${old.paymentId}`).update({ status: "succeeded" });
+    const refused = await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "paid-bal-002" }),
+      "failed-precondition",
+    );
+    expect(refused.message).toMatch(/already being processed/);
+    expect(await countDocs("localProvider")).toBe(1);
+    expect(await readDoc(`checkouts/${old.checkoutId}`)).toMatchObject({ status: "pending" });
+    expect(await enrollment(ALICE)).toMatchObject({ openCheckout: null });
+    // A retry of the stale one cannot cancel it either: it says so, and the webhook will settle it.
+    const retry = await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "paid-bal-001" }),
+      "failed-precondition",
+    );
+    expect(retry.details).toMatchObject({ canceled: false });
+    await deliverEvent(
+      paymentSucceededEvent(view(ALICE, old.paymentId, 5000, { checkoutId: old.checkoutId })),
+    );
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 6000, amountOverpaid: 1000 });
+  });
+});
+
 describe("open checkouts per enrollment", () => {
   it("at most MAX_OPEN_CHECKOUTS unfinished payments per course; retries and joins do not count", async () => {
     const saved = process.env.MAX_OPEN_CHECKOUTS;

@@ -1,4 +1,9 @@
-import { CHECKOUT_STATUSES, isOpenCheckoutStatus, nextCheckoutStatus } from "../../src/domain/checkoutStatus";
+import {
+  CHECKOUT_STATUSES,
+  isOpenCheckoutStatus,
+  isStaleCheckout,
+  nextCheckoutStatus,
+} from "../../src/domain/checkoutStatus";
 
 describe("checkout status transitions", () => {
   it("moves creating → pending → succeeded", () => {
@@ -22,5 +27,20 @@ describe("checkout status transitions", () => {
   });
   it("open = creating or pending", () => {
     expect(CHECKOUT_STATUSES.filter(isOpenCheckoutStatus)).toEqual(["creating", "pending"]);
+  });
+});
+
+describe("stale checkouts", () => {
+  it("a payable checkout for more than is owed is stale; one for at most the balance is not", () => {
+    for (const status of ["creating", "pending", "failed"] as const) {
+      expect(isStaleCheckout({ status, amount: 5000 }, 4000)).toBe(true);
+      expect(isStaleCheckout({ status, amount: 5000 }, 0)).toBe(true);
+      expect(isStaleCheckout({ status, amount: 4000 }, 4000)).toBe(false);
+      expect(isStaleCheckout({ status, amount: 1000 }, 4000)).toBe(false);
+    }
+  });
+  it("a final checkout is never stale (a succeeded payment is what lowered the balance)", () => {
+    for (const status of ["succeeded", "canceled"] as const)
+      expect(isStaleCheckout({ status, amount: 5000 }, 0)).toBe(false);
   });
 });

@@ -88,6 +88,11 @@ export const checkoutDocSchema = z.object({
    * fields are not maintained (read the checkout it names).
    */
   aliasOf: z.string().nullable().optional(),
+  /**
+   * On a remaining-balance checkout: the enrollment's earlier open checkout it replaced (the balance changed since
+   * that one was made). startPayment cancels that one at the provider before creating this one's payment.
+   */
+  replaces: z.string().nullable().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -33,8 +33,21 @@ export interface CreatedRefund {
   status: string;
 }
 
+export interface CancelPaymentParams {
+  paymentId: string;
+  idempotencyKey: string;
+}
+
+/**
+ * The outcome of a cancel: `canceled` (now, or earlier) or, when the payment can no longer be canceled because the
+ * customer already paid or the payment is being processed, `canceled: false` with the provider's status.
+ */
+export type CancelOutcome = { canceled: true } | { canceled: false; status: string };
+
 export interface PaymentProvider {
   readonly name: "stripe" | "local";
   createPayment(params: CreatePaymentParams): Promise<CreatedPayment>;
   createRefund(params: CreateRefundParams): Promise<CreatedRefund>;
+  /** Cancels a payment nobody should pay any more (a replaced or stale checkout's). Safe to repeat. */
+  cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome>;
 }

@@ -5,6 +5,8 @@
 import type Stripe from "stripe";
 import { ProviderError } from "../../shared/errors";
 import type {
+  CancelOutcome,
+  CancelPaymentParams,
   CreatePaymentParams,
   CreateRefundParams,
   CreatedPayment,
@@ -78,6 +80,32 @@ export class StripePaymentProvider implements PaymentProvider {
         { idempotencyKey: params.idempotencyKey },
       );
       return { refundId: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
+    } catch (error) {
+      throw toProviderError(error);
+    }
+  }
+
+  /**
+   * `paymentIntents.cancel`. Stripe refuses to cancel an intent that succeeded, is processing or was canceled
+   * already (`payment_intent_unexpected_state`); the intent's own status then says which.
+   */
+  async cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      await stripe.paymentIntents.cancel(
+        params.paymentId,
+        { cancellation_reason: "abandoned" },
+        { idempotencyKey: params.idempotencyKey },
+      );
+      return { canceled: true };
+    } catch (error) {
+      const code =
+        typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+      if (code !== "payment_intent_unexpected_state") throw toProviderError(error);
+    }
+    try {
+      const intent = await stripe.paymentIntents.retrieve(params.paymentId);
+      return intent.status === "canceled" ? { canceled: true } : { canceled: false, status: intent.status };
     } catch (error) {
       throw toProviderError(error);
     }

@@ -82,6 +82,13 @@ export function paymentFailedEvent(
   );
 }
 
+export function paymentCanceledEvent(
+  p: LocalPaymentView,
+  eventId = localEventId(p.id, "canceled"),
+): StripeEventJson {
+  return envelope(eventId, "payment_intent.canceled", paymentIntentObject(p, "canceled"));
+}
+
 /** A Stripe Refund object of payment `p`. */
 export function refundObject(p: LocalPaymentView, refund: LocalRefundView): Record<string, unknown> {
   return {

@@ -12,6 +12,7 @@ import { localPaymentRef, type LocalPaymentDoc } from "./documents";
 import {
   chargeRefundedEvent,
   disputeEvent,
+  paymentCanceledEvent,
   paymentFailedEvent,
   paymentSucceededEvent,
   refundEvent,
@@ -22,6 +23,8 @@ import {
   type StripeEventJson,
 } from "./localEvents";
 import type {
+  CancelOutcome,
+  CancelPaymentParams,
   CreatePaymentParams,
   CreateRefundParams,
   CreatedPayment,
@@ -136,6 +139,29 @@ export class LocalPaymentProvider implements PaymentProvider {
     return { refundId: result.refund.id, amount: result.refund.amount, status: result.refund.status };
   }
 
+  /**
+   * Like Stripe's `paymentIntents.cancel`: an unpaid payment becomes `canceled` (and `payment_intent.canceled` is
+   * sent); a paid one cannot be canceled. Repeating it changes nothing and sends nothing again.
+   */
+  async cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome> {
+    const ref = localPaymentRef(params.paymentId);
+    const result = await runTransaction(async (tx) => {
+      const doc = (await tx.get(ref)).data();
+      if (doc === undefined) throw new ProviderError("no such payment", false);
+      if (doc.status === "succeeded") return { outcome: { canceled: false, status: doc.status } as const };
+      if (doc.status === "canceled") return { outcome: { canceled: true } as const };
+      tx.update(ref, { status: "canceled" });
+      return { outcome: { canceled: true } as const, doc: { ...doc, status: "canceled" as const } };
+    });
+    if (result.doc !== undefined) {
+      const event = paymentCanceledEvent(localPaymentView(result.doc));
+      await this.send(event).catch((error: unknown) => {
+        logError("local provider: cancel event delivery failed", { paymentId: params.paymentId }, error);
+      });
+    }
+    return result.outcome;
+  }
+
   // ---- simulator actions (what the customer, the card network or the bank would do) ----
 
   async confirmPayment(paymentId: string): Promise<DeliveryResult> {
@@ -143,6 +169,8 @@ export class LocalPaymentProvider implements PaymentProvider {
     const doc = await runTransaction(async (tx) => {
       const current = (await tx.get(ref)).data();
       if (current === undefined) throw new ProviderError("no such payment", false);
+      // Stripe: a canceled payment intent can no longer be confirmed.
+      if (current.status === "canceled") throw new ProviderError("payment intent canceled", false);
       if (current.status !== "succeeded") tx.update(ref, { status: "succeeded" });
       return current;
     });
