@@ -1,13 +1,13 @@
 /** Admin money operations: manual payments (applied directly) and refunds (through the provider or directly). */
 import type { RecordManualPaymentResponse, RefundPaymentResponse } from "../api";
 import { manualPaymentLedgerId, manualRefundLedgerId, refundIdempotencyKey } from "../domain/ids";
-import { decideRefundAmount } from "../domain/money";
 import type { RecordManualPaymentInput, RefundPaymentInput } from "../schemas/callables";
 import { ProviderError, alreadyExists, failedPrecondition, notFound } from "../shared/errors";
 import { logInfo } from "../shared/log";
 import { refs } from "./firestore/refs";
 import { applyLedgerEntries, applyManualRefund } from "./ledgerService";
 import { getPaymentProvider } from "./payments";
+import { holdRefund, settleHold } from "./refundHoldService";
 
 /** Idempotent on `reference`: the ledger id is `manual_<reference>`. Reusing a reference for a different amount is refused. */
 export async function recordManualPayment(
@@ -86,35 +86,34 @@ export async function refundPayment(
   if (payment.source !== provider.name) {
     throw failedPrecondition("This payment belongs to a different payment provider.");
   }
-  const decision = decideRefundAmount(
-    input.amount,
-    payment.amount,
-    enrollment.refundedByPayment[input.paymentId] ?? 0,
-  );
+  const target = {
+    uid: input.uid,
+    courseId: input.courseId,
+    paymentId: input.paymentId,
+    requestedAmount: input.amount,
+    idempotencyKey,
+  };
+  // Held before the provider is asked: concurrent refunds of one payment cannot together exceed it.
+  const hold = await holdRefund(target);
+  if (hold.kind === "answered") return { ...hold.refund, applied: false };
+  if (hold.kind === "refused") throw failedPrecondition(`Refund not possible: ${hold.reason}.`);
   const refundParams = {
     paymentId: input.paymentId,
     amount: input.amount,
     idempotencyKey,
     metadata: { uid: input.uid, courseId: input.courseId },
   };
-  if (!decision.ok) {
-    // A retry of a refund whose webhook has already been applied finds nothing (or too little) left to refund.
-    // The provider answers a repeated idempotency key with the refund it made; for any other request it refuses
-    // too, and the answer stays failed-precondition.
-    const earlier = await provider.createRefund(refundParams).catch((error: unknown) => {
-      if (error instanceof ProviderError && !error.transient) return null;
-      throw error;
-    });
-    if (earlier === null) throw failedPrecondition(`Refund not possible: ${decision.reason}.`);
-    return { refundId: earlier.refundId, amount: earlier.amount, applied: false, status: earlier.status };
-  }
-  const refund = await provider.createRefund(refundParams).catch((error: unknown) => {
+  const refund = await provider.createRefund(refundParams).catch(async (error: unknown) => {
     // A permanent refusal (the provider's own bound, a charge it cannot refund) is the caller's to see, not a
-    // server fault; a transient one propagates as `unavailable` (retry the same requestId).
-    if (error instanceof ProviderError && !error.transient)
+    // server fault, and ends the hold; a transient one keeps it and propagates as `unavailable` (retry the same
+    // requestId: it finds its hold).
+    if (error instanceof ProviderError && !error.transient) {
+      await settleHold(target, "refused");
       throw failedPrecondition(`The payment provider refused this refund: ${error.message}.`);
+    }
     throw error;
   });
+  await settleHold(target, { refundId: refund.refundId, amount: refund.amount, status: refund.status });
   logInfo("provider refund created", {
     adminUid,
     uid: input.uid,

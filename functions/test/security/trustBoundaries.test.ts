@@ -8,6 +8,9 @@ import { firestore } from "../../src/shared/admin";
 import { expectsLivemode, webhookSecretValue } from "../../src/shared/config";
 import { handleWebhook } from "../../src/services/webhookService";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
+import type { LocalPaymentProvider } from "../../src/services/payments/local/localProvider";
+import type { PaymentProvider } from "../../src/services/payments/provider";
+import { ProviderError } from "../../src/shared/errors";
 import {
   chargeRefundedEvent,
   disputeEvent,
@@ -549,23 +552,93 @@ describe("open checkouts per enrollment", () => {
 });
 
 describe("refunds through the provider", () => {
-  it("a refund the provider refuses is failed-precondition with a clear message, not internal", async () => {
-    const provider = installLocalProvider({ refundStatus: "pending" });
-    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "alice-refund-1" });
+  async function paidPayment(provider = installLocalProvider(), requestId = "alice-refund-1") {
+    const started = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId });
     await provider.confirmPayment(started.paymentId);
-    const refund = (requestId: string) =>
-      call(refundPayment, ADMIN, {
-        uid: ALICE,
-        courseId: "c1",
-        paymentId: started.paymentId,
-        amount: 3000,
-        requestId,
-      });
-    // The first refund is pending at the provider: nothing moved yet, so the backend's own bound still allows 3000.
-    expect(await refund("refund-a-0001")).toMatchObject({ applied: false, status: "pending" });
-    const refused = await expectHttpsError(refund("refund-b-0001"), "failed-precondition");
-    expect(refused.message).toMatch(/refused this refund/);
+    return started.paymentId;
+  }
+  const refund = (paymentId: string, requestId: string, amount?: number) =>
+    call(refundPayment, ADMIN, {
+      uid: ALICE,
+      courseId: "c1",
+      paymentId,
+      requestId,
+      ...(amount === undefined ? {} : { amount }),
+    });
+  const providerRefunds = async (paymentId: string) =>
+    ((await readDoc(`localProvider/${paymentId}`))?.refunds as unknown[]).length;
+
+  /** The local provider, with createRefund replaced. */
+  function refundingWith(
+    base: LocalPaymentProvider,
+    createRefund: PaymentProvider["createRefund"],
+  ): PaymentProvider {
+    return {
+      name: base.name,
+      createPayment: (p) => base.createPayment(p),
+      cancelPayment: (p) => base.cancelPayment(p),
+      createRefund,
+    };
+  }
+
+  it("a refund the provider refuses is failed-precondition with a clear message, and holds nothing", async () => {
+    const provider = installLocalProvider();
+    const paymentId = await paidPayment(provider);
+    setPaymentProviderForTesting(
+      refundingWith(provider, () => Promise.reject(new ProviderError("charge_disputed", false))),
+    );
+    const refused = await expectHttpsError(refund(paymentId, "refund-no-0001", 3000), "failed-precondition");
+    expect(refused.message).toMatch(/refused this refund: charge_disputed/);
+    // Its hold ended: the whole payment can still be refunded.
+    setPaymentProviderForTesting(provider);
+    expect(await refund(paymentId, "refund-ok-0001")).toMatchObject({ amount: 5000, status: "succeeded" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, refundCount: 1 });
+  });
+
+  it("concurrent refunds cannot exceed the payment while the provider has recorded none of them", async () => {
+    const provider = installLocalProvider({ refundStatus: "pending" });
+    const paymentId = await paidPayment(provider);
+    const results = await Promise.allSettled(
+      ["refund-c-0001", "refund-c-0002", "refund-c-0003"].map((id) => refund(paymentId, id, 3000)),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results)
+      if (r.status === "rejected")
+        expect(String(r.reason)).toMatch(/Refund not possible: exceeds-refundable/);
+    // The backend refused them itself: the provider was asked once.
+    expect(await providerRefunds(paymentId)).toBe(1);
+    // What is left is still refundable, and not a cent more.
+    expect(await refund(paymentId, "refund-c-0004", 2000)).toMatchObject({ status: "pending" });
+    await expectHttpsError(refund(paymentId, "refund-c-0005", 1), "failed-precondition");
+    expect(await providerRefunds(paymentId)).toBe(2);
     expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 5000, refundCount: 0 });
+  });
+
+  it("a retry is answered from the record; a refund in the ledger counts once", async () => {
+    const provider = installLocalProvider();
+    const paymentId = await paidPayment(provider);
+    const first = await refund(paymentId, "refund-r-0001", 3000);
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 2000, refundCount: 1 });
+    // The webhook applied it; a retry gets the same refund and the provider is not asked again.
+    expect(await refund(paymentId, "refund-r-0001", 3000)).toEqual(first);
+    expect(await providerRefunds(paymentId)).toBe(1);
+    // Its hold is not counted on top of the ledger: the remaining 2000 can be refunded.
+    expect(await refund(paymentId, "refund-r-0002", 2000)).toMatchObject({ amount: 2000 });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, refundCount: 2 });
+  });
+
+  it("a provider timeout keeps the hold: other refunds cannot take its money, its retry completes it", async () => {
+    const provider = installLocalProvider();
+    const paymentId = await paidPayment(provider);
+    setPaymentProviderForTesting(
+      refundingWith(provider, () => Promise.reject(new ProviderError("timeout", true))),
+    );
+    await expectHttpsError(refund(paymentId, "refund-t-0001"), "unavailable");
+    setPaymentProviderForTesting(provider);
+    await expectHttpsError(refund(paymentId, "refund-t-0002", 1000), "failed-precondition");
+    expect(await refund(paymentId, "refund-t-0001")).toMatchObject({ amount: 5000, status: "succeeded" });
+    expect(await providerRefunds(paymentId)).toBe(1);
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
   });
 });
 

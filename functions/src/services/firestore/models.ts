@@ -135,6 +135,26 @@ export const rateLimitDocSchema = z.object({
 });
 export type RateLimitDoc = z.infer<typeof rateLimitDocSchema>;
 
+/**
+ * `refundHolds/{paymentId}` (server only): the provider refunds of one payment asked for but not yet in the ledger
+ * (see domain/refundHolds), keyed by a hash of the refund request's idempotency key.
+ */
+export const refundHoldDocSchema = z.object({
+  uid: z.string(),
+  courseId: z.string(),
+  holds: z.record(
+    z.string(),
+    z.object({ amount: cents.positive(), refundId: z.string().nullable(), heldAtMs: z.int().nonnegative() }),
+  ),
+  /** The provider's answer to each refund request (same key), so a retry is answered without asking again. */
+  answered: z.record(
+    z.string(),
+    z.object({ refundId: z.string(), amount: cents.positive(), status: z.string() }),
+  ),
+  updatedAt: timestamp,
+});
+export type RefundHoldDoc = z.infer<typeof refundHoldDocSchema>;
+
 /** Who recorded a manual ledger entry (server only; students read their ledger, never an admin's uid). */
 export const adminAuditDocSchema = z.object({
   action: z.enum(["manual-payment", "manual-refund"]),

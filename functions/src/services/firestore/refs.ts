@@ -23,6 +23,7 @@ import {
   enrollmentDocSchema,
   ledgerEntryDocSchema,
   rateLimitDocSchema,
+  refundHoldDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type AdminAuditDoc,
@@ -33,6 +34,7 @@ import {
   type EnrollmentDoc,
   type LedgerEntryDoc,
   type RateLimitDoc,
+  type RefundHoldDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -79,6 +81,7 @@ const converters = {
   triggerEvent: converter<TriggerEventDoc>(triggerEventDocSchema),
   rateLimit: converter<RateLimitDoc>(rateLimitDocSchema),
   adminAudit: converter<AdminAuditDoc>(adminAuditDocSchema),
+  refundHold: converter<RefundHoldDoc>(refundHoldDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -97,6 +100,8 @@ export const COLLECTIONS = {
   rateLimits: "rateLimits",
   /** Who recorded each manual ledger entry (server only). */
   adminAudit: "adminAudit",
+  /** Provider refunds asked for but not yet in the ledger, per payment (server only). */
+  refundHolds: "refundHolds",
 } as const;
 
 export const refs = {
@@ -137,6 +142,9 @@ export const refs = {
       .collection(COLLECTIONS.adminAudit)
       .doc(`audit_${shortHash(JSON.stringify([uid, courseId, entryId]), 40)}`)
       .withConverter(converters.adminAudit),
+  /** `refundHolds/{paymentId}`: the in-flight provider refunds of one payment. */
+  refundHold: (paymentId: string): DocumentReference<RefundHoldDoc> =>
+    firestore().collection(COLLECTIONS.refundHolds).doc(paymentId).withConverter(converters.refundHold),
   /** `rateLimits/{action}_{uid}`: the current window of one user's rate-limited action. */
   rateLimit: (action: string, uid: string): DocumentReference<RateLimitDoc> =>
     firestore()

@@ -33,6 +33,7 @@ export const PATHS = {
   triggerEvent: "triggerEvents/enrollment-write-1",
   adminAudit: "adminAudit/audit_1",
   rateLimit: `rateLimits/startPayment_${OWNER_UID}`,
+  refundHold: "refundHolds/pi_alice_1",
   localProviderPayment: "localProvider/pi_alice_1",
   undeclaredCollection: "notes/n1",
   undeclaredUserSubcollection: `users/${OWNER_UID}/settings/preferences`,
@@ -98,6 +99,13 @@ export const SEED: Readonly<Record<string, DocumentData>> = {
     createdAt: UPDATED,
   },
   [PATHS.rateLimit]: { windowStartMs: 1, count: 1, expireAt: EXPIRES },
+  [PATHS.refundHold]: {
+    uid: OWNER_UID,
+    courseId: PUBLISHED_COURSE,
+    holds: { h_1: { amount: 500, refundId: null, heldAtMs: 1 } },
+    answered: {},
+    updatedAt: UPDATED,
+  },
   [PATHS.localProviderPayment]: {
     id: "pi_alice_1",
     chargeId: "ch_alice_1",

@@ -185,6 +185,14 @@ export const TARGETS = {
     create: { path: "rateLimits/startPayment_forged", data: { windowStartMs: 0, count: 0 } },
     update: { count: 0 },
   },
+  refundHold: {
+    label: "refundHolds",
+    doc: PATHS.refundHold,
+    list: { path: "refundHolds" },
+    listReturns: [PATHS.refundHold],
+    create: { path: "refundHolds/pi_forged", data: { uid: "someone", holds: {} } },
+    update: { holds: {} },
+  },
   localProvider: {
     label: "localProvider",
     doc: PATHS.localProviderPayment,
@@ -280,6 +288,11 @@ export const POLICY: readonly PolicyRow[] = [
   ["rateLimit",                   "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["rateLimit",                   "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["rateLimit",                   "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["refundHold",                  "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundHold",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundHold",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundHold",                  "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["localProvider",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],

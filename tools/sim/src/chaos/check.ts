@@ -30,7 +30,14 @@ export interface CheckResult {
   lost: number;
   /** Unexpected ledger entries + enrollments whose amountPaid is above their ledger sum. */
   doubled: number;
-  counts: { enrollments: number; ledgerEntries: number; deadLetters: number; webhookEvents: number };
+  counts: {
+    enrollments: number;
+    ledgerEntries: number;
+    deadLetters: number;
+    webhookEvents: number;
+    /** Checkouts startPayment canceled (replaced, or for more than was owed by the time of a retry). */
+    canceledCheckouts: number;
+  };
 }
 
 const ENROLLMENT_PATH = /^users\/([^/]+)\/courses\/([^/]+)$/;
@@ -71,6 +78,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
     ledgers.set(key, entries);
   }
   const checkouts = byId(checkoutSnap.docs);
+  const providerPayments = byId(providerSnap.docs);
 
   // ---- every enrollment ----
   const keys = [
@@ -167,10 +175,27 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       );
     }
     const want = expected.checkoutStatus.get(id) ?? "pending";
-    if (c.status !== want) fail(`checkouts/${id}.status = ${String(c.status)}, expected ${want}`);
+    // startPayment cancels a checkout nobody should pay any more (replaced, or for more than is owed now): allowed
+    // for one whose payment never succeeded, and only together with its provider payment.
+    const canceledAtProvider = providerPayments.get(returned.paymentId)?.status === "canceled";
+    if (c.status === "canceled" && want !== "succeeded") {
+      if (!canceledAtProvider) fail(`checkouts/${id} is canceled, its provider payment is not`);
+    } else if (c.status !== want) {
+      fail(`checkouts/${id}.status = ${String(c.status)}, expected ${want}`);
+    } else if (canceledAtProvider) {
+      fail(`checkouts/${id} is ${String(c.status)}, its provider payment is canceled`);
+    }
   }
   for (const [id, c] of [...checkouts].sort(([a], [b]) => a.localeCompare(b))) {
     if (input.checkouts.has(id)) continue;
+    // Canceled before it was handed out (it replaced a balance payment that turned out paid, or its own retry
+    // found it for more than was owed by then): never payable, so never returned.
+    if (c.status === "canceled" && typeof c.aliasOf !== "string") {
+      const paymentId = c.providerPaymentId;
+      if (typeof paymentId === "string" && providerPayments.get(paymentId)?.status !== "canceled")
+        fail(`checkouts/${id} is canceled, its provider payment ${paymentId} is not`);
+      continue;
+    }
     // A request that joined another tab's open checkout is recorded as an alias of it (requestId → checkout).
     const joined = typeof c.aliasOf === "string" ? input.checkouts.get(c.aliasOf) : undefined;
     if (joined === undefined) fail(`checkouts/${id} exists but no startPayment call returned it`);
@@ -179,11 +204,10 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
     }
   }
   const paymentIds = new Set([...input.checkouts.values()].map((c) => c.paymentId));
-  for (const doc of providerSnap.docs) {
-    if (!paymentIds.has(doc.id)) fail(`localProvider/${doc.id}: a provider payment no checkout returned`);
-  }
-  if (providerSnap.size !== paymentIds.size) {
-    fail(`${providerSnap.size} provider payments for ${paymentIds.size} distinct returned payments`);
+  for (const [id, payment] of providerPayments) {
+    // A payment created for a checkout that was canceled meanwhile is canceled too and never handed out.
+    if (!paymentIds.has(id) && payment.status !== "canceled")
+      fail(`localProvider/${id}: a provider payment no checkout returned`);
   }
 
   return {
@@ -195,6 +219,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       ledgerEntries: ledgerSnap.size,
       deadLetters: dead.size,
       webhookEvents: events.size,
+      canceledCheckouts: [...checkouts.values()].filter((c) => c.status === "canceled").length,
     },
   };
 }

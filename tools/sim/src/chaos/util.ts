@@ -45,6 +45,19 @@ export async function readDoc(stack: Stack, path: string): Promise<Record<string
 }
 
 /** A stored or event field read as a string ("" when it is not one). */
+/** Updates a document (retried like readDoc: faults may be injected while it runs). */
+export async function updateDoc(stack: Stack, path: string, data: Record<string, unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await stack.db.doc(path).update(data);
+      return;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+      await sleep(20);
+    }
+  }
+}
+
 export function str(value: unknown): string {
   return typeof value === "string" ? value : "";
 }

@@ -54,7 +54,7 @@ export interface QuerySnapLike {
 export interface FirestoreLike {
   collection(path: string): { get(): Promise<QuerySnapLike> };
   collectionGroup(id: string): { get(): Promise<QuerySnapLike> };
-  doc(path: string): { get(): Promise<DocSnapLike> };
+  doc(path: string): { get(): Promise<DocSnapLike>; update(data: Record<string, unknown>): Promise<unknown> };
 }
 
 interface AdminAppModule {
