@@ -3,7 +3,7 @@
  * through the browser-tests web server, /__/config.json with the stack's emulator addresses and demo users, and
  * two endpoints that play the customer's card at the local payment provider (the same confirm/fail path as
  * `npm start`'s stdin commands: stack.confirmPayment / stack.failPayment sign the event and post it to the
- * webhook). Used by `npm start` (tools/local-stack/start.mjs) and by the browser tests.
+ * webhook), plus the App Check token the page's App Check provider fetches (an emulator-only token). Used by `npm start` (tools/local-stack/start.mjs) and by the browser tests.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -34,6 +34,7 @@ export function demoConfig(stack) {
   return {
     projectId: stack.projectId,
     apiKey: "demo-api-key",
+    appId: stack.appId,
     authEmulatorUrl: stack.urls.auth,
     firestore: { host, port: Number(port) },
     functions: {
@@ -62,6 +63,8 @@ export async function startDemoServer(stack, { host = "127.0.0.1", port = DEFAUL
     api: {
       confirmPayment: (body) => webhookReply(stack.confirmPayment(paymentIdOf(body))),
       failPayment: (body) => webhookReply(stack.failPayment(paymentIdOf(body))),
+      // The page's App Check provider asks here (see public/common.js).
+      appCheckToken: async () => stack.appCheckToken(),
     },
   });
 }

@@ -43,6 +43,8 @@ export const DEMO = Object.freeze({
   }),
   student: Object.freeze({ email: "student@example.com", password: "student-password" }),
   admin: Object.freeze({ email: "admin@example.com", password: "admin-password" }),
+  /** The web app's Firebase app id, as App Check tokens name it (`sub`). */
+  appId: "1:000000000000:web:0000000000000000",
 });
 
 const READY_LINE = "All emulators ready";
@@ -409,9 +411,19 @@ export async function startLocalStack({
       path.join(FUNCTIONS_DIR, "lib/services/payments/local/localProvider.js"),
     );
 
-    const callFunction = async (name, data, token) => {
+    // Every callable enforces App Check. The functions emulator decodes App Check tokens without verifying them,
+    // so the stack mints unsigned ones (the test kit's); deployed functions would refuse them.
+    const { emulatorAppCheckToken } = requireBuilt(path.join(FUNCTIONS_DIR, "lib/testing/kit.js"));
+    const appCheckToken = () => ({
+      token: emulatorAppCheckToken(projectId, DEMO.appId),
+      expireTimeMillis: Date.now() + 3_600_000,
+    });
+
+    /** POSTs a callable request; `appCheck: false` leaves the App Check token out. */
+    const callFunction = async (name, data, token, { appCheck = true } = {}) => {
       const headers = { "content-type": "application/json" };
       if (token !== undefined) headers.authorization = `Bearer ${token}`;
+      if (appCheck) headers["x-firebase-appcheck"] = appCheckToken().token;
       const { status, body } = await fetchJson(`${functionsBase}/${name}`, {
         method: "POST",
         headers,
@@ -494,6 +506,7 @@ export async function startLocalStack({
     let stopping;
     return {
       projectId,
+      appId: DEMO.appId,
       urls: {
         firestore: firestoreServer.address,
         functions: functionsBase,
@@ -510,6 +523,7 @@ export async function startLocalStack({
       db,
       firestoreServer,
       callFunction,
+      appCheckToken,
       postWebhook,
       confirmPayment,
       failPayment,

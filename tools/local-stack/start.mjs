@@ -71,7 +71,8 @@ function printUsage(stack, demo) {
   const exportFile = path.join(os.tmpdir(), `local-stack-${stack.projectId}.json`);
   const callable = (name, token, data) =>
     `curl -s -X POST ${urls.callable(name)} -H 'content-type: application/json' ` +
-    `-H "authorization: Bearer $${token}" -d '${JSON.stringify({ data })}'`;
+    `-H "authorization: Bearer $${token}" -H "x-firebase-appcheck: $APP_CHECK_TOKEN" ` +
+    `-d '${JSON.stringify({ data })}'`;
   const lines = [
     "",
     "Local stack is up (project " + stack.projectId + ").",
@@ -90,6 +91,10 @@ function printUsage(stack, demo) {
     "Paste into another shell:",
     `  export STUDENT_TOKEN=${stack.tokens.student}`,
     `  export ADMIN_TOKEN=${stack.tokens.admin}`,
+    `  export APP_CHECK_TOKEN=${stack.appCheckToken().token}`,
+    "",
+    "Every callable enforces App Check: a call without x-firebase-appcheck answers 401 UNAUTHENTICATED. The",
+    "App Check token above is unsigned (valid for 1 hour): only the functions emulator accepts it.",
     "",
     "Courses: demo-course (4900 usd, published), free-course (free, published).",
     "",
@@ -113,7 +118,7 @@ function printUsage(stack, demo) {
     "Confirm a local payment (what the customer's card would do): type here",
     "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook",
     "  fail <paymentId>        sends a signed payment_intent.payment_failed",
-    "  tokens                  prints fresh ID tokens",
+    "  tokens                  prints fresh ID and App Check tokens",
     "A new token from another shell:",
     `  curl -s -X POST '${urls.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=fake' ` +
       `-H 'content-type: application/json' -d '{"email":"${users.student.email}","password":"${users.student.password}","returnSecureToken":true}'`,
@@ -178,7 +183,10 @@ async function main() {
     else if (command === "fail" && arg) void report(stack.failPayment(arg));
     else if (command === "tokens") {
       void Promise.all([stack.signIn(DEMO.student), stack.signIn(DEMO.admin)]).then(([s, a]) => {
-        console.log(`export STUDENT_TOKEN=${s.idToken}\nexport ADMIN_TOKEN=${a.idToken}`);
+        console.log(
+          `export STUDENT_TOKEN=${s.idToken}\nexport ADMIN_TOKEN=${a.idToken}\n` +
+            `export APP_CHECK_TOKEN=${stack.appCheckToken().token}`,
+        );
       });
     } else if (command) {
       console.log("commands: confirm <paymentId> | fail <paymentId> | tokens   (Ctrl-C stops)");

@@ -43,6 +43,18 @@ export function webhookSecretValue(): string | undefined {
 }
 
 /**
+ * Whether every callable refuses a request without a valid App Check token (`unauthenticated`, before any handler
+ * code runs): the environment variable ENFORCE_APP_CHECK, `true` (default) or `false` (only while a project's apps
+ * are not registered with App Check yet). Read when the functions are loaded (it is a function option), from
+ * functions/.env.<project> like the others.
+ */
+export function appCheckEnforced(): boolean {
+  const value = process.env.ENFORCE_APP_CHECK?.trim() || "true";
+  if (value !== "true" && value !== "false") throw new Error("ENFORCE_APP_CHECK must be 'true' or 'false'");
+  return value === "true";
+}
+
+/**
  * startPayment's per-user rate limit: at most START_PAYMENT_LIMIT new checkouts (default 10) per
  * START_PAYMENT_WINDOW_SECONDS (default 60) per user. Retries of a requestId and joins of an open checkout are free.
  * Stripe's rate limit is per account: without this, one user could throttle everyone's payments. Environment

@@ -1,6 +1,6 @@
 /**
  * The one wrapper every callable goes through:
- *   auth check → (admin check) → hostile-key check → zod parse → handler → error mapping.
+ *   (App Check, enforced by firebase-functions before this code runs; see config.appCheckEnforced) → auth check → (admin check) → hostile-key check → zod parse → handler → error mapping.
  * ZodError → `invalid-argument` listing the offending field paths (no values, no internals);
  * AppError → its own code and message; transient infrastructure errors → `unavailable` (the call is
  * idempotent, so retrying is safe); anything else → logged with ids and answered `internal` with a generic
@@ -13,7 +13,7 @@ import type { z } from "zod";
 import { isUid } from "../domain/ids";
 import { hasForbiddenKeys } from "./inputGuards";
 import { isAdminToken } from "./auth";
-import { REGION } from "./config";
+import { REGION, appCheckEnforced } from "./config";
 import { AppError, CorruptDataError, isTransientError, isUnknownCommitOutcome } from "./errors";
 import { logError, logWarn } from "./log";
 
@@ -103,5 +103,8 @@ export async function runCallable<S extends z.ZodType, R>(
 export function validatedOnCall<S extends z.ZodType, R>(
   spec: CallableSpec<S, R>,
 ): CallableFunction<unknown, Promise<R>> {
-  return onCall({ region: REGION, secrets: spec.secrets ?? [] }, (request) => runCallable(spec, request));
+  return onCall(
+    { region: REGION, secrets: spec.secrets ?? [], enforceAppCheck: appCheckEnforced() },
+    (request) => runCallable(spec, request),
+  );
 }

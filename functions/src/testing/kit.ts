@@ -38,6 +38,49 @@ export function callableRequest(caller: Caller | null, data: unknown): CallableR
   };
 }
 
+/** base64url of a JSON value (a JWT segment). */
+function jwtSegment(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), "utf8").toString("base64url");
+}
+
+/**
+ * An unsigned App Check token for `appId` (a JWT with `alg: none`), valid for an hour: what the local stack and the
+ * tests send as `X-Firebase-AppCheck`. Only an emulator accepts it: the functions emulator decodes App Check tokens
+ * without verifying them (as it does ID tokens), while deployed functions verify the signature against App Check's
+ * keys and refuse it. It stands in for the App Check debug-token exchange, which needs Google's App Check server.
+ */
+export function emulatorAppCheckToken(projectId: string, appId: string, nowMs = Date.now()): string {
+  const iat = Math.floor(nowMs / 1000);
+  const payload = {
+    iss: `https://firebaseappcheck.googleapis.com/${projectId}`,
+    sub: appId,
+    aud: [`projects/${projectId}`],
+    iat,
+    exp: iat + 3600,
+  };
+  return `${jwtSegment({ alg: "none", typ: "JWT" })}.${jwtSegment(payload)}.`;
+}
+
+/**
+ * An unsigned Firebase ID token for `uid`, as the Auth emulator issues them: firebase-admin accepts it only while
+ * FIREBASE_AUTH_EMULATOR_HOST is set. For tests that send callables real HTTP requests.
+ */
+export function emulatorIdToken(projectId: string, caller: Caller, nowMs = Date.now()): string {
+  const iat = Math.floor(nowMs / 1000);
+  const payload = {
+    iss: `https://securetoken.google.com/${projectId}`,
+    aud: projectId,
+    auth_time: iat,
+    user_id: caller.uid,
+    sub: caller.uid,
+    iat,
+    exp: iat + 3600,
+    firebase: { identities: {}, sign_in_provider: "custom" },
+    ...(caller.admin === true ? { admin: true } : {}),
+  };
+  return `${jwtSegment({ alg: "none", typ: "JWT" })}.${jwtSegment(payload)}.`;
+}
+
 /** A v2 `onRequest` function: an Express-style `(req, res)` handler. */
 export type RequestHandlerLike = (req: unknown, res: unknown) => Promise<void> | void;
 
@@ -70,10 +113,17 @@ export async function invokeRequestHandler(
     headersSent = true;
     return res;
   };
+  const responseHeaders = new Map<string, unknown>();
+  const setHeader = (name: string, value: unknown) => {
+    responseHeaders.set(name.toLowerCase(), value);
+    return res;
+  };
   const res = {
     get headersSent(): boolean {
       return headersSent;
     },
+    // What the CORS middleware in front of a callable uses.
+    getHeader: (name: string): unknown => responseHeaders.get(name.toLowerCase()),
     status(code: number) {
       reply.status = code;
       return res;
@@ -81,8 +131,8 @@ export async function invokeRequestHandler(
     json: answer,
     send: answer,
     end: () => answer(reply.body),
-    set: () => res,
-    setHeader: () => res,
+    set: setHeader,
+    setHeader,
     on: () => res,
   };
   const headers = Object.fromEntries(

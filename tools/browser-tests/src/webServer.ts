@@ -3,7 +3,7 @@
  * from node_modules (the `firebase` package ships the CDN files, e.g. firebase-firestore.js, which import
  * firebase-app.js by its gstatic URL: those URLs are rewritten to this server at serve time), the client
  * package's ESM build, and one or more site folders. Every HTML page gets an import map, so pages import
- * `firebase/app`, `firebase/firestore`, `firebase/firestore/lite`, `firebase/auth`, `firebase/functions` and
+ * `firebase/app`, `firebase/app-check`, `firebase/firestore`, `firebase/firestore/lite`, `firebase/auth`, `firebase/functions` and
  * `@course-payments/client` by their package names, as a bundled app would.
  *
  *   /__/firebase/<file>.js    node_modules/firebase/<file>.js (gstatic imports rewritten)
@@ -29,6 +29,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 export const IMPORT_MAP = Object.freeze({
   imports: {
     "firebase/app": "/__/firebase/firebase-app.js",
+    "firebase/app-check": "/__/firebase/firebase-app-check.js",
     "firebase/auth": "/__/firebase/firebase-auth.js",
     "firebase/firestore": "/__/firebase/firebase-firestore.js",
     "firebase/firestore/lite": "/__/firebase/firebase-firestore-lite.js",

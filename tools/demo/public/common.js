@@ -1,6 +1,7 @@
 // What both pages share: connecting the Firebase web SDK to the local stack, the typed callables client, sign-in,
 // money formatting and the messages shown for errors.
 import { initializeApp } from "firebase/app";
+import { CustomProvider, initializeAppCheck } from "firebase/app-check";
 import {
   connectAuthEmulator,
   getAuth,
@@ -15,7 +16,20 @@ import { createCoursePaymentsClient } from "@course-payments/client";
 /** The Firebase app, pointed at the emulators whose addresses the demo server publishes in /__/config.json. */
 export async function connect() {
   const config = await (await fetch("/__/config.json")).json();
-  const app = initializeApp({ projectId: config.projectId, apiKey: config.apiKey });
+  const app = initializeApp({ projectId: config.projectId, apiKey: config.apiKey, appId: config.appId });
+  // Every callable enforces App Check. A production app uses reCAPTCHA Enterprise (or the App Check debug token,
+  // which Google's App Check server exchanges); offline there is no App Check server, so the demo's provider fetches
+  // an unsigned token from the demo server that only the functions emulator accepts.
+  initializeAppCheck(app, {
+    provider: new CustomProvider({
+      getToken: async () => {
+        const reply = await fetch("/__/api/appCheckToken", { method: "POST", body: "{}" });
+        if (!reply.ok) throw new Error(`App Check token: HTTP ${reply.status}`);
+        return reply.json();
+      },
+    }),
+    isTokenAutoRefreshEnabled: true,
+  });
   const auth = getAuth(app);
   connectAuthEmulator(auth, config.authEmulatorUrl, { disableWarnings: true });
   const db = getFirestore(app);

@@ -73,6 +73,17 @@ test("a callable without a token answers UNAUTHENTICATED", async () => {
   assert.equal(reply.error?.status, "UNAUTHENTICATED");
 });
 
+test("a signed-in user's callable without an App Check token answers UNAUTHENTICATED and changes nothing", async () => {
+  const courseId = DEMO.course.courseId;
+  const reply = await stack.callFunction("enrollInCourse", { courseId }, stack.tokens.admin, {
+    appCheck: false,
+  });
+  assert.equal(reply.status, 401);
+  assert.equal(reply.error?.status, "UNAUTHENTICATED");
+  const enrollment = await stack.db.doc(`users/${stack.users.admin.uid}/courses/${courseId}`).get();
+  assert.equal(enrollment.exists, false);
+});
+
 test("the webhook answers 400 to a bad signature", async () => {
   const rawBody = JSON.stringify({ id: "evt_forged", object: "event", type: "payment_intent.succeeded" });
   const t = Math.floor(Date.now() / 1000);

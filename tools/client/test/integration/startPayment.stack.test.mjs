@@ -18,6 +18,7 @@ import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { deleteApp, initializeApp } from "firebase/app";
+import { CustomProvider, initializeAppCheck } from "firebase/app-check";
 import {
   connectAuthEmulator,
   createUserWithEmailAndPassword,
@@ -71,10 +72,17 @@ function buildsAreStale() {
   });
 }
 
-/** A Firebase app signed in as one user, its Functions pointed at the emulator. */
+/**
+ * A Firebase app signed in as one user, its Functions pointed at the emulator; App Check (enforced by every
+ * callable) gets the stack's emulator-only token, as the demo app does.
+ */
 async function signedInApp(signIn) {
-  const app = initializeApp({ projectId: stack.projectId, apiKey: "demo-api-key" }, `app-${randomUUID()}`);
+  const app = initializeApp(
+    { projectId: stack.projectId, apiKey: "demo-api-key", appId: stack.appId },
+    `app-${randomUUID()}`,
+  );
   apps.push(app);
+  initializeAppCheck(app, { provider: new CustomProvider({ getToken: async () => stack.appCheckToken() }) });
   const auth = getAuth(app);
   connectAuthEmulator(auth, stack.urls.auth, { disableWarnings: true });
   const functions = getFunctions(app, "us-central1");
