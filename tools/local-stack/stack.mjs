@@ -4,8 +4,10 @@
  *
  * Nothing secret is written into the repository. The CLI runs against a throwaway project directory in the OS
  * temp dir: a generated firebase.json (the requested ports) and a `functions/` folder whose `lib` and
- * `node_modules` are symlinks to the real ones, plus a `.secret.local` holding a random webhook secret for this
- * run only and a `.env.local` selecting the local payment provider. The temp directory is removed on stop().
+ * `node_modules` are symlinks to the real ones, plus a `.secret.local` holding the webhook secret (STRIPE_WEBHOOK_SECRET
+ * from the environment, else a random one for this run) and a `.env.local` selecting the payment provider (the
+ * offline local one, or Stripe test mode with an sk_test_ STRIPE_SECRET_KEY; see providerSettings). The temp
+ * directory is removed on stop().
  */
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -117,11 +119,45 @@ function dotenv(entries) {
 }
 
 /**
- * The throwaway project directory the CLI runs in. Returns its path and the generated webhook secret.
+ * How the stack's functions talk to a payment provider, from the environment it is started in:
+ *
+ *   STRIPE_WEBHOOK_SECRET  the webhook signing secret (e.g. the `whsec_…` that `stripe listen` prints, or one of
+ *                          your own to sign events by hand); unset or blank: a random one for this run.
+ *   STRIPE_SECRET_KEY      an `sk_test_…` key: startPayment and refundPayment use Stripe's test mode for real
+ *                          (network needed) instead of the offline local provider. Live keys are refused.
+ *
+ * Returns the dotenv contents of the run's `.secret.local` and `.env.local`, and what was chosen.
+ */
+export function providerSettings(env = process.env, webhookUrl = "") {
+  const given = env.STRIPE_WEBHOOK_SECRET?.trim();
+  const webhookSecret =
+    given === undefined || given === "" ? `whsec_local_${randomBytes(24).toString("hex")}` : given;
+  const secretKey = env.STRIPE_SECRET_KEY?.trim() ?? "";
+  if (secretKey !== "" && !secretKey.startsWith("sk_test_") && !secretKey.startsWith("rk_test_")) {
+    throw new Error("the local stack only uses Stripe test-mode keys (sk_test_… or rk_test_…)");
+  }
+  const provider = secretKey === "" ? "local" : "stripe";
+  return {
+    provider,
+    webhookSecret,
+    webhookSecretSource: given === undefined || given === "" ? "generated" : "STRIPE_WEBHOOK_SECRET",
+    secretFile: {
+      STRIPE_WEBHOOK_SECRET: webhookSecret,
+      STRIPE_SECRET_KEY: secretKey || "sk_test_local_unused",
+    },
+    envFile:
+      provider === "local"
+        ? { PAYMENT_PROVIDER: "local", LOCAL_PROVIDER_WEBHOOK_URL: webhookUrl }
+        : { PAYMENT_PROVIDER: "stripe", STRIPE_MODE: "test" },
+  };
+}
+
+/**
+ * The throwaway project directory the CLI runs in. Returns its path and the provider settings (webhook secret).
  * The real functions/.env and .env.<projectId> are copied (so other params keep their values); our
  * .env.local takes precedence over both in the emulator.
  */
-async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl }) {
+async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl, providerEnv }) {
   // A short name: the CLI puts its runtimes' unix sockets (fire_emu_<16 hex>.sock) in TMPDIR, which we point
   // inside this directory so stop() removes them too, and socket paths are limited to ~104 characters.
   const dir = await mkdtemp(path.join(os.tmpdir(), "cp-stack-"));
@@ -137,16 +173,9 @@ async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUr
       if (error.code !== "ENOENT") throw error;
     });
   }
-  const webhookSecret = `whsec_local_${randomBytes(24).toString("hex")}`;
-  await writeFile(
-    path.join(functionsDir, ".secret.local"),
-    dotenv({ STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_SECRET_KEY: "sk_test_local_unused" }),
-    { mode: 0o600 },
-  );
-  await writeFile(
-    path.join(functionsDir, ".env.local"),
-    dotenv({ PAYMENT_PROVIDER: "local", LOCAL_PROVIDER_WEBHOOK_URL: webhookUrl }),
-  );
+  const settings = providerSettings(providerEnv, webhookUrl);
+  await writeFile(path.join(functionsDir, ".secret.local"), dotenv(settings.secretFile), { mode: 0o600 });
+  await writeFile(path.join(functionsDir, ".env.local"), dotenv(settings.envFile));
   // The runtime comes from the real firebase.json, so the emulator runs what a deploy would.
   const { functions: deployed } = JSON.parse(await readFile(path.join(REPO_ROOT, "firebase.json"), "utf8"));
   const firebaseJson = {
@@ -166,7 +195,7 @@ async function prepareProjectDir({ projectId, functionsPort, authPort, webhookUr
     },
   };
   await writeFile(path.join(dir, "firebase.json"), JSON.stringify(firebaseJson, null, 2));
-  return { dir, webhookSecret };
+  return { dir, ...settings };
 }
 
 /** Spawns `firebase emulators:start` in its own process group and resolves once it reports ready. */
@@ -306,6 +335,8 @@ export async function startLocalStack({
   build = true,
   firestoreLogLevel = "silent",
   handleSignals = true,
+  /** Where STRIPE_WEBHOOK_SECRET and STRIPE_SECRET_KEY are read from (see providerSettings). */
+  providerEnv = process.env,
 } = {}) {
   if (!projectId.startsWith("demo-")) throw new Error("the local stack only runs demo- projects");
   // The CLI needs concrete ports: 0 means "any free one" for them too.
@@ -361,7 +392,7 @@ export async function startLocalStack({
     const db = new Firestore({ projectId, host: firestoreServer.address, ssl: false });
     cleanups.push(() => db.terminate());
 
-    const project = await prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl });
+    const project = await prepareProjectDir({ projectId, functionsPort, authPort, webhookUrl, providerEnv });
     cleanups.push(() => rm(project.dir, { recursive: true, force: true }));
 
     const emulators = spawnEmulators({
@@ -507,6 +538,11 @@ export async function startLocalStack({
     return {
       projectId,
       appId: DEMO.appId,
+      /** The webhook signing secret of this run, and where it came from ("STRIPE_WEBHOOK_SECRET" or "generated"). */
+      webhookSecret: project.webhookSecret,
+      webhookSecretSource: project.webhookSecretSource,
+      /** "local" (offline) or "stripe" (Stripe test mode, when STRIPE_SECRET_KEY is an sk_test_ key). */
+      provider: project.provider,
       urls: {
         firestore: firestoreServer.address,
         functions: functionsBase,

@@ -6,7 +6,9 @@
  * (`confirm <paymentId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
  *
  * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT, DEMO_PORT override the ports (checked before the build);
- * LOCAL_STACK_SKIP_BUILD=1 skips the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output.
+ * STRIPE_WEBHOOK_SECRET chooses the webhook signing secret (else one is generated and printed); STRIPE_SECRET_KEY
+ * (sk_test_… only) switches from the offline local provider to Stripe test mode; LOCAL_STACK_SKIP_BUILD=1 skips
+ * the build; LOCAL_STACK_VERBOSE=1 prints the emulators' output.
  */
 import net from "node:net";
 import os from "node:os";
@@ -81,6 +83,20 @@ function printUsage(stack, demo) {
     `  Functions emulator           ${urls.functions}/<name>`,
     `  Auth emulator                FIREBASE_AUTH_EMULATOR_HOST=${urls.auth.replace("http://", "")}`,
     `  Payment webhook              ${urls.webhook}`,
+    `  Webhook signing secret       ${stack.webhookSecret}   (${
+      stack.webhookSecretSource === "generated"
+        ? "generated for this run; set STRIPE_WEBHOOK_SECRET to choose it"
+        : "from STRIPE_WEBHOOK_SECRET"
+    })`,
+    `  Payment provider             ${
+      stack.provider === "local"
+        ? "local (offline; set STRIPE_SECRET_KEY=sk_test_… for Stripe test mode)"
+        : "Stripe test mode (STRIPE_SECRET_KEY)"
+    }`,
+    "",
+    "Forward Stripe's test-mode events here with the Stripe CLI (start this stack with the whsec_… it prints as",
+    "STRIPE_WEBHOOK_SECRET):",
+    `  stripe listen --forward-to ${urls.webhook}`,
     "",
     `Demo web app (open in a browser): student ${demo.url}/   admin ${demo.url}/admin.html`,
     "",

@@ -1,5 +1,5 @@
 import { onRequest } from "firebase-functions/v2/https";
-import { expectsLivemode, REGION, stripeWebhookSecret, webhookSecretValue } from "../shared/config";
+import { expectsLivemode, REGION, stripeWebhookSecret, webhookSecrets } from "../shared/config";
 
 /** Stripe-format webhook: signature first, then exactly-once application (see services/webhookService). */
 export const paymentWebhook = onRequest(
@@ -12,7 +12,7 @@ export const paymentWebhook = onRequest(
     const source = paymentProviderSource();
     const result = await handleWebhook(
       { method: req.method, rawBody: req.rawBody, signature: req.headers["stripe-signature"] },
-      { secret: webhookSecretValue(), source, livemode: expectsLivemode(source) },
+      { secrets: webhookSecrets(), source, livemode: expectsLivemode(source) },
     );
     res.status(result.status).json(result.body);
   },

@@ -27,6 +27,41 @@ export function isHandledEventType(type: string): type is HandledEventType {
 
 const amountSchema = z.int().min(0).max(MAX_AMOUNT_CENTS);
 
+/** The metadata keys the backend reads; any other key is someone else's data and is dropped unread. */
+export const READ_METADATA_KEYS = ["uid", "courseId", "checkoutId"] as const;
+
+/**
+ * Metadata is data: its keys are whatever a Dashboard user or another app on the account wrote (`constructor`,
+ * `__proto__`, anything). Before anything else looks at a verified event, every `metadata` object in it is replaced
+ * by a fresh one holding only READ_METADATA_KEYS, read as own properties: no key can reach a prototype, and an
+ * unusual key never makes a genuine event malformed (which would have Stripe retry it for days). Everything else is
+ * copied as it is (own enumerable keys), down to `maxDepth`.
+ */
+export function withReadMetadataOnly(value: unknown, maxDepth = 32, depth = 0): unknown {
+  if (depth > maxDepth || typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value))
+    return value.map((item: unknown) => withReadMetadataOnly(item, maxDepth, depth + 1));
+  const entries = Object.entries(value as Record<string, unknown>);
+  return Object.fromEntries(
+    entries.map(([key, item]) => [
+      key,
+      key === "metadata" && isRecord(item)
+        ? readMetadataOnly(item)
+        : withReadMetadataOnly(item, maxDepth, depth + 1),
+    ]),
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function readMetadataOnly(metadata: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    READ_METADATA_KEYS.filter((k) => Object.hasOwn(metadata, k)).map((k) => [k, metadata[k]]),
+  );
+}
+
 /** Metadata values are strings in Stripe; we only read uid, courseId, checkoutId and validate them later. */
 export const metadataSchema = z.record(z.string().max(500), z.string().max(500)).optional();
 

@@ -30,7 +30,12 @@ import {
   type CheckoutStatus,
 } from "../domain/checkoutStatus";
 import { checkoutIdFor } from "../domain/ids";
-import { decidePaymentAmount, minimumChargeCents, type PaymentAmountDecision } from "../domain/money";
+import {
+  decidePaymentAmount,
+  maxChargeMinorUnits,
+  minimumChargeCents,
+  type PaymentAmountDecision,
+} from "../domain/money";
 import { decideRate } from "../domain/rateLimit";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { StartPaymentInput } from "../schemas/callables";
@@ -54,6 +59,10 @@ function amountMessage(reason: Extract<PaymentAmountDecision, { ok: false }>["re
       return "The amount exceeds the amount due.";
     case "below-minimum":
       return "The amount must be at least 1.";
+    case "above-maximum-charge":
+      return `The amount is above the largest single charge (${maxChargeMinorUnits(currency)} minor units of ${currency}); pay in parts.`;
+    case "not-representable":
+      return `Amounts in ${currency} must be whole hundredths (the last of its three decimals 0).`;
     case "below-minimum-charge":
       return `The amount is below the minimum charge (${minimumChargeCents(currency)} minor units of ${currency}).`;
   }

@@ -19,7 +19,7 @@
 import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
 import { hasForbiddenKeys } from "../schemas/common";
-import { parseWebhookEvent } from "../schemas/webhook";
+import { parseWebhookEvent, withReadMetadataOnly } from "../schemas/webhook";
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
 import { COLLECTIONS, ledgerEntriesByProviderPaymentId } from "./firestore/refs";
@@ -50,7 +50,8 @@ export interface WebhookResponse {
 }
 
 export interface WebhookOptions {
-  secret: string | undefined;
+  /** The configured signing secrets (any one verifies an event); none: not configured. */
+  secrets: readonly string[];
   source: LedgerSource;
   /** The mode (`livemode`) of the events to apply; an event of the other mode is refused (400, nothing written). */
   livemode: boolean;
@@ -82,23 +83,27 @@ type SignatureCheck = { ok: true; event: unknown } | { ok: false; reason: string
 async function verifySignature(
   rawBody: Buffer,
   header: string,
-  secret: string,
+  secrets: readonly string[],
   nowMs: number,
 ): Promise<SignatureCheck> {
   const { default: Stripe } = await import("stripe");
   let event: unknown;
-  try {
-    event = Stripe.webhooks.constructEvent(
-      rawBody,
-      header,
-      secret,
-      SIGNATURE_TOLERANCE_SECONDS,
-      undefined,
-      nowMs,
-    );
-  } catch {
-    return { ok: false, reason: "bad-signature" };
+  for (const secret of secrets) {
+    try {
+      event = Stripe.webhooks.constructEvent(
+        rawBody,
+        header,
+        secret,
+        SIGNATURE_TOLERANCE_SECONDS,
+        undefined,
+        nowMs,
+      );
+      break;
+    } catch {
+      // Not signed with this secret (or not validly at all): try the next one.
+    }
   }
+  if (event === undefined) return { ok: false, reason: "bad-signature" };
   // The stripe package only rejects old timestamps; refuse future-dated ones beyond the same tolerance. The
   // timestamp must be the one the package verified the HMAC with (see signedTimestamp).
   const timestamp = signedTimestamp(header);
@@ -124,7 +129,7 @@ function signedTimestamp(header: string): number {
 
 export async function handleWebhook(req: WebhookRequest, options: WebhookOptions): Promise<WebhookResponse> {
   if (req.method !== "POST") return reply(405, { received: false, error: "method-not-allowed" });
-  if (options.secret === undefined) {
+  if (options.secrets.length === 0) {
     logError("webhook secret not configured", {}, new Error("STRIPE_WEBHOOK_SECRET missing"));
     return reply(500, { received: false, error: "not-configured" });
   }
@@ -136,14 +141,17 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     return reply(400, { received: false, error: "missing-signature" });
   }
   const nowMs = options.nowMs ?? Date.now();
-  const check = await verifySignature(rawBody, signature, options.secret, nowMs);
+  const check = await verifySignature(rawBody, signature, options.secrets, nowMs);
   if (!check.ok) {
     logWarn("webhook signature rejected", { reason: check.reason });
     return reply(400, { received: false, error: check.reason });
   }
-  if (hasForbiddenKeys(check.event, MAX_WEBHOOK_DEPTH))
+  // Metadata keys are data (any string, `constructor` included): only the keys we read are kept, then the rest of
+  // the event must be free of prototype keys.
+  const verified = withReadMetadataOnly(check.event, MAX_WEBHOOK_DEPTH);
+  if (hasForbiddenKeys(verified, MAX_WEBHOOK_DEPTH))
     return reply(400, { received: false, error: "malformed-body" });
-  const parsed = parseWebhookEvent(check.event);
+  const parsed = parseWebhookEvent(verified);
   if (parsed.kind === "malformed") {
     logWarn("webhook body malformed", { issues: parsed.issues.join("; ").slice(0, 500) });
     return reply(400, { received: false, error: "malformed-body" });
@@ -155,7 +163,7 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
   const event = parsed.event;
   // An event of the other Stripe mode is refused and nothing is recorded: a misconfigured STRIPE_MODE (or
   // endpoint) shows as failing deliveries that Stripe keeps retrying, and they apply once the setting is fixed.
-  if ((check.event as { livemode?: unknown }).livemode !== options.livemode) {
+  if ((verified as { livemode?: unknown }).livemode !== options.livemode) {
     logError(
       "webhook event of the other Stripe mode refused; check STRIPE_MODE",
       { eventId: event.id, expectedLivemode: options.livemode },
@@ -172,7 +180,7 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
   }
   try {
-    const created = eventCreatedSeconds(check.event);
+    const created = eventCreatedSeconds(verified);
     const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
     const outcome = await execute(
       mapWebhookEvent(event, options.source),

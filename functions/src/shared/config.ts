@@ -34,12 +34,24 @@ export function expectsLivemode(provider: PaymentProviderName): boolean {
   return value === "live";
 }
 
-/** The webhook signing secret, or undefined when not configured (unset, empty or only whitespace). */
-export function webhookSecretValue(): string | undefined {
+/**
+ * The webhook signing secrets: STRIPE_WEBHOOK_SECRET holds one or more `whsec_…` separated by commas or whitespace.
+ * An event signed with any of them is accepted, so a secret is rolled without downtime: add the new one next to the
+ * old, roll it in Stripe (which signs with both while the old one expires), then remove the old. Empty when not
+ * configured (unset, empty or only separators).
+ */
+export function webhookSecrets(): string[] {
   const value = process.env.STRIPE_WEBHOOK_SECRET;
-  if (value === undefined || value.trim() === "") return undefined;
-  const secret = stripeWebhookSecret.value();
-  return secret.trim() === "" ? undefined : secret;
+  if (value === undefined || value.trim() === "") return [];
+  return stripeWebhookSecret
+    .value()
+    .split(/[\s,]+/)
+    .filter((secret) => secret !== "");
+}
+
+/** The secret the local provider signs its events with (the first configured one), or undefined. */
+export function webhookSecretValue(): string | undefined {
+  return webhookSecrets()[0];
 }
 
 /**

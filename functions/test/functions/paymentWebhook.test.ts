@@ -103,8 +103,12 @@ describe("signature and request checks (before anything else)", () => {
     expect((await postWebhook("{not json", await signPayload("{not json", TEST_WEBHOOK_SECRET))).status).toBe(
       400,
     );
+    // A prototype key in the Stripe object itself (metadata keys are data: see stripeLifecycle.test.ts).
     const hostile: StripeEventJson = JSON.parse(
-      JSON.stringify(event).replace('"metadata":{', '"metadata":{"__proto__":{"admin":"1"},'),
+      JSON.stringify(event).replace(
+        '"object":"payment_intent",',
+        '"object":"payment_intent","__proto__":{"admin":"1"},',
+      ),
     ) as StripeEventJson;
     expect((await deliverEvent(hostile)).status).toBe(400);
     const ignored = await deliverEvent({

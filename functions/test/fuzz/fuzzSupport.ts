@@ -287,7 +287,8 @@ async function expectIntegerMoney(db: FuzzDb): Promise<void> {
 
 // ------------------------------------------------------------------------------------- hostile value pools
 
-export const MAX_AMOUNT_CENTS = 99_999_999;
+/** README: any single amount has at most 12 digits of minor units (Stripe's largest charge, in IDR). */
+export const MAX_AMOUNT_CENTS = 999_999_999_999;
 
 /** Strings that are wrong for every id-like field, plus some that are right for uids only. */
 export const HOSTILE_STRINGS: readonly string[] = [

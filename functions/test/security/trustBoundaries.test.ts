@@ -289,7 +289,7 @@ describe("the webhook's configuration", () => {
     );
     const reply = await handleWebhook(
       { method: "POST", rawBody: Buffer.from(test.rawBody), signature: test.signature },
-      { secret: TEST_WEBHOOK_SECRET, source: "stripe", livemode: true },
+      { secrets: [TEST_WEBHOOK_SECRET], source: "stripe", livemode: true },
     );
     expect(reply).toEqual({ status: 400, body: { received: false, error: "livemode-mismatch" } });
     expect(await countDocs("webhookEvents")).toBe(0);
@@ -297,6 +297,27 @@ describe("the webhook's configuration", () => {
     expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
     expect(expectsLivemode("local")).toBe(false);
     expect(expectsLivemode("stripe")).toBe(true);
+  });
+
+  it("several secrets (rolling one): an event signed with any configured one applies, another is refused", async () => {
+    const saved = process.env.STRIPE_WEBHOOK_SECRET;
+    const next = "whsec_rolled_in_0123456789abcdef";
+    try {
+      process.env.STRIPE_WEBHOOK_SECRET = `${next}, ${TEST_WEBHOOK_SECRET}`;
+      const post = async (id: string, secret: string) => {
+        const signed = await signEvent(
+          paymentSucceededEvent(view(ALICE, `pi_${id}`, 1000), `evt_${id}`),
+          secret,
+        );
+        return (await postWebhook(signed.rawBody, signed.signature)).status;
+      };
+      expect(await post("old_secret", TEST_WEBHOOK_SECRET)).toBe(200);
+      expect(await post("new_secret", next)).toBe(200);
+      expect(await post("no_secret", "whsec_not_configured_here")).toBe(400);
+      expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 2000 });
+    } finally {
+      process.env.STRIPE_WEBHOOK_SECRET = saved;
+    }
   });
 
   it("a blank (whitespace-only) webhook secret is not configured: 500, nothing written", async () => {

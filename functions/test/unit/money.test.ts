@@ -1,6 +1,9 @@
 import {
   DEFAULT_MIN_CHARGE_CENTS,
+  MAX_AMOUNT_CENTS,
   addCents,
+  maxChargeMinorUnits,
+  minorUnitDigits,
   decidePaymentAmount,
   decideRefundAmount,
   minimumChargeCents,
@@ -38,6 +41,48 @@ describe("decidePaymentAmount", () => {
     expect(decidePaymentAmount(30, 700, "gbp")).toEqual({ ok: true, amount: 30, isRemainingBalance: false });
     expect(decidePaymentAmount(undefined, 49, "usd")).toEqual({ ok: false, reason: "below-minimum-charge" });
     expect(decidePaymentAmount(49, 49, "usd")).toEqual({ ok: false, reason: "below-minimum-charge" });
+  });
+});
+
+describe("currencies", () => {
+  it("a single charge has at most 8 digits of minor units, 12 in IDR", () => {
+    expect(maxChargeMinorUnits("usd")).toBe(99_999_999);
+    expect(maxChargeMinorUnits("idr")).toBe(999_999_999_999);
+    expect(MAX_AMOUNT_CENTS).toBe(999_999_999_999);
+    expect(decidePaymentAmount(undefined, 100_000_000, "usd")).toEqual({
+      ok: false,
+      reason: "above-maximum-charge",
+    });
+    expect(decidePaymentAmount(99_999_999, 100_000_000, "usd")).toEqual({
+      ok: true,
+      amount: 99_999_999,
+      isRemainingBalance: false,
+    });
+    expect(decidePaymentAmount(undefined, 250_000_000_000, "idr")).toEqual({
+      ok: true,
+      amount: 250_000_000_000,
+      isRemainingBalance: true,
+    });
+  });
+
+  it("zero-decimal currencies count whole units; three-decimal ones thousandths ending in 0", () => {
+    for (const c of ["jpy", "krw", "vnd", "clp", "xof"]) expect(minorUnitDigits(c)).toBe(0);
+    for (const c of ["usd", "eur", "idr", "huf"]) expect(minorUnitDigits(c)).toBe(2);
+    for (const c of ["kwd", "bhd", "jod", "omr", "tnd"]) expect(minorUnitDigits(c)).toBe(3);
+    // ¥50 is Stripe's minimum: 50 whole yen.
+    expect(minimumChargeCents("jpy")).toBe(50);
+    expect(decidePaymentAmount(49, 4900, "jpy")).toEqual({ ok: false, reason: "below-minimum-charge" });
+    expect(decidePaymentAmount(4900, 4900, "jpy")).toEqual({
+      ok: true,
+      amount: 4900,
+      isRemainingBalance: true,
+    });
+    expect(decidePaymentAmount(1005, 5000, "kwd")).toEqual({ ok: false, reason: "not-representable" });
+    expect(decidePaymentAmount(1010, 5000, "kwd")).toEqual({
+      ok: true,
+      amount: 1010,
+      isRemainingBalance: false,
+    });
   });
 });
 

@@ -12,12 +12,18 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
+import { createRequire } from "node:module";
 import { DEMO, startLocalStack } from "../stack.mjs";
+
+/** The official stripe package (functions' dependency), as a developer signing an event would use it. */
+const Stripe = createRequire(new URL("../../../functions/package.json", import.meta.url))("stripe");
 
 const verbose = process.env.LOCAL_STACK_VERBOSE === "1";
 const outputTail = [];
 const runtimeLines = [];
 let stack;
+/** Chosen, as a developer would with `STRIPE_WEBHOOK_SECRET=… npm start` (e.g. the secret `stripe listen` prints). */
+const WEBHOOK_SECRET = `whsec_e2e_${randomUUID().replaceAll("-", "")}`;
 
 before(
   async () => {
@@ -27,6 +33,7 @@ before(
       authPort: 0,
       projectId: "demo-courses",
       build: process.env.LOCAL_STACK_SKIP_BUILD !== "1",
+      providerEnv: { STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
       log: (line) => {
         if (verbose) console.log(line);
         if (/Using node@\d+ from/.test(line) || /requested "node" version/.test(line))
@@ -91,6 +98,39 @@ test("the webhook answers 400 to a bad signature", async () => {
   assert.equal(reply.status, 400);
   const unsigned = await stack.postWebhook(rawBody, undefined);
   assert.equal(unsigned.status, 400);
+});
+
+test("the webhook takes events signed by hand with the chosen STRIPE_WEBHOOK_SECRET, not with another", async () => {
+  assert.equal(stack.webhookSecret, WEBHOOK_SECRET);
+  assert.equal(stack.webhookSecretSource, "STRIPE_WEBHOOK_SECRET");
+  // A Payment Link style payment (no checkout) for someone not enrolled: processed and set aside for an admin.
+  const event = {
+    id: `evt_e2e_${randomUUID().replaceAll("-", "")}`,
+    object: "event",
+    api_version: "2025-01-01",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 1,
+    type: "payment_intent.succeeded",
+    data: {
+      object: {
+        id: `pi_e2e_${randomUUID().replaceAll("-", "")}`,
+        object: "payment_intent",
+        amount: 4900,
+        amount_received: 4900,
+        currency: "usd",
+        status: "succeeded",
+        metadata: { uid: stack.users.admin.uid, courseId: DEMO.course.courseId },
+      },
+    },
+  };
+  const rawBody = JSON.stringify(event);
+  const sign = (secret) => Stripe.webhooks.generateTestHeaderString({ payload: rawBody, secret });
+  const forged = await stack.postWebhook(rawBody, sign("whsec_someone_else"));
+  assert.equal(forged.status, 400);
+  const signed = await stack.postWebhook(rawBody, sign(WEBHOOK_SECRET));
+  assert.equal(signed.status, 200, JSON.stringify(signed.body));
+  assert.equal(signed.body.outcome, "dead-lettered");
 });
 
 test("a free course is paid and active at enrollment", async () => {

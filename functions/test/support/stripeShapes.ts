@@ -1,0 +1,88 @@
+/**
+ * Stripe objects in the shape the API sends them (the fields of Stripe's OpenAPI example objects, written out
+ * here with this backend's metadata), for tests that must see what a real account's webhook delivers rather than
+ * the minimal objects the local provider builds. Only the values a test cares about are parameters.
+ */
+import { signPayload } from "../../src/services/payments/local/localEvents";
+import { postWebhook, type WebhookReply } from "./harness";
+import { TEST_WEBHOOK_SECRET } from "./localFirestore";
+
+export const API_VERSION = "2025-01-27.acacia";
+
+export interface IntentFields {
+  id: string;
+  amount: number;
+  currency: string;
+  status?: string;
+  metadata: Record<string, string>;
+}
+
+export function stripePaymentIntent(f: IntentFields): Record<string, unknown> {
+  const status = f.status ?? "succeeded";
+  return {
+    id: f.id,
+    object: "payment_intent",
+    amount: f.amount,
+    amount_capturable: 0,
+    amount_details: { tip: {} },
+    amount_received: status === "succeeded" ? f.amount : 0,
+    application: null,
+    application_fee_amount: null,
+    automatic_payment_methods: { allow_redirects: "always", enabled: true },
+    canceled_at: null,
+    cancellation_reason: null,
+    capture_method: "automatic_async",
+    client_secret: `${f.id}_secret_abc`,
+    confirmation_method: "automatic",
+    created: 1_760_000_000,
+    currency: f.currency,
+    customer: null,
+    description: null,
+    last_payment_error: null,
+    latest_charge: status === "succeeded" ? `ch_${f.id.slice(3)}` : null,
+    livemode: false,
+    metadata: f.metadata,
+    next_action: null,
+    on_behalf_of: null,
+    payment_method: status === "succeeded" ? "pm_1Example" : null,
+    payment_method_configuration_details: { id: "pmc_1Example", parent: null },
+    payment_method_options: {
+      card: { installments: null, mandate_options: null, network: null, request_three_d_secure: "automatic" },
+    },
+    payment_method_types: ["card", "link"],
+    processing: null,
+    receipt_email: null,
+    review: null,
+    setup_future_usage: null,
+    shipping: null,
+    source: null,
+    statement_descriptor: null,
+    statement_descriptor_suffix: null,
+    status,
+    transfer_data: null,
+    transfer_group: null,
+  };
+}
+
+/** A signed delivery of `object` as event `type`, posted to the webhook like Stripe posts it. */
+export async function deliverStripeEvent(
+  id: string,
+  type: string,
+  object: Record<string, unknown>,
+  options: { rawBody?: (json: string) => string } = {},
+): Promise<WebhookReply> {
+  const event = {
+    id,
+    object: "event",
+    api_version: API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    data: { object },
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: "req_Example", idempotency_key: "idem-example" },
+    type,
+  };
+  const json = JSON.stringify(event);
+  const rawBody = options.rawBody === undefined ? json : options.rawBody(json);
+  return postWebhook(rawBody, await signPayload(rawBody, TEST_WEBHOOK_SECRET));
+}
