@@ -41,7 +41,9 @@ export type WebhookCommand =
       requestedAmount?: number;
     }
   | {
-      kind: "paymentFailed";
+      /** The payment did not go through: it failed (the customer may still retry it) or was canceled (final). */
+      kind: "paymentEnded";
+      how: "failed" | "canceled";
       target: EnrollmentTarget;
       checkoutId: string | null;
       providerPaymentId: string;
@@ -119,12 +121,14 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
         requestedAmount: pi.amount,
       };
     }
-    case "payment_intent.payment_failed": {
+    case "payment_intent.payment_failed":
+    case "payment_intent.canceled": {
       const pi = event.object;
       const meta = readMetadata(pi.metadata);
       if (meta.kind !== "ok") return { kind: "deadLetter", reason: `metadata-${meta.kind}` };
       return {
-        kind: "paymentFailed",
+        kind: "paymentEnded",
+        how: event.type === "payment_intent.canceled" ? "canceled" : "failed",
         target: { kind: "known", uid: meta.uid, courseId: meta.courseId },
         checkoutId: meta.checkoutId,
         providerPaymentId: pi.id,

@@ -13,6 +13,7 @@ export const providerIdSchema = z.string().regex(/^(?!__.*__$)[A-Za-z0-9_]{3,128
 export const HANDLED_EVENT_TYPES = [
   "payment_intent.succeeded",
   "payment_intent.payment_failed",
+  "payment_intent.canceled",
   "charge.refunded",
   "refund.created",
   "refund.updated",
@@ -138,7 +139,7 @@ export type DisputeObject = z.infer<typeof disputeSchema>;
 export type ParsedWebhookEvent =
   | {
       id: string;
-      type: "payment_intent.succeeded" | "payment_intent.payment_failed";
+      type: "payment_intent.succeeded" | "payment_intent.payment_failed" | "payment_intent.canceled";
       object: PaymentIntentObject;
     }
   | { id: string; type: "charge.refunded"; object: ChargeObject }
@@ -163,7 +164,8 @@ export function parseWebhookEvent(body: unknown): WebhookParseResult {
   const raw = envelope.data.data.object;
   switch (type) {
     case "payment_intent.succeeded":
-    case "payment_intent.payment_failed": {
+    case "payment_intent.payment_failed":
+    case "payment_intent.canceled": {
       const parsed = paymentIntentSchema.safeParse(raw);
       return parsed.success
         ? { kind: "handled", event: { id, type, object: parsed.data } }

@@ -612,8 +612,13 @@ function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterRe
   return { kind: "dead-lettered", reason };
 }
 
-/** `payment_intent.payment_failed`: no money moves; the checkout may become `failed` (never after `succeeded`). */
-export async function recordPaymentFailed(p: {
+/**
+ * `payment_intent.payment_failed` / `payment_intent.canceled`: no money moves; the checkout becomes `failed` (the
+ * customer may still retry the intent) or `canceled` (final) — never after `succeeded` — and stops being the
+ * enrollment's open checkout, so the next balance payment makes a new one instead of joining a dead one.
+ */
+export async function recordPaymentEnded(p: {
+  how: "failed" | "canceled";
   uid: string;
   courseId: string;
   checkoutId: string | null;
@@ -633,7 +638,7 @@ export async function recordPaymentFailed(p: {
       return deadLetterIn(tx, p.event, "checkout-mismatch");
     if (checkoutRef !== null && checkout !== undefined) {
       // A failure never attaches its payment id: only the payment that is applied (or startPayment) does.
-      const update = checkoutUpdate(checkout, "failed", null);
+      const update = checkoutUpdate(checkout, p.how, null);
       if (update !== null) updateIn(tx, checkoutRef, update);
       if (update?.status !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
         updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });

@@ -29,7 +29,7 @@ import {
   deadLetterEvent,
   isEventProcessed,
   recordNoopEvent,
-  recordPaymentFailed,
+  recordPaymentEnded,
   type EventContext,
   type LedgerOutcome,
 } from "./ledgerService";
@@ -268,11 +268,12 @@ async function execute(
         event,
       });
     }
-    case "paymentFailed": {
+    case "paymentEnded": {
       const target = await resolveTarget(command.target);
       if (target === null) return unknownPayment();
-      return recordPaymentFailed({
+      return recordPaymentEnded({
         ...target,
+        how: command.how,
         checkoutId: command.checkoutId,
         providerPaymentId: command.providerPaymentId,
         amount: command.amount,

@@ -3,7 +3,15 @@
  * signed and posted to the webhook.
  */
 import { setPaymentProviderForTesting } from "../../src/services/payments";
-import { createCourse, enroll, installLocalProvider, readDoc } from "../support/harness";
+import {
+  call,
+  createCourse,
+  enroll,
+  expectHttpsError,
+  installLocalProvider,
+  readDoc,
+  startPayment,
+} from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
 import { deliverStripeEvent, stripePaymentIntent } from "../support/stripeShapes";
 
@@ -96,5 +104,60 @@ describe("metadata keys are data", () => {
     });
     expect(reply.status).toBe(400);
     expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({ amountPaid: 0 });
+  });
+});
+
+describe("payment intents that end without money", () => {
+  beforeEach(async () => {
+    await createCourse("c1", 5000);
+    await enroll(UID, "c1");
+  });
+
+  /** The real-shaped intent of a startPayment checkout, in `status`. */
+  const intentOf = (started: { paymentId: string; checkoutId: string }, status: string) =>
+    stripePaymentIntent({
+      id: started.paymentId,
+      amount: 5000,
+      currency: "usd",
+      status,
+      metadata: { uid: UID, courseId: "c1", checkoutId: started.checkoutId },
+    });
+
+  it("payment_intent.canceled closes the checkout and frees the open checkout: the next tab pays through a new one", async () => {
+    const first = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "tab-one-00001" });
+    const reply = await deliverStripeEvent(
+      "evt_pi_canceled_1",
+      "payment_intent.canceled",
+      intentOf(first, "canceled"),
+    );
+    expect(reply).toEqual({ status: 200, body: { received: true, outcome: "noop" } });
+    expect(await readDoc(`checkouts/${first.checkoutId}`)).toMatchObject({ status: "canceled" });
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({ openCheckout: null, amountPaid: 0 });
+    // Before, a second tab joined the canceled intent and could not pay; now it gets a payment of its own.
+    const second = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "tab-two-00001" });
+    expect(second.paymentId).not.toBe(first.paymentId);
+    expect(second.status).toBe("pending");
+    // The canceled one is not handed out again.
+    await expectHttpsError(
+      call(startPayment, { uid: UID }, { courseId: "c1", requestId: "tab-one-00001" }),
+      "failed-precondition",
+    );
+  });
+
+  it("a canceled event after the payment succeeded (or delivered twice) changes nothing", async () => {
+    const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "paid-then-c01" });
+    expect(
+      (await deliverStripeEvent("evt_pi_ok_2", "payment_intent.succeeded", intentOf(started, "succeeded")))
+        .status,
+    ).toBe(200);
+    for (const id of ["evt_pi_canceled_2", "evt_pi_canceled_2"])
+      expect(
+        (await deliverStripeEvent(id, "payment_intent.canceled", intentOf(started, "canceled"))).status,
+      ).toBe(200);
+    expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
+      amountPaid: 5000,
+      paymentStatus: "paid",
+    });
   });
 });

@@ -47,8 +47,14 @@ export function buildEvents(
     return r === undefined ? undefined : views.get(r.paymentId);
   };
   const takeBack = takeBackAmounts(scenario.events, viewOf);
+  // Two stories can end up on one provider payment (two tabs joining one balance checkout): the provider never
+  // cancels a payment intent that succeeded, so a story's cancellation is dropped when another's payment succeeds.
+  const succeeded = new Set(
+    scenario.events.flatMap((e) => (e.kind === "succeeded" ? [viewOf(e.pay)?.id] : [])),
+  );
   const out: BuiltEvent[] = [];
   for (const original of scenario.events) {
+    if (original.kind === "canceled" && succeeded.has(viewOf(original.pay)?.id)) continue;
     const spec = withRealAmounts(original, takeBack);
     if (spec === undefined) continue; // nothing left of its payment to take back
     const json = buildOne(ev, spec, viewOf);
@@ -152,6 +158,8 @@ function buildOne(
       return ev.paymentSucceededEvent(view, spec.eventId);
     case "failed":
       return ev.paymentFailedEvent(view, spec.eventId);
+    case "canceled":
+      return ev.paymentCanceledEvent(view, spec.eventId);
     case "refunded":
       return spec.refunds === null
         ? ev.chargeRefundedEvent(view, spec.eventId, { refundList: false })

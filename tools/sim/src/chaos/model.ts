@@ -63,7 +63,7 @@ export interface ExpectedWorld {
   /** eventId → dead-letter reason. */
   deadLetters: Map<string, string>;
   /** checkoutId → final status, for checkouts the events name. Others stay pending. */
-  checkoutStatus: Map<string, "succeeded" | "failed">;
+  checkoutStatus: Map<string, "succeeded" | "failed" | "canceled">;
   courseStats: Map<string, { enrolledCount: number; paidCount: number; revenue: number }>;
 }
 
@@ -113,6 +113,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
   const deadLetters = new Map<string, string>();
   const succeededCheckouts = new Set<string>();
   const failedCheckouts = new Set<string>();
+  const canceledCheckouts = new Set<string>();
   const seen = new Set<string>();
 
   // Payment id → enrollment, learnt from recorded payments (the backend's ledger lookup) — filled as we go.
@@ -137,7 +138,11 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       return true;
     };
 
-    if (event.type === "payment_intent.succeeded" || event.type === "payment_intent.payment_failed") {
+    if (
+      event.type === "payment_intent.succeeded" ||
+      event.type === "payment_intent.payment_failed" ||
+      event.type === "payment_intent.canceled"
+    ) {
       if (!metaTarget) return deadLetter("metadata-missing");
       const key = enrollmentKey(meta.uid ?? "", meta.courseId ?? "");
       const enrollment = enrollmentByKey.get(key);
@@ -161,6 +166,10 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       }
       if (event.type === "payment_intent.payment_failed") {
         if (checkoutId !== undefined) failedCheckouts.add(checkoutId);
+        return true;
+      }
+      if (event.type === "payment_intent.canceled") {
+        if (checkoutId !== undefined) canceledCheckouts.add(checkoutId);
         return true;
       }
       if (str(o.currency) !== enrollment.currency) return deadLetter("currency-mismatch");
@@ -295,8 +304,10 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     courseStats.set(e.courseId, stats);
   }
 
-  const checkoutStatus = new Map<string, "succeeded" | "failed">();
+  const checkoutStatus = new Map<string, "succeeded" | "failed" | "canceled">();
+  // succeeded and canceled are final, failed is not: succeeded > canceled > failed whatever the arrival order.
   for (const id of failedCheckouts) checkoutStatus.set(id, "failed");
+  for (const id of canceledCheckouts) checkoutStatus.set(id, "canceled");
   for (const id of succeededCheckouts) checkoutStatus.set(id, "succeeded");
   return { enrollments, recorded, deadLetters, checkoutStatus, courseStats };
 }

@@ -362,7 +362,7 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
   const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
   ctx.providerViews = views;
   const built = buildEvents(stack, scenario, ctx.planResults, views);
-  await markSucceededAtProvider(ctx, built, views);
+  await markProviderStatuses(ctx, built, views);
   const state: Deliveries = {
     pool: new WorkPool(ctx.concurrency),
     waiting: new Map(),
@@ -400,22 +400,25 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
 }
 
 /**
- * A payment intent has succeeded at the provider before its `payment_intent.succeeded` is sent: the provider's
- * record says so from the start of the deliveries, so startPayment cannot cancel a payment whose success is in
- * flight (the provider refuses to cancel a succeeded intent, as Stripe does).
+ * A payment intent has succeeded (or was canceled) at the provider before its `payment_intent.succeeded` (or
+ * `.canceled`) is sent: the provider's record says so from the start of the deliveries, so startPayment cannot
+ * cancel a payment whose success is in flight (the provider refuses to cancel a succeeded intent, as Stripe does),
+ * and a checkout the provider canceled has a canceled provider payment.
  */
-async function markSucceededAtProvider(
+async function markProviderStatuses(
   ctx: RunContext,
   built: readonly BuiltEvent[],
   views: ReadonlyMap<string, unknown>,
 ): Promise<void> {
-  const ids = new Set(
-    built
-      .filter((e) => e.json.type === "payment_intent.succeeded")
-      .map((e) => String(e.json.data.object.id))
-      .filter((id) => views.has(id)),
-  );
-  await runAll(16, [...ids], (id) => updateDoc(ctx.stack, `localProvider/${id}`, { status: "succeeded" }));
+  const statusOf = new Map<string, "succeeded" | "canceled">();
+  for (const e of built) {
+    const id = String(e.json.data.object.id);
+    if (!views.has(id)) continue;
+    if (e.json.type === "payment_intent.succeeded") statusOf.set(id, "succeeded");
+    else if (e.json.type === "payment_intent.canceled" && statusOf.get(id) !== "succeeded")
+      statusOf.set(id, "canceled");
+  }
+  await runAll(16, [...statusOf], ([id, status]) => updateDoc(ctx.stack, `localProvider/${id}`, { status }));
 }
 
 /** Events still waiting for their payment: redelivered in rounds (faults still on) until none is refused. */

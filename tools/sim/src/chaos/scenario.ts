@@ -1,7 +1,7 @@
 /**
  * The generated world of one chaos run, a pure function of (seed, number of events):
  * courses (free, priced, one unpublished), students, enrollments, the clients' startPayment requests, and
- * the provider's event stream — payments succeeded (from startPayment or direct), failed, refunded with
+ * the provider's event stream — payments succeeded (from startPayment or direct), failed, canceled, refunded with
  * cumulative refund lists, disputes created/closed (won/lost), a few events re-sent under a new event id,
  * unknown event types, and genuinely bad events that must dead-letter.
  *
@@ -49,7 +49,7 @@ export interface RefundSpec {
 }
 
 export type EventSpec =
-  | { kind: "succeeded" | "failed"; eventId: string; pay: PaymentRef }
+  | { kind: "succeeded" | "failed" | "canceled"; eventId: string; pay: PaymentRef }
   /** charge.refunded: with the cumulative refund list (API before 2022-11-15), or without it (current API). */
   | { kind: "refunded"; eventId: string; pay: PaymentRef; refunds: RefundSpec[] | null }
   /** refund.created / refund.updated: one refund in its current state. */
@@ -323,7 +323,11 @@ function paymentStory(g: Generator, world: World, events: EventSpec[], checkoutP
   if (rng.chance(0.15) || (fate >= 0.85 && fate < 0.95)) {
     events.push({ kind: "failed", eventId: next("evt"), pay });
   }
-  if (!succeeded) return; // failed only, or abandoned
+  if (!succeeded) {
+    // Failed only, or abandoned; half of those are then canceled (the payment page closed, the intent expired).
+    if (rng.chance(0.5)) events.push({ kind: "canceled", eventId: next("evt"), pay });
+    return;
+  }
   events.push({ kind: "succeeded", eventId: next("evt"), pay });
   if (rng.chance(0.05)) events.push({ kind: "succeeded", eventId: next("evt"), pay }); // re-sent, new id
 

@@ -142,6 +142,7 @@ export function loadBackend(): { functions: BackendFunctions; localEvents: Local
   const builders = [
     "paymentSucceededEvent",
     "paymentFailedEvent",
+    "paymentCanceledEvent",
     "chargeRefundedEvent",
     "refundEvent",
     "disputeEvent",
