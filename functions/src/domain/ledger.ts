@@ -8,7 +8,13 @@
  */
 import { MAX_AMOUNT_CENTS, addCents } from "./money";
 
-export const LEDGER_ENTRY_TYPES = ["payment", "refund", "adjustment"] as const;
+/**
+ * `refund-reversal`: a refund that failed after all (Stripe: `succeeded` → `failed`, e.g. an expired card) gives
+ * the money back: +amount, keyed `<refundId>_reversal`. A failed refund always has both its refund entry and its
+ * reversal (net zero), whichever of its events arrives first, so a late `succeeded` finds the refund recorded and
+ * changes nothing.
+ */
+export const LEDGER_ENTRY_TYPES = ["payment", "refund", "adjustment", "refund-reversal"] as const;
 export type LedgerEntryType = (typeof LEDGER_ENTRY_TYPES)[number];
 export const LEDGER_SOURCES = ["stripe", "local", "manual"] as const;
 export type LedgerSource = (typeof LEDGER_SOURCES)[number];
@@ -17,7 +23,7 @@ export interface LedgerEntryInput {
   /** Ledger entry id = provider object id (payment intent, refund, dispute) or `manual_<reference>`. */
   id: string;
   type: LedgerEntryType;
-  /** Signed cents: payments > 0, refunds < 0, adjustments ≠ 0. */
+  /** Signed cents: payments > 0, refunds < 0, refund reversals > 0, adjustments ≠ 0. */
   amount: number;
   currency: string;
   source: LedgerSource;
@@ -65,6 +71,7 @@ export function isValidEntryAmount(type: LedgerEntryType, amount: number): boole
   if (!Number.isSafeInteger(amount) || Math.abs(amount) > MAX_AMOUNT_CENTS) return false;
   switch (type) {
     case "payment":
+    case "refund-reversal":
       return amount > 0;
     case "refund":
       return amount < 0;
@@ -86,14 +93,15 @@ export function decideLedgerApplication(
   if (alreadyRecorded) return { kind: "duplicate" };
   if (!isValidEntryAmount(entry.type, entry.amount)) return { kind: "reject", reason: "invalid-amount" };
   if (entry.currency !== currency) return { kind: "reject", reason: "currency-mismatch" };
-  const isRefund = entry.type === "refund";
+  // A refund counts as refunded on its payment; its reversal undoes exactly that (both are keyed, so each once).
+  const refunded = entry.type === "refund" ? 1 : entry.type === "refund-reversal" ? -1 : 0;
   return {
     kind: "apply",
     delta: {
       amountPaid: entry.amount,
       ledgerCount: 1,
-      refundCount: isRefund ? 1 : 0,
-      refundedByPayment: isRefund ? { [entry.providerPaymentId]: -entry.amount } : {},
+      refundCount: refunded,
+      refundedByPayment: refunded === 0 ? {} : { [entry.providerPaymentId]: -entry.amount },
     },
   };
 }

@@ -78,14 +78,6 @@ function paymentTarget(providerPaymentId: string): EnrollmentTarget {
   return { kind: "lookup", providerPaymentId };
 }
 
-/**
- * Only a `succeeded` refund has moved money: `pending` (and `requires_action`) may still fail, `failed` and
- * `canceled` never move it. A refund first seen pending is applied by the later event that shows it succeeded.
- */
-export function isMoneyMovingRefund(refund: Pick<RefundObject, "amount" | "status">): boolean {
-  return refund.amount > 0 && refund.status === "succeeded";
-}
-
 function refundEntry(
   refund: RefundObject,
   providerPaymentId: string,
@@ -100,6 +92,31 @@ function refundEntry(
     providerPaymentId,
     providerRefundId: refund.id,
   };
+}
+
+/** The ledger id of a refund's reversal. */
+export function refundReversalId(refundId: string): string {
+  return `${refundId}_reversal`;
+}
+
+/**
+ * The entries a refund in `status` stands for: a `succeeded` one takes its amount back; a `failed` one took it
+ * back and gave it back — its refund entry and its reversal, the reversal first so the pair is bounded as a whole
+ * (net zero) —, whatever arrived before; anything else (pending, requires_action, canceled) moves nothing yet.
+ */
+export function refundEntries(
+  refund: RefundObject,
+  providerPaymentId: string,
+  source: LedgerSource,
+): LedgerEntryInput[] {
+  if (refund.amount <= 0) return [];
+  const taken = refundEntry(refund, providerPaymentId, source);
+  if (refund.status === "succeeded") return [taken];
+  if (refund.status !== "failed") return [];
+  return [
+    { ...taken, id: refundReversalId(refund.id), type: "refund-reversal", amount: refund.amount },
+    taken,
+  ];
 }
 
 export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource): WebhookCommand {
@@ -144,16 +161,16 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
         return { kind: "noop", reason: "refund-list-absent" };
       const providerPaymentId = charge.payment_intent ?? charge.id;
       const target = paymentTarget(providerPaymentId);
-      const entries = charge.refunds.data
-        .filter(isMoneyMovingRefund)
-        .map((r) => refundEntry(r, providerPaymentId, source));
+      const entries = charge.refunds.data.flatMap((r) => refundEntries(r, providerPaymentId, source));
       if (entries.length === 0) return { kind: "noop", reason: "no-money-moving-refunds" };
       return { kind: "applyEntries", target, entries, checkoutId: null };
     }
     case "refund.created":
-    case "refund.updated": {
+    case "refund.updated":
+    case "refund.failed": {
       const refund = event.object;
-      if (refund.status !== "succeeded") return { kind: "noop", reason: "refund-not-succeeded" };
+      if (refund.status !== "succeeded" && refund.status !== "failed")
+        return { kind: "noop", reason: "refund-not-settled" };
       if (refund.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
       const providerPaymentId = refund.payment_intent ?? refund.charge ?? null;
       if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
@@ -161,7 +178,7 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
       return {
         kind: "applyEntries",
         target,
-        entries: [refundEntry(refund, providerPaymentId, source)],
+        entries: refundEntries(refund, providerPaymentId, source),
         checkoutId: null,
       };
     }

@@ -17,6 +17,7 @@ export const HANDLED_EVENT_TYPES = [
   "charge.refunded",
   "refund.created",
   "refund.updated",
+  "refund.failed",
   "charge.dispute.created",
   "charge.dispute.closed",
 ] as const;
@@ -143,7 +144,7 @@ export type ParsedWebhookEvent =
       object: PaymentIntentObject;
     }
   | { id: string; type: "charge.refunded"; object: ChargeObject }
-  | { id: string; type: "refund.created" | "refund.updated"; object: RefundObject }
+  | { id: string; type: "refund.created" | "refund.updated" | "refund.failed"; object: RefundObject }
   | { id: string; type: "charge.dispute.created" | "charge.dispute.closed"; object: DisputeObject };
 
 export type WebhookParseResult =
@@ -178,7 +179,8 @@ export function parseWebhookEvent(body: unknown): WebhookParseResult {
         : { kind: "malformed", issues: issuesOf(parsed.error) };
     }
     case "refund.created":
-    case "refund.updated": {
+    case "refund.updated":
+    case "refund.failed": {
       const parsed = refundEventObjectSchema.safeParse(raw);
       return parsed.success
         ? { kind: "handled", event: { id, type, object: parsed.data } }

@@ -324,27 +324,36 @@ describe("refunds: refund.created / refund.updated (Stripe API ≥ 2022-11-15 li
     });
   });
 
-  it("failed and canceled refunds never apply; refund.created already succeeded applies at once", async () => {
+  it("canceled refunds never apply, failed ones net to zero; refund.created already succeeded applies at once", async () => {
     const p = payment("pi_1", 1000);
     await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
-    for (const [i, status] of ["failed", "canceled"].entries()) {
-      const refund = { id: `re_x${i}`, amount: 100, status, metadata: refundMeta };
-      expect((await deliverEvent(refundEvent(p, refund, "refund.updated", `evt_x${i}`))).body).toEqual({
-        received: true,
-        outcome: "noop",
-      });
-    }
+    const canceled = { id: "re_x0", amount: 100, status: "canceled", metadata: refundMeta };
+    expect((await deliverEvent(refundEvent(p, canceled, "refund.updated", "evt_x0"))).body).toEqual({
+      received: true,
+      outcome: "noop",
+    });
+    // A refund that failed took nothing in the end: its refund entry and its reversal, 0 net.
+    const failed = { id: "re_x1", amount: 100, status: "failed", metadata: refundMeta };
+    expect((await deliverEvent(refundEvent(p, failed, "refund.updated", "evt_x1"))).body).toEqual({
+      received: true,
+      outcome: "applied",
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 1000,
+      refundCount: 0,
+      paymentStatus: "paid",
+    });
     const direct = { id: "re_ok", amount: 1000, status: "succeeded", metadata: refundMeta };
     expect((await deliverEvent(refundEvent(p, direct, "refund.created", "evt_ok"))).body).toEqual({
       received: true,
       outcome: "applied",
     });
-    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_1", "re_ok"] });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_1", "re_ok", "re_x1", "re_x1_reversal"] });
     expect(await readDoc(ENROLLMENT)).toMatchObject({ paymentStatus: "refunded", accessStatus: "revoked" });
     expect(await countDocs("deadLetters")).toBe(0);
   });
 
-  it("charge.refunded without a refund list answers 200 and dead-letters nothing; the list, when present, applies only succeeded refunds", async () => {
+  it("charge.refunded without a refund list answers 200 and dead-letters nothing; the list, when present, applies succeeded and failed (net zero) refunds", async () => {
     const p = payment("pi_1", 1000);
     await deliverEvent(paymentSucceededEvent(p, "evt_pay"));
     const withoutList = chargeRefundedEvent(
@@ -370,7 +379,8 @@ describe("refunds: refund.created / refund.updated (Stripe API ≥ 2022-11-15 li
       received: true,
       outcome: "applied",
     });
-    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_1", "re_1"] });
+    // The failed one is recorded with its reversal (net zero); the pending one not yet.
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_1", "re_1", "re_3", "re_3_reversal"] });
   });
 
   it("a refund without metadata finds its enrollment through the payment's ledger entry (no checkout)", async () => {

@@ -9,11 +9,12 @@ import {
   enroll,
   expectHttpsError,
   installLocalProvider,
+  ledgerSum,
   readDoc,
   startPayment,
 } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
-import { deliverStripeEvent, stripePaymentIntent } from "../support/stripeShapes";
+import { deliverStripeEvent, stripePaymentIntent, stripeRefund } from "../support/stripeShapes";
 
 useLocalFirestore();
 
@@ -158,6 +159,80 @@ describe("payment intents that end without money", () => {
     expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
       amountPaid: 5000,
       paymentStatus: "paid",
+    });
+  });
+});
+
+describe("refunds that fail after succeeding", () => {
+  const PI = "pi_3RefundFail0001";
+  const refundIn = (status: "succeeded" | "failed") =>
+    stripeRefund({ id: "re_3RefundFail0001", amount: 5000, currency: "usd", paymentIntent: PI, status });
+
+  beforeEach(async () => {
+    await createCourse("c1", 5000);
+    await enroll(UID, "c1");
+    const intent = stripePaymentIntent({
+      id: PI,
+      amount: 5000,
+      currency: "usd",
+      metadata: { uid: UID, courseId: "c1" },
+    });
+    expect((await deliverStripeEvent("evt_rf_pay", "payment_intent.succeeded", intent)).status).toBe(200);
+  });
+
+  it("succeeded → failed (expired card): the money is back, so is access; the ledger shows the refund and its reversal", async () => {
+    expect((await deliverStripeEvent("evt_rf_created", "refund.created", refundIn("succeeded"))).status).toBe(
+      200,
+    );
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
+      amountPaid: 0,
+      accessStatus: "revoked",
+    });
+    for (const [id, type] of [
+      ["evt_rf_updated", "refund.updated"],
+      ["evt_rf_failed", "refund.failed"],
+      ["evt_rf_failed", "refund.failed"],
+    ] as const)
+      expect((await deliverStripeEvent(id, type, refundIn("failed"))).status).toBe(200);
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
+      amountPaid: 5000,
+      refundCount: 0,
+      paymentStatus: "paid",
+      accessStatus: "active",
+      refundedByPayment: { [PI]: 0 },
+    });
+    expect(await ledgerSum(UID, "c1")).toEqual({
+      sum: 5000,
+      ids: [PI, "re_3RefundFail0001", "re_3RefundFail0001_reversal"],
+    });
+  });
+
+  it("a failed update that overtakes the succeeded one: the refund never takes the money", async () => {
+    expect((await deliverStripeEvent("evt_rf_updated", "refund.updated", refundIn("failed"))).status).toBe(
+      200,
+    );
+    expect((await deliverStripeEvent("evt_rf_created", "refund.created", refundIn("succeeded"))).status).toBe(
+      200,
+    );
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
+      amountPaid: 5000,
+      accessStatus: "active",
+    });
+    // And the payment can still be refunded in full.
+    const second = stripeRefund({
+      id: "re_3RefundOk0002",
+      amount: 5000,
+      currency: "usd",
+      paymentIntent: PI,
+      status: "succeeded",
+    });
+    expect((await deliverStripeEvent("evt_rf_second", "refund.created", second)).body).toEqual({
+      received: true,
+      outcome: "applied",
+    });
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({
+      amountPaid: 0,
+      accessStatus: "revoked",
     });
   });
 });

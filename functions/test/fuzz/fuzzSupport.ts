@@ -184,11 +184,17 @@ function isInt(value: unknown): value is number {
 
 /**
  * Reads every enrollment and its ledger back through firebase-admin and checks, for each:
- * amountPaid = Σ ledger amounts, ledgerCount = #entries, refundCount = #refund entries, refundedByPayment =
- * Σ refunds per payment, openDisputes = #open disputes, the derived fields by the status policy, entry signs by
+ * amountPaid = Σ ledger amounts, ledgerCount = #entries, refundCount = #refunds − #reversals, refundedByPayment =
+ * Σ refunds net of reversals per payment, openDisputes = #open disputes, the derived fields by the status policy, entry signs by
  * type and currency = the enrollment's. Across enrollments, no provider id is in two ledgers. Also checks, in the
  * raw store, that every money field is an integerValue (never a double such as -0 or 1.5).
  */
+/** Per-payment cents where an absent key means 0 (a refund and its reversal in one commit leave no key). */
+function withoutZeros(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, cents]) => cents !== 0));
+}
+
 export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
   const enrollments = (await firestore().collectionGroup("courses").get()).docs.filter(
     (d) => d.ref.parent.parent?.parent.id === "users",
@@ -210,6 +216,7 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
         isInt(entry.amount) &&
         ((entry.type === "payment" && entry.amount > 0) ||
           (entry.type === "refund" && entry.amount < 0) ||
+          (entry.type === "refund-reversal" && entry.amount > 0) ||
           (entry.type === "adjustment" && entry.amount !== 0));
       if (!ok) throw new Error(`${where}/ledger/${entry.id}: bad entry ${JSON.stringify(entry)}`);
       // Provider ids (pi_, re_, dp_…) are global; manual ids are scoped to their enrollment.
@@ -221,9 +228,12 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
     }
     const currencies = ledgerSnap.docs.map((d) => d.get("currency") as unknown);
     const sum = ledger.reduce((s, x) => s + x.amount, 0);
+    // README: a refund counts until its reversal (a refund that failed) gives it back.
     const refunds = ledger.filter((x) => x.type === "refund");
+    const reversals = ledger.filter((x) => x.type === "refund-reversal");
+    const refundCount = refunds.length - reversals.length;
     const refundedByPayment: Record<string, number> = {};
-    for (const r of refunds)
+    for (const r of [...refunds, ...reversals])
       refundedByPayment[r.providerPaymentId] = (refundedByPayment[r.providerPaymentId] ?? 0) - r.amount;
     const disputes = (e.disputes ?? {}) as Record<string, { status?: unknown }>;
     const openDisputes = Object.values(disputes).filter((d) => d.status === "open").length;
@@ -232,7 +242,7 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
       amountPaid: e.amountPaid as unknown,
       ledgerCount: e.ledgerCount as unknown,
       refundCount: e.refundCount as unknown,
-      refundedByPayment: e.refundedByPayment as unknown,
+      refundedByPayment: withoutZeros(e.refundedByPayment),
       openDisputes: e.openDisputes as unknown,
       amountDue: e.amountDue as unknown,
       amountOverpaid: e.amountOverpaid as unknown,
@@ -243,10 +253,10 @@ export async function auditEnrollments(db: FuzzDb): Promise<EnrollmentAudit[]> {
     const expected = {
       amountPaid: sum,
       ledgerCount: ledger.length,
-      refundCount: refunds.length,
-      refundedByPayment,
+      refundCount,
+      refundedByPayment: withoutZeros(refundedByPayment),
       openDisputes,
-      ...expectedStatuses({ price, amountPaid: sum, refundCount: refunds.length, openDisputes }),
+      ...expectedStatuses({ price, amountPaid: sum, refundCount, openDisputes }),
       ledgerCurrencies: ledger.length === 0 ? [] : [e.currency as unknown],
     };
     if (!isDeepStrictEqual(actual, expected)) {

@@ -843,8 +843,9 @@ function happeningsOf(p: FixturePayment, plan: PaymentPlan): Happening[] {
     const list = (o.refunds as { data?: LocalRefundView[] } | undefined)?.data ?? [];
     return (
       h.event.type.startsWith("charge.dispute.") ||
-      (h.event.type.startsWith("refund.") && o.status === "succeeded") ||
-      (h.event.type === "charge.refunded" && list.some((r) => r.status === "succeeded" && r.amount > 0))
+      (h.event.type.startsWith("refund.") && (o.status === "succeeded" || o.status === "failed")) ||
+      (h.event.type === "charge.refunded" &&
+        list.some((r) => (r.status === "succeeded" || r.status === "failed") && r.amount > 0))
     );
   };
   const recorded = plan.succeededEvents > 0;
@@ -873,13 +874,22 @@ function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
     amount: r.amount,
     status: r.final,
   }));
+  // README: a succeeded refund takes its amount; a failed one took it and gave it back (its entry and a reversal).
+  const refundEntriesOf = (x: { id: string; amount: number; status: string }) =>
+    x.status === "succeeded"
+      ? [{ id: x.id, enrollment: p.enrollment, amount: -x.amount }]
+      : x.status === "failed"
+        ? [
+            { id: x.id, enrollment: p.enrollment, amount: -x.amount },
+            { id: `${x.id}_reversal`, enrollment: p.enrollment, amount: x.amount },
+          ]
+        : [];
   plan.refunds.forEach((r, i) => {
     const id = `re_${p.key}_${i}`;
-    const entry = { id, enrollment: p.enrollment, amount: -r.amount };
     const createdView: LocalRefundView = { id, amount: r.amount, status: r.first, metadata: {} };
     out.push({
       event: refundEvent(p.view, createdView, "refund.created", `evt_${id}_created`),
-      entries: r.first === "succeeded" ? [entry] : [],
+      entries: refundEntriesOf(createdView),
       deadLetter: false,
       ignored: false,
     });
@@ -891,7 +901,7 @@ function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
           "refund.updated",
           `evt_${id}_updated`,
         ),
-        entries: r.final === "succeeded" ? [entry] : [],
+        entries: refundEntriesOf({ ...createdView, status: r.final }),
         deadLetter: false,
         ignored: false,
       });
@@ -901,9 +911,7 @@ function happeningsOfPlan(p: FixturePayment, plan: PaymentPlan): Happening[] {
       const listed = refunds.slice(0, i + 1);
       out.push({
         event: chargeRefundedEvent({ ...p.view, refunds: listed }, `evt_${id}_charge_refunded`),
-        entries: listed.flatMap((x) =>
-          x.status === "succeeded" ? [{ id: x.id, enrollment: p.enrollment, amount: -x.amount }] : [],
-        ),
+        entries: listed.flatMap(refundEntriesOf),
         deadLetter: false,
         ignored: false,
       });

@@ -64,6 +64,44 @@ export function stripePaymentIntent(f: IntentFields): Record<string, unknown> {
   };
 }
 
+export interface RefundFields {
+  id: string;
+  amount: number;
+  currency: string;
+  paymentIntent: string;
+  status: "pending" | "succeeded" | "failed" | "canceled" | "requires_action";
+  failureReason?: string;
+}
+
+export function stripeRefund(f: RefundFields): Record<string, unknown> {
+  return {
+    id: f.id,
+    object: "refund",
+    amount: f.amount,
+    balance_transaction: "txn_1Example",
+    charge: `ch_${f.paymentIntent.slice(3)}`,
+    created: 1_760_000_100,
+    currency: f.currency,
+    destination_details: {
+      card: { reference_status: "pending", reference_type: "acquirer_reference_number", type: "refund" },
+      type: "card",
+    },
+    ...(f.status === "failed"
+      ? {
+          failure_balance_transaction: "txn_1Failure",
+          failure_reason: f.failureReason ?? "expired_or_canceled_card",
+        }
+      : {}),
+    metadata: {},
+    payment_intent: f.paymentIntent,
+    reason: "requested_by_customer",
+    receipt_number: null,
+    source_transfer_reversal: null,
+    status: f.status,
+    transfer_reversal: null,
+  };
+}
+
 /** A signed delivery of `object` as event `type`, posted to the webhook like Stripe posts it. */
 export async function deliverStripeEvent(
   id: string,

@@ -54,6 +54,40 @@ function applyAll(totals: LedgerTotals, entries: readonly LedgerEntryInput[]): L
 }
 
 describe("decideLedgerApplication", () => {
+  it("a refund's reversal undoes exactly what the refund did (a refund that failed nets to zero)", () => {
+    const refund: LedgerEntryInput = {
+      id: "re_1",
+      type: "refund",
+      amount: -400,
+      currency: "usd",
+      source: "stripe",
+      providerPaymentId: "pi_1",
+      providerRefundId: "re_1",
+    };
+    const reversal: LedgerEntryInput = {
+      ...refund,
+      id: "re_1_reversal",
+      type: "refund-reversal",
+      amount: 400,
+    };
+    const a = decideLedgerApplication("usd", false, refund);
+    const b = decideLedgerApplication("usd", false, reversal);
+    expect(b).toEqual({
+      kind: "apply",
+      delta: { amountPaid: 400, ledgerCount: 1, refundCount: -1, refundedByPayment: { pi_1: -400 } },
+    });
+    expect(a.kind === "apply" && b.kind === "apply" && addDeltas(a.delta, b.delta)).toEqual({
+      amountPaid: 0,
+      ledgerCount: 2,
+      refundCount: 0,
+      refundedByPayment: { pi_1: 0 },
+    });
+    expect(decideLedgerApplication("usd", false, { ...reversal, amount: -400 })).toEqual({
+      kind: "reject",
+      reason: "invalid-amount",
+    });
+  });
+
   it("a new payment adds its amount and one ledger entry", () => {
     const d = decideLedgerApplication("usd", false, pay("pi_1", 1000));
     expect(d).toEqual({

@@ -58,7 +58,7 @@ describe("webhook event → command", () => {
     ).toEqual({ kind: "deadLetter", reason: "metadata-invalid" });
   });
 
-  it("charge.refunded → one refund entry per refund id, only for succeeded refunds", () => {
+  it("charge.refunded → a refund entry per succeeded refund; a failed one also gets its reversal; others nothing", () => {
     const cmd = mapWebhookEvent(
       {
         id: "evt_2",
@@ -87,6 +87,8 @@ describe("webhook event → command", () => {
       cmd.kind === "applyEntries" && cmd.entries.map((e) => [e.id, e.amount, e.providerPaymentId]),
     ).toEqual([
       ["re_1", -100, "pi_1"],
+      ["re_2_reversal", 200, "pi_1"],
+      ["re_2", -200, "pi_1"],
       ["re_5", -500, "pi_1"],
     ]);
   });
@@ -139,7 +141,7 @@ describe("webhook event → command", () => {
     };
     const map = (
       object: typeof refund | Record<string, unknown>,
-      type: "refund.created" | "refund.updated",
+      type: "refund.created" | "refund.updated" | "refund.failed",
     ) => mapWebhookEvent({ id: "e", type, object: object as typeof refund }, "stripe");
 
     it("a succeeded refund → one refund entry keyed by the refund id, the enrollment through its payment (not its metadata)", () => {
@@ -163,12 +165,25 @@ describe("webhook event → command", () => {
       }
     });
 
-    it("pending, failed, canceled (or no status) move no money", () => {
-      for (const status of ["pending", "requires_action", "failed", "canceled", null]) {
+    it("pending, requires_action, canceled (or no status) move no money", () => {
+      for (const status of ["pending", "requires_action", "canceled", null]) {
         expect(map({ ...refund, status }, "refund.updated")).toEqual({
           kind: "noop",
-          reason: "refund-not-succeeded",
+          reason: "refund-not-settled",
         });
+      }
+    });
+
+    it("a failed refund (refund.updated or refund.failed) stands for its refund and its reversal: net zero", () => {
+      for (const type of ["refund.updated", "refund.failed"] as const) {
+        const cmd = map({ ...refund, status: "failed" }, type);
+        expect(
+          cmd.kind === "applyEntries" &&
+            cmd.entries.map((e) => [e.id, e.type, e.amount, e.providerPaymentId]),
+        ).toEqual([
+          [`${refund.id}_reversal`, "refund-reversal", refund.amount, "pi_1"],
+          [refund.id, "refund", -refund.amount, "pi_1"],
+        ]);
       }
     });
 

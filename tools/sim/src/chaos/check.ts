@@ -37,6 +37,8 @@ export interface CheckResult {
     webhookEvents: number;
     /** Checkouts startPayment canceled (replaced, or for more than was owed by the time of a retry). */
     canceledCheckouts: number;
+    /** Ledger entries giving back a refund that failed. */
+    refundReversals: number;
   };
 }
 
@@ -220,6 +222,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       deadLetters: dead.size,
       webhookEvents: events.size,
       canceledCheckouts: [...checkouts.values()].filter((c) => c.status === "canceled").length,
+      refundReversals: ledgerSnap.docs.filter((d) => d.data()?.type === "refund-reversal").length,
     },
   };
 }
@@ -334,10 +337,13 @@ function byId(docs: readonly DocSnapLike[]): Map<string, Record<string, unknown>
   return new Map(docs.map((d) => [d.id, d.data() ?? {}]));
 }
 
+/**
+ * Per-payment cents, where an absent key means 0: a refund and its reversal in one commit leave no key, in two
+ * commits a key holding 0 — the same state.
+ */
 function sameRecord(actual: unknown, expected: Record<string, number>): boolean {
-  if (typeof actual !== "object" || actual === null) return Object.keys(expected).length === 0;
-  const a = actual as Record<string, unknown>;
+  const a = typeof actual === "object" && actual !== null ? (actual as Record<string, unknown>) : {};
   const keys = new Set([...Object.keys(a), ...Object.keys(expected)]);
-  for (const k of keys) if (a[k] !== expected[k]) return false;
+  for (const k of keys) if ((a[k] ?? 0) !== (expected[k] ?? 0)) return false;
   return true;
 }

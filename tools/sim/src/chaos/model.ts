@@ -5,8 +5,9 @@
  * domain/statusPolicy). Only the allow-list of event types is read from the built backend.
  *
  * - Each provider object id counts once: a succeeded payment intent (+amount), a refund seen as `succeeded` in
- *   any charge.refunded list or refund.* event (−amount; pending, failed and canceled refunds move nothing), a
- *   dispute closed as lost (−disputed amount).
+ *   any charge.refunded list or refund.* event (−amount), a refund seen as `failed` anywhere (−amount and its
+ *   reversal +amount: net zero, whatever else was seen; pending and canceled refunds move nothing), a dispute
+ *   closed as lost (−disputed amount).
  * - Refunds and disputes find their enrollment by metadata, else by the payment: its checkout, else the ledger
  *   entry of the payment. Arrival order does not matter: an event that overtakes its payment is refused (503)
  *   and redelivered by the provider, so it applies once the payment is recorded. An event about a payment that
@@ -25,7 +26,7 @@ import { FUNCTIONS_LIB, requireFromFunctions, testKit, type StripeEventJson } fr
 import { enrollmentKey } from "./scenario";
 import { num, str } from "./util";
 
-export type LedgerType = "payment" | "refund" | "adjustment";
+export type LedgerType = "payment" | "refund" | "adjustment" | "refund-reversal";
 
 export interface ExpectedEntry {
   amount: number;
@@ -94,8 +95,9 @@ function isHandledType(type: string): boolean {
   );
   return handledTypes.has(type);
 }
+/** A refund that succeeded took its amount; one that failed took it and gave it back (its entry and a reversal). */
 const movesMoney = (refund: Record<string, unknown>): boolean =>
-  num(refund.amount) > 0 && str(refund.status) === "succeeded";
+  num(refund.amount) > 0 && (str(refund.status) === "succeeded" || str(refund.status) === "failed");
 
 interface Facts {
   ledger: Map<string, ExpectedEntry>;
@@ -184,8 +186,12 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
 
     let moving: Record<string, unknown>[] = [];
     let paymentId: string;
-    if (event.type === "refund.created" || event.type === "refund.updated") {
-      if (str(o.status) !== "succeeded") return true; // nothing moved (yet)
+    if (
+      event.type === "refund.created" ||
+      event.type === "refund.updated" ||
+      event.type === "refund.failed"
+    ) {
+      if (!movesMoney(o)) return true; // nothing moved (yet)
       paymentId = str(o.payment_intent) || str(o.charge);
       if (paymentId === "") return deadLetter("payment-reference-missing");
       moving = [o];
@@ -219,6 +225,13 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       if (moving.some((r) => str(r.currency) !== enrollment.currency)) return deadLetter("currency-mismatch");
       for (const r of moving) {
         f.ledger.set(str(r.id), { amount: -num(r.amount), type: "refund", providerPaymentId: paymentId });
+        if (str(r.status) === "failed") {
+          f.ledger.set(`${str(r.id)}_reversal`, {
+            amount: num(r.amount),
+            type: "refund-reversal",
+            providerPaymentId: paymentId,
+          });
+        }
       }
       return true;
     }
@@ -267,8 +280,8 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     const refundedByPayment: Record<string, number> = {};
     for (const entry of f.ledger.values()) {
       amountPaid += entry.amount;
-      if (entry.type === "refund") {
-        refundCount++;
+      if (entry.type === "refund" || entry.type === "refund-reversal") {
+        refundCount += entry.type === "refund" ? 1 : -1;
         refundedByPayment[entry.providerPaymentId] =
           (refundedByPayment[entry.providerPaymentId] ?? 0) - entry.amount;
       }

@@ -71,6 +71,7 @@ export interface RunResult {
     webhookEvents: number;
     checkouts: number;
     canceledCheckouts: number;
+    refundReversals: number;
   };
   backendErrorLogs: number;
   /** The local Firestore's counters for the run. */

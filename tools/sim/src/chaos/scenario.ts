@@ -57,7 +57,7 @@ export type EventSpec =
       kind: "refund";
       eventId: string;
       pay: PaymentRef;
-      type: "refund.created" | "refund.updated";
+      type: "refund.created" | "refund.updated" | "refund.failed";
       refund: RefundSpec;
     }
   | {
@@ -392,6 +392,11 @@ function paymentStory(g: Generator, world: World, events: EventSpec[], checkoutP
         } else {
           events.push({ kind: "refund", eventId: next("evt"), pay, type: "refund.created", refund });
           refundable -= a;
+          // A refund that succeeded and then failed (the card expired): the money comes back.
+          if (rng.chance(0.15)) {
+            const failed: RefundSpec = { ...refund, status: "failed" };
+            events.push({ kind: "refund", eventId: next("evt"), pay, type: "refund.failed", refund: failed });
+          }
         }
         if (rng.chance(0.5)) events.push({ kind: "refunded", eventId: next("evt"), pay, refunds: null });
       }

@@ -147,11 +147,11 @@ export function chargeRefundedEvent(
   return envelope(eventId, "charge.refunded", chargeObject(p, options));
 }
 
-/** `refund.created` / `refund.updated` for one refund of `p` (ids are unique per refund, type and status). */
+/** `refund.created` / `.updated` / `.failed` for one refund of `p` (ids are unique per refund, type and status). */
 export function refundEvent(
   p: LocalPaymentView,
   refund: LocalRefundView,
-  type: "refund.created" | "refund.updated",
+  type: "refund.created" | "refund.updated" | "refund.failed",
   eventId = localEventId(refund.id, type, refund.status),
 ): StripeEventJson {
   return envelope(eventId, type, refundObject(p, refund));
