@@ -614,8 +614,8 @@ function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterRe
 
 /**
  * `payment_intent.payment_failed` / `payment_intent.canceled`: no money moves; the checkout becomes `failed` (the
- * customer may still retry the intent) or `canceled` (final) — never after `succeeded` — and stops being the
- * enrollment's open checkout, so the next balance payment makes a new one instead of joining a dead one.
+ * customer may still retry the intent) or `canceled` (final) — never after `succeeded`. A canceled one stops
+ * being the enrollment's open checkout; a failed one stays it until a new balance payment replaces (and cancels) it.
  */
 export async function recordPaymentEnded(p: {
   how: "failed" | "canceled";
@@ -640,7 +640,11 @@ export async function recordPaymentEnded(p: {
       // A failure never attaches its payment id: only the payment that is applied (or startPayment) does.
       const update = checkoutUpdate(checkout, p.how, null);
       if (update !== null) updateIn(tx, checkoutRef, update);
-      if (update?.status !== checkout.status && enrollment.openCheckout?.checkoutId === p.checkoutId) {
+      // A canceled intent can never be paid: it stops being the open checkout. A failed one can (Stripe lets the
+      // customer retry it), so it stays the open checkout: a second tab does not join it (it is not open) but
+      // replaces it, and startPayment cancels it at the provider first — the student is never charged twice.
+      const closes = p.how === "canceled" && update?.status === "canceled";
+      if (closes && enrollment.openCheckout?.checkoutId === p.checkoutId) {
         updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
       }
     }

@@ -278,7 +278,11 @@ describe("processing", () => {
     const failed = paymentFailedEvent({ ...view, refunds: [] }, "evt_fail_1");
     expect((await deliverEvent(failed)).body).toEqual({ received: true, outcome: "noop" });
     expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "failed" });
-    expect(await readDoc(ENROLLMENT)).toMatchObject({ openCheckout: null, amountPaid: 0 });
+    // The customer may still retry the failed intent: it stays the checkout a new balance payment must replace.
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      openCheckout: { checkoutId: started.checkoutId, amount: 1000 },
+      amountPaid: 0,
+    });
     await provider.confirmPayment(started.paymentId);
     await deliverEvent(paymentFailedEvent({ ...view, refunds: [] }, "evt_fail_2"));
     expect(await readDoc(`checkouts/${started.checkoutId}`)).toMatchObject({ status: "succeeded" });

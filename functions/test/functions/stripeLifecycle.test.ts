@@ -145,6 +145,35 @@ describe("payment intents that end without money", () => {
     );
   });
 
+  it("after payment_failed a second tab's balance payment first cancels the failed intent: never charged twice", async () => {
+    const provider = installLocalProvider();
+    const first = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "fail-tab-0001" });
+    expect(
+      (
+        await deliverStripeEvent(
+          "evt_pi_failed_3",
+          "payment_intent.payment_failed",
+          intentOf(first, "requires_payment_method"),
+        )
+      ).status,
+    ).toBe(200);
+    // The first tab may retry its card on the same intent: its retry still returns it.
+    expect(
+      await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "fail-tab-0001" }),
+    ).toMatchObject({
+      paymentId: first.paymentId,
+      status: "failed",
+    });
+    const second = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "fail-tab-0002" });
+    expect(second.paymentId).not.toBe(first.paymentId);
+    expect(await readDoc(`localProvider/${first.paymentId}`)).toMatchObject({ status: "canceled" });
+    expect(await readDoc(`checkouts/${first.checkoutId}`)).toMatchObject({ status: "canceled" });
+    // Before, the customer's retry on the failed intent and the second tab's payment both succeeded.
+    await expect(provider.confirmPayment(first.paymentId)).rejects.toThrow(/canceled/);
+    await provider.confirmPayment(second.paymentId);
+    expect(await readDoc(`users/${UID}/courses/c1`)).toMatchObject({ amountPaid: 5000, amountOverpaid: 0 });
+  });
+
   it("a canceled event after the payment succeeded (or delivered twice) changes nothing", async () => {
     const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "paid-then-c01" });
     expect(

@@ -320,13 +320,14 @@ function checkEnrollment(
   // Statuses as the policy says (computed independently in the model).
   scalar("paymentStatus", exp.paymentStatus);
   scalar("accessStatus", exp.accessStatus);
-  // An open checkout, when recorded, is one of this enrollment's checkouts that may still be paid.
+  // An open checkout, when recorded, is one of this enrollment's checkouts that may still be paid (a failed intent
+  // may be: Stripe lets the customer retry it).
   const open = doc.openCheckout as { checkoutId?: unknown } | null | undefined;
   if (open !== null && open !== undefined) {
     const c = checkouts.get(String(open.checkoutId));
     if (c === undefined || c.uid !== exp.uid || c.courseId !== exp.courseId) {
       fail(`${at}.openCheckout names ${String(open.checkoutId)}, which is not a checkout of this enrollment`);
-    } else if (c.status !== "creating" && c.status !== "pending") {
+    } else if (c.status !== "creating" && c.status !== "pending" && c.status !== "failed") {
       fail(`${at}.openCheckout names checkout ${String(open.checkoutId)}, which is ${String(c.status)}`);
     }
   }
