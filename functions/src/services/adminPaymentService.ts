@@ -51,18 +51,14 @@ export async function refundPayment(
   input: RefundPaymentInput,
 ): Promise<RefundPaymentResponse> {
   const idempotencyKey = refundIdempotencyKey(input.paymentId, input.amount, input.requestId);
-  const [enrollment, payment] = await Promise.all([
-    refs
-      .enrollment(input.uid, input.courseId)
-      .get()
-      .then((s) => s.data()),
-    refs
-      .ledgerEntry(input.uid, input.courseId, input.paymentId)
-      .get()
-      .then((s) => s.data()),
-  ]);
-  if (enrollment === undefined) throw failedPrecondition("The user is not enrolled in this course.");
-  if (payment?.type !== "payment") throw notFound("No such payment in this enrollment.");
+  // The payment's entry says which path the refund takes; both paths check enrollment and payment again in their
+  // transaction. The enrollment is read only to answer "not enrolled" rather than "no such payment".
+  const payment = (await refs.ledgerEntry(input.uid, input.courseId, input.paymentId).get()).data();
+  if (payment?.type !== "payment") {
+    if (!(await refs.enrollment(input.uid, input.courseId).get()).exists)
+      throw failedPrecondition("The user is not enrolled in this course.");
+    throw notFound("No such payment in this enrollment.");
+  }
 
   if (payment.source === "manual") {
     const result = await applyManualRefund({

@@ -643,8 +643,8 @@ export async function recordPaymentEnded(p: {
       // A canceled intent can never be paid: it stops being the open checkout. A failed one can (Stripe lets the
       // customer retry it), so it stays the open checkout: a second tab does not join it (it is not open) but
       // replaces it, and startPayment cancels it at the provider first — the student is never charged twice.
-      const closes = p.how === "canceled" && update?.status === "canceled";
-      if (closes && enrollment.openCheckout?.checkoutId === p.checkoutId) {
+      const canceled = (update?.status ?? checkout.status) === "canceled";
+      if (canceled && enrollment.openCheckout?.checkoutId === p.checkoutId) {
         updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
       }
     }

@@ -316,6 +316,15 @@ describe("recordManualPayment and refundPayment", () => {
       }),
       "not-found",
     );
+    await expectHttpsError(
+      call(refundPayment, ADMIN, {
+        uid: "not-enrolled-1",
+        courseId: "c1",
+        paymentId: "pi_unknown",
+        requestId: "refund-none-2",
+      }),
+      "failed-precondition",
+    );
     expect(await readDoc("users/student-1/courses/c1")).toMatchObject({
       amountPaid: 0,
       paymentStatus: "refunded",

@@ -508,6 +508,28 @@ describe("a checkout for more than is owed now is never handed out again", () =>
     });
   });
 
+  it("a provider timeout while canceling the replaced one: unavailable, and the retry of the same requestId completes it", async () => {
+    const provider = installLocalProvider();
+    const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "slow-bal-001" });
+    await manual("slow-cash-1", 1000);
+    setPaymentProviderForTesting({
+      name: provider.name,
+      createPayment: (p) => provider.createPayment(p),
+      createRefund: (p) => provider.createRefund(p),
+      cancelPayment: () => Promise.reject(new ProviderError("timeout", true)),
+    });
+    await expectHttpsError(
+      call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "slow-bal-002" }),
+      "unavailable",
+    );
+    // Nothing payable was created meanwhile; the old one is still the customer's to pay.
+    expect(await countDocs("localProvider")).toBe(1);
+    setPaymentProviderForTesting(provider);
+    const next = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "slow-bal-002" });
+    expect(next).toMatchObject({ amount: 4000, status: "pending" });
+    expect(await readDoc(`localProvider/${old.paymentId}`)).toMatchObject({ status: "canceled" });
+  });
+
   it("when the replaced payment was paid meanwhile, no second payment is created", async () => {
     const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "paid-bal-001" });
     await manual("paid-cash-1", 1000);
@@ -646,6 +668,23 @@ describe("refunds through the provider", () => {
     // Its hold is not counted on top of the ledger: the remaining 2000 can be refunded.
     expect(await refund(paymentId, "refund-r-0002", 2000)).toMatchObject({ amount: 2000 });
     expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0, refundCount: 2 });
+  });
+
+  it("a refund the provider answers as failed ends its hold at once: the payment can be refunded in full", async () => {
+    const provider = installLocalProvider();
+    const paymentId = await paidPayment(provider);
+    setPaymentProviderForTesting(
+      refundingWith(provider, () =>
+        Promise.resolve({ refundId: "re_failed_at_once", amount: 5000, status: "failed" }),
+      ),
+    );
+    expect(await refund(paymentId, "refund-f-0001")).toMatchObject({
+      refundId: "re_failed_at_once",
+      status: "failed",
+    });
+    setPaymentProviderForTesting(provider);
+    expect(await refund(paymentId, "refund-f-0002")).toMatchObject({ amount: 5000, status: "succeeded" });
+    expect(await enrollment(ALICE)).toMatchObject({ amountPaid: 0 });
   });
 
   it("a provider timeout keeps the hold: other refunds cannot take its money, its retry completes it", async () => {

@@ -32,32 +32,29 @@ export async function runAll<T>(
   await pool.drain();
 }
 
-/** Reads one document, retrying transient read failures (faults are on). */
-export async function readDoc(stack: Stack, path: string): Promise<Record<string, unknown> | undefined> {
+/** Runs a Firestore call, retrying transient failures (faults are on while the simulation reads and writes). */
+async function retried<T>(call: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await stack.db.doc(path).get()).data();
+      return await call();
     } catch (error) {
       if (attempt >= 20) throw error;
       await sleep(20);
     }
   }
+}
+
+/** Reads one document. */
+export async function readDoc(stack: Stack, path: string): Promise<Record<string, unknown> | undefined> {
+  return retried(async () => (await stack.db.doc(path).get()).data());
+}
+
+/** Updates one document. */
+export async function updateDoc(stack: Stack, path: string, data: Record<string, unknown>): Promise<void> {
+  await retried(() => stack.db.doc(path).update(data));
 }
 
 /** A stored or event field read as a string ("" when it is not one). */
-/** Updates a document (retried like readDoc: faults may be injected while it runs). */
-export async function updateDoc(stack: Stack, path: string, data: Record<string, unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await stack.db.doc(path).update(data);
-      return;
-    } catch (error) {
-      if (attempt >= 20) throw error;
-      await sleep(20);
-    }
-  }
-}
-
 export function str(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
