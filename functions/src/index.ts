@@ -1,7 +1,9 @@
 export { enrollInCourse } from "./functions/enrollInCourse";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
+export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";
 export { recordManualPayment } from "./functions/recordManualPayment";
 export { refundPayment } from "./functions/refundPayment";
 export { startPayment } from "./functions/startPayment";
+export { sweepParkedEvents } from "./functions/sweepParkedEvents";
 export { upsertCourse } from "./functions/upsertCourse";

@@ -90,7 +90,9 @@ export type LedgerOutcome =
   | { kind: "applied"; applied: string[]; duplicates: string[] }
   | { kind: "duplicate" }
   | { kind: "dead-lettered"; reason: DeadLetterReason }
-  | { kind: "noop" };
+  | { kind: "noop" }
+  /** An event about a payment that is not this backend's: recorded, nothing else. */
+  | { kind: "ignored" };
 
 function totalsOf(enrollment: EnrollmentDoc): LedgerTotals {
   return {
@@ -244,6 +246,13 @@ export async function recordNoopEvent(event: EventContext): Promise<LedgerOutcom
   const batch = firestore().batch();
   batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "noop"));
   return recordOnce(batch, { kind: "noop" });
+}
+
+/** Records an event about something that is not this backend's (a foreign payment's refund), exactly once. */
+export async function recordIgnoredEvent(event: EventContext): Promise<LedgerOutcome> {
+  const batch = firestore().batch();
+  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "ignored"));
+  return recordOnce(batch, { kind: "ignored" });
 }
 
 export interface ApplyEntriesParams {

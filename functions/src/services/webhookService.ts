@@ -5,34 +5,26 @@
  *      and refuse timestamps more than the tolerance in the future — BEFORE looking at the body. 400 on failure.
  *   3. Parse with zod; 400 if a handled type is malformed; unknown types → 200 ignored (no writes). 400 (nothing
  *      written) for an event of the other Stripe mode (`livemode` ≠ STRIPE_MODE).
- *   4. Map to a domain command and run it (ledgerService). A payment, whose enrollment its metadata names, is one
- *      BatchGet (event record, enrollment, ledger entry, checkout) and one blind commit, shared with concurrent
- *      requests; a duplicate ends after the BatchGet (200, no writes). Other events read the event record first
- *      (one RPC for a duplicate); refunds and disputes then find their enrollment by the payment's ledger entry.
+ *   4. Map to a domain command and run it (webhookCommandService → ledgerService). A payment, whose enrollment its
+ *      metadata names, is one BatchGet (event record, enrollment, ledger entry, checkout) and one blind commit,
+ *      shared with concurrent requests; a duplicate ends after the BatchGet (200, no writes). Other events read the
+ *      event record first (one RPC for a duplicate); refunds and disputes then find their enrollment by the
+ *      payment's ledger entry.
  *   Permanent failures (unknown enrollment, missing metadata…) → dead letter + 200. Transient failures → 500 so
- *   the provider retries. An event about a payment not (yet) known here — a refund or dispute that overtook its
- *   payment — is answered 503 while the provider would still retry it (72 h from the event's `created`), so it
- *   applies once its payment has; older ones are dead-lettered `unknown-payment`. Any other unexpected error (a
- *   bug, corrupt stored data) would fail the same way on every retry: it is logged and dead-lettered with reason
- *   `internal-error` (ids only, no payload) and answered 200.
+ *   the provider retries. A refund or dispute about a payment that is not this backend's → 200 `ignored` at once;
+ *   one that overtook one of our payments → 200 `parked`, applied when the payment is (webhookCommandService).
+ *   Nothing depends on the provider retrying. Any other unexpected error (a bug, corrupt stored data) would fail
+ *   the same way on every retry: it is logged and dead-lettered with reason `internal-error` (ids only, no
+ *   payload) and answered 200.
  */
 import type { LedgerSource } from "../domain/ledger";
-import { mapWebhookEvent, type EnrollmentTarget, type WebhookCommand } from "../domain/webhookMapping";
+import { mapWebhookEvent } from "../domain/webhookMapping";
 import { hasForbiddenKeys } from "../schemas/common";
 import { parseWebhookEvent, withReadMetadataOnly } from "../schemas/webhook";
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
-import { COLLECTIONS, ledgerEntriesByProviderPaymentId } from "./firestore/refs";
-import {
-  applyDisputeEvent,
-  applyLedgerEntries,
-  deadLetterEvent,
-  isEventProcessed,
-  recordNoopEvent,
-  recordPaymentEnded,
-  type EventContext,
-  type LedgerOutcome,
-} from "./ledgerService";
+import { deadLetterEvent, type EventContext } from "./ledgerService";
+import { executeCommand } from "./webhookCommandService";
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 export const MAX_BODY_BYTES = 512 * 1024;
@@ -60,23 +52,6 @@ export interface WebhookOptions {
 }
 
 const reply = (status: number, body: WebhookResponse["body"]): WebhookResponse => ({ status, body });
-
-/** Stripe retries a failed delivery for up to three days; within that window an unknown payment may yet arrive. */
-export const PROVIDER_RETRY_WINDOW_SECONDS = 72 * 3600;
-
-/** Thrown when an event's payment is not known yet but may still arrive: answered 503, nothing written. */
-class PaymentNotYetKnown extends Error {
-  constructor() {
-    super("payment not yet known");
-    this.name = "PaymentNotYetKnown";
-  }
-}
-
-/** The envelope's `created` (seconds), if it is a number. */
-function eventCreatedSeconds(event: unknown): number | undefined {
-  const created = (event as { created?: unknown }).created;
-  return typeof created === "number" && Number.isFinite(created) ? created : undefined;
-}
 
 type SignatureCheck = { ok: true; event: unknown } | { ok: false; reason: string };
 
@@ -180,14 +155,7 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
   }
   try {
-    const created = eventCreatedSeconds(verified);
-    const mayStillArrive = created !== undefined && nowMs / 1000 - created < PROVIDER_RETRY_WINDOW_SECONDS;
-    const outcome = await execute(
-      mapWebhookEvent(event, options.source),
-      context,
-      options.source,
-      mayStillArrive,
-    );
+    const outcome = await executeCommand(mapWebhookEvent(event, options.source), context, options.source);
     logInfo("webhook event processed", {
       eventId: event.id,
       type: event.type,
@@ -197,10 +165,6 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     });
     return reply(200, { received: true, outcome: outcome.kind });
   } catch (error) {
-    if (error instanceof PaymentNotYetKnown) {
-      logInfo("webhook event waits for its payment", { eventId: event.id, type: event.type });
-      return reply(503, { received: false, error: "payment-not-yet-known" });
-    }
     // A commit whose outcome is unknown is retried by the provider: the rerun finds its own writes.
     const transient = isTransientError(error) || isUnknownCommitOutcome(error);
     logError("webhook event failed", { eventId: event.id, type: event.type, transient }, error);
@@ -217,81 +181,5 @@ async function deadLetterUnexpected(context: EventContext): Promise<WebhookRespo
   } catch (error) {
     logError("webhook dead letter failed", { eventId: context.eventId, type: context.eventType }, error);
     return reply(500, { received: false, error: "internal" });
-  }
-}
-
-async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
-  if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
-  // The payment's own ledger entry (users/{uid}/courses/{courseId}/ledger/{paymentId}) names the enrollment.
-  const entries = await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get();
-  const entry = entries.docs.find(
-    (doc) => doc.id === target.providerPaymentId && doc.get("type") === "payment",
-  );
-  const enrollment = entry?.ref.parent.parent;
-  const user = enrollment?.parent.parent;
-  if (enrollment?.parent.id !== COLLECTIONS.userCourses || user?.parent.id !== COLLECTIONS.users) return null;
-  return { uid: user.id, courseId: enrollment.id };
-}
-
-async function execute(
-  command: WebhookCommand,
-  event: EventContext,
-  source: LedgerSource,
-  mayStillArrive: boolean,
-): Promise<LedgerOutcome> {
-  // A duplicate ends after one RPC: a payment or refund with a known enrollment reads the event record in its one
-  // BatchGet, and a dead letter or no-op fails on its create; anything else (a lookup by payment id, a
-  // transaction) reads the record first.
-  const checksItself =
-    command.kind === "deadLetter" ||
-    command.kind === "noop" ||
-    (command.kind === "applyEntries" && command.target.kind === "known");
-  if (!checksItself && (await isEventProcessed(event.eventId))) return { kind: "duplicate" };
-  const unknownPayment = (): Promise<LedgerOutcome> => {
-    if (mayStillArrive) throw new PaymentNotYetKnown();
-    return deadLetterEvent(event, "unknown-payment");
-  };
-  switch (command.kind) {
-    case "deadLetter":
-      return deadLetterEvent(event, command.reason);
-    case "noop":
-      logInfo("webhook event moves no money", { eventId: event.eventId, reason: command.reason });
-      return recordNoopEvent(event);
-    case "applyEntries": {
-      const target = await resolveTarget(command.target);
-      if (target === null) return unknownPayment();
-      return applyLedgerEntries({
-        ...target,
-        entries: command.entries,
-        checkoutId: command.checkoutId,
-        ...(command.requestedAmount === undefined ? {} : { requestedAmount: command.requestedAmount }),
-        event,
-      });
-    }
-    case "paymentEnded": {
-      const target = await resolveTarget(command.target);
-      if (target === null) return unknownPayment();
-      return recordPaymentEnded({
-        ...target,
-        how: command.how,
-        checkoutId: command.checkoutId,
-        providerPaymentId: command.providerPaymentId,
-        amount: command.amount,
-        currency: command.currency,
-        event,
-      });
-    }
-    case "dispute": {
-      const target = await resolveTarget(command.target);
-      if (target === null) return unknownPayment();
-      return applyDisputeEvent({
-        ...target,
-        disputeId: command.disputeId,
-        disputeEvent: command.event,
-        currency: command.currency,
-        source,
-        event,
-      });
-    }
   }
 }

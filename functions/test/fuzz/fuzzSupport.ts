@@ -132,6 +132,21 @@ export class FuzzDb {
     );
   }
 
+  /**
+   * Throws unless every document changed since `before` is described by `allowed` (matched against
+   * "created|changed|deleted <path>") and at most one document was written.
+   */
+  async expectOnlySince(before: DbMark, allowed: RegExp, what: string): Promise<void> {
+    const after = await this.mark();
+    const changed = changedDocuments(before.dump, after.dump);
+    const unexpected = changed.filter((c) => !allowed.test(c));
+    if (unexpected.length === 0 && after.writes - before.writes <= 1) return;
+    throw new Error(
+      `${what}: expected at most one write matching ${String(allowed)}, but ${after.writes - before.writes} ` +
+        `document write(s) were applied; changed documents: ${changed.join(", ") || "(none by content)"}`,
+    );
+  }
+
   /** Every document of the store, by path relative to the database root. */
   async documents(): Promise<Map<string, Record<string, unknown>>> {
     const parsed = JSON.parse(await this.dump()) as { documents: ExportedDoc[] };

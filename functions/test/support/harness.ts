@@ -8,9 +8,14 @@ import { refundPayment } from "../../src/functions/refundPayment";
 import { startPayment } from "../../src/functions/startPayment";
 import { upsertCourse } from "../../src/functions/upsertCourse";
 import { firestore } from "../../src/shared/admin";
-import { signEvent, type StripeEventJson } from "../../src/services/payments/local/localEvents";
+import {
+  signEvent,
+  type LocalPaymentView,
+  type StripeEventJson,
+} from "../../src/services/payments/local/localEvents";
 import {
   LocalPaymentProvider,
+  heldPaymentRecord,
   type LocalProviderOptions,
 } from "../../src/services/payments/local/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
@@ -83,6 +88,15 @@ export function installLocalProvider(
   });
   setPaymentProviderForTesting(provider);
   return provider;
+}
+
+/**
+ * The local provider's record of a payment the tests deliver events about without creating it through the
+ * provider (a payment made outside startPayment): the provider knows every payment its events are about, and the
+ * webhook asks it whose payment an early refund or dispute concerns.
+ */
+export async function providerHolds(view: LocalPaymentView): Promise<void> {
+  await firestore().doc(`localProvider/${view.id}`).set(heldPaymentRecord(view));
 }
 
 export const ADMIN: Caller = { uid: "admin-1", admin: true };

@@ -68,7 +68,9 @@ export interface RefundFields {
   id: string;
   amount: number;
   currency: string;
-  paymentIntent: string;
+  /** Null: a refund of a charge made without a payment intent (then `charge` names it). */
+  paymentIntent: string | null;
+  charge?: string;
   status: "pending" | "succeeded" | "failed" | "canceled" | "requires_action";
   failureReason?: string;
 }
@@ -79,7 +81,7 @@ export function stripeRefund(f: RefundFields): Record<string, unknown> {
     object: "refund",
     amount: f.amount,
     balance_transaction: "txn_1Example",
-    charge: `ch_${f.paymentIntent.slice(3)}`,
+    charge: f.charge ?? `ch_${(f.paymentIntent ?? "").slice(3)}`,
     created: 1_760_000_100,
     currency: f.currency,
     destination_details: {
@@ -99,6 +101,63 @@ export function stripeRefund(f: RefundFields): Record<string, unknown> {
     source_transfer_reversal: null,
     status: f.status,
     transfer_reversal: null,
+  };
+}
+
+export interface DisputeFields {
+  id: string;
+  amount: number;
+  currency: string;
+  paymentIntent: string;
+  status?: string;
+  /** The dispute's balance movements so far: funds withdrawn (−amount) and reinstated (+amount). */
+  funds?: ("withdrawn" | "reinstated")[];
+}
+
+export function stripeDispute(f: DisputeFields): Record<string, unknown> {
+  const status = f.status ?? "needs_response";
+  const inquiry = status.startsWith("warning_");
+  return {
+    id: f.id,
+    object: "dispute",
+    amount: f.amount,
+    balance_transactions: (f.funds ?? []).map((kind, i) => ({
+      id: `txn_${f.id.slice(3)}_${i}`,
+      object: "balance_transaction",
+      amount: kind === "withdrawn" ? -f.amount : f.amount,
+      available_on: 1_760_100_000,
+      created: 1_760_000_200 + i,
+      currency: f.currency,
+      description: kind === "withdrawn" ? "Chargeback withdrawal" : "Chargeback reversal",
+      fee: kind === "withdrawn" ? 1500 : -1500,
+      net: kind === "withdrawn" ? -f.amount - 1500 : f.amount + 1500,
+      reporting_category: kind === "withdrawn" ? "dispute" : "dispute_reversal",
+      source: f.id,
+      status: "pending",
+      type: "adjustment",
+    })),
+    charge: `ch_${f.paymentIntent.slice(3)}`,
+    created: 1_760_000_200,
+    currency: f.currency,
+    enhanced_eligibility_types: [],
+    evidence: {
+      access_activity_log: null,
+      billing_address: null,
+      customer_email_address: null,
+      product_description: null,
+      uncategorized_text: null,
+    },
+    evidence_details: { due_by: 1_761_000_000, has_evidence: false, past_due: false, submission_count: 0 },
+    is_charge_refundable: !inquiry && status !== "lost",
+    livemode: false,
+    metadata: {},
+    payment_intent: f.paymentIntent,
+    payment_method_details: {
+      card: { brand: "visa", case_type: inquiry ? "inquiry" : "chargeback", network_reason_code: "10.4" },
+      type: "card",
+    },
+    reason: "fraudulent",
+    status,
   };
 }
 

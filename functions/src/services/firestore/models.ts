@@ -155,6 +155,26 @@ export const refundHoldDocSchema = z.object({
 });
 export type RefundHoldDoc = z.infer<typeof refundHoldDocSchema>;
 
+/**
+ * An event about one of this backend's payments that arrived before the payment did (a refund or dispute that
+ * overtook it): kept until the payment's ledger entry exists, then applied through the same exactly-once path and
+ * deleted (server only). `command` is the event's domain command (domain/webhookMapping), stored as mapped.
+ */
+export const parkedEventDocSchema = z.object({
+  eventId: z.string(),
+  eventType: z.string(),
+  providerObjectId: z.string().nullable(),
+  providerPaymentId: z.string(),
+  /** Whose payment it is, and how that was learnt (for admins; the event still finds its enrollment by the ledger). */
+  owner: z.object({ uid: z.string(), courseId: z.string(), via: z.enum(["checkout", "provider"]) }),
+  source: z.enum(LEDGER_SOURCES),
+  command: z.looseObject({ kind: z.enum(["applyEntries", "paymentEnded", "dispute"]) }),
+  parkedAt: timestamp,
+  /** After this, a payment still unknown is given up on: the event is dead-lettered `unknown-payment`. */
+  deadline: timestamp,
+});
+export type ParkedEventDoc = z.infer<typeof parkedEventDocSchema>;
+
 /** Who recorded a manual ledger entry (server only; students read their ledger, never an admin's uid). */
 export const adminAuditDocSchema = z.object({
   action: z.enum(["manual-payment", "manual-refund"]),

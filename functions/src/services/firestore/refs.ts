@@ -24,6 +24,7 @@ import {
   ledgerEntryDocSchema,
   rateLimitDocSchema,
   refundHoldDocSchema,
+  parkedEventDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type AdminAuditDoc,
@@ -35,6 +36,7 @@ import {
   type LedgerEntryDoc,
   type RateLimitDoc,
   type RefundHoldDoc,
+  type ParkedEventDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -82,6 +84,7 @@ const converters = {
   rateLimit: converter<RateLimitDoc>(rateLimitDocSchema),
   adminAudit: converter<AdminAuditDoc>(adminAuditDocSchema),
   refundHold: converter<RefundHoldDoc>(refundHoldDocSchema),
+  parkedEvent: converter<ParkedEventDoc>(parkedEventDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -102,6 +105,8 @@ export const COLLECTIONS = {
   adminAudit: "adminAudit",
   /** Provider refunds asked for but not yet in the ledger, per payment (server only). */
   refundHolds: "refundHolds",
+  /** Events about one of our payments that arrived before it, waiting for it (server only). */
+  parkedEvents: "parkedEvents",
 } as const;
 
 export const refs = {
@@ -142,6 +147,9 @@ export const refs = {
       .collection(COLLECTIONS.adminAudit)
       .doc(`audit_${shortHash(JSON.stringify([uid, courseId, entryId]), 40)}`)
       .withConverter(converters.adminAudit),
+  /** `parkedEvents/{eventId}`: an event waiting for its payment. */
+  parkedEvent: (eventId: string): DocumentReference<ParkedEventDoc> =>
+    firestore().collection(COLLECTIONS.parkedEvents).doc(eventId).withConverter(converters.parkedEvent),
   /** `refundHolds/{paymentId}`: the in-flight provider refunds of one payment. */
   refundHold: (paymentId: string): DocumentReference<RefundHoldDoc> =>
     firestore().collection(COLLECTIONS.refundHolds).doc(paymentId).withConverter(converters.refundHold),
@@ -193,4 +201,31 @@ export function updateIn<T extends DocumentData>(
   data: Partial<WithFieldValue<T>>,
 ): void {
   tx.update(ref, data as DocumentData);
+}
+
+/** The events waiting for payment `providerPaymentId` (at most `limit`). */
+export function parkedEventsFor(providerPaymentId: string, limit: number) {
+  return firestore()
+    .collection(COLLECTIONS.parkedEvents)
+    .where("providerPaymentId", "==", providerPaymentId)
+    .limit(limit)
+    .withConverter(converters.parkedEvent);
+}
+
+/** The events that have waited longest (at most `limit`), for the sweep. */
+export function oldestParkedEvents(limit: number) {
+  return firestore()
+    .collection(COLLECTIONS.parkedEvents)
+    .orderBy("parkedAt")
+    .limit(limit)
+    .withConverter(converters.parkedEvent);
+}
+
+/** This backend's checkout whose provider payment is `providerPaymentId`, if any. */
+export function checkoutsByProviderPaymentId(providerPaymentId: string) {
+  return firestore()
+    .collection(COLLECTIONS.checkouts)
+    .where("providerPaymentId", "==", providerPaymentId)
+    .limit(1)
+    .withConverter(converters.checkout);
 }

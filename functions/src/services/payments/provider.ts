@@ -44,10 +44,22 @@ export interface CancelPaymentParams {
  */
 export type CancelOutcome = { canceled: true } | { canceled: false; status: string };
 
+/** What the provider says about a payment it holds: the metadata it was created with. */
+export interface ProviderPayment {
+  paymentId: string;
+  metadata: Readonly<Record<string, string>>;
+}
+
 export interface PaymentProvider {
   readonly name: "stripe" | "local";
   createPayment(params: CreatePaymentParams): Promise<CreatedPayment>;
   createRefund(params: CreateRefundParams): Promise<CreatedRefund>;
   /** Cancels a payment nobody should pay any more (a replaced or stale checkout's). Safe to repeat. */
   cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome>;
+  /**
+   * The payment `paymentId` (a payment intent, or a charge made without one) as the provider holds it, or null when
+   * the provider has no such payment on this account. Used to tell an event about one of this backend's payments
+   * that overtook it from one about a payment of something else on the same account.
+   */
+  findPayment(paymentId: string): Promise<ProviderPayment | null>;
 }

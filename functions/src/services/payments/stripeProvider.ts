@@ -12,6 +12,7 @@ import type {
   CreatedPayment,
   CreatedRefund,
   PaymentProvider,
+  ProviderPayment,
 } from "./provider";
 
 let client: Stripe | undefined;
@@ -107,6 +108,31 @@ export class StripePaymentProvider implements PaymentProvider {
       const intent = await stripe.paymentIntents.retrieve(params.paymentId);
       return intent.status === "canceled" ? { canceled: true } : { canceled: false, status: intent.status };
     } catch (error) {
+      throw toProviderError(error);
+    }
+  }
+
+  /**
+   * `paymentIntents.retrieve`, or for a charge id (`ch_…`/`py_…`: a charge made without an intent, as refunds and
+   * disputes may name it) `charges.retrieve` and then the charge's intent, whose metadata is the one this backend
+   * set. A missing object (`resource_missing`: another account, a deleted test object) is null.
+   */
+  async findPayment(paymentId: string): Promise<ProviderPayment | null> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      if (!paymentId.startsWith("pi_")) {
+        const charge = await stripe.charges.retrieve(paymentId);
+        const intent = charge.payment_intent;
+        if (intent === null) return { paymentId: charge.id, metadata: charge.metadata };
+        if (typeof intent !== "string") return { paymentId: intent.id, metadata: intent.metadata };
+        paymentId = intent;
+      }
+      const intent = await stripe.paymentIntents.retrieve(paymentId);
+      return { paymentId: intent.id, metadata: intent.metadata };
+    } catch (error) {
+      const code =
+        typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+      if (code === "resource_missing") return null;
       throw toProviderError(error);
     }
   }

@@ -193,6 +193,17 @@ export const TARGETS = {
     create: { path: "refundHolds/pi_forged", data: { uid: "someone", holds: {} } },
     update: { holds: {} },
   },
+  parkedEvent: {
+    label: "parkedEvents",
+    doc: PATHS.parkedEvent,
+    list: { path: "parkedEvents" },
+    listReturns: [PATHS.parkedEvent],
+    create: {
+      path: "parkedEvents/evt_forged",
+      data: { providerPaymentId: "pi_x", owner: { uid: "someone" } },
+    },
+    update: { deadline: 0 },
+  },
   localProvider: {
     label: "localProvider",
     doc: PATHS.localProviderPayment,
@@ -293,6 +304,10 @@ export const POLICY: readonly PolicyRow[] = [
   ["refundHold",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["parkedEvent",                 "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["parkedEvent",                 "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["parkedEvent",                 "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["parkedEvent",                 "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["localProvider",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],

@@ -22,6 +22,8 @@ export interface CheckInput {
   courses: readonly { courseId: string; price: number; currency: string }[];
   /** Every checkout startPayment returned (retries and collapsed tabs included), by checkoutId. */
   checkouts: ReadonlyMap<string, ReturnedCheckout>;
+  /** Payments the provider holds that were made outside startPayment (no checkout returned them). */
+  directPayments: ReadonlySet<string>;
 }
 
 export interface CheckResult {
@@ -54,7 +56,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
     violations.push(message);
   };
 
-  const [enrollmentSnap, ledgerSnap, checkoutSnap, providerSnap, eventSnap, deadSnap, statsSnap] =
+  const [enrollmentSnap, ledgerSnap, checkoutSnap, providerSnap, eventSnap, deadSnap, statsSnap, parkedSnap] =
     await Promise.all([
       db.collectionGroup("courses").get(),
       db.collectionGroup("ledger").get(),
@@ -63,6 +65,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       db.collection("webhookEvents").get(),
       db.collection("deadLetters").get(),
       db.collection("courseStats").get(),
+      db.collection("parkedEvents").get(),
     ]);
 
   const enrollments = new Map<string, Record<string, unknown>>();
@@ -152,6 +155,13 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
   for (const id of [...events.keys()].sort()) {
     if (!expected.recorded.has(id)) fail(`webhookEvents/${id} recorded, but it is not a handled event`);
   }
+  // Parked events: only those whose payment (one of ours) never arrived; the rest were applied and removed.
+  const parked = new Set(parkedSnap.docs.map((d) => d.id));
+  for (const id of [...parked].sort())
+    if (!expected.parked.has(id))
+      fail(`parkedEvents/${id} still parked, but its payment was recorded (or it is not ours)`);
+  for (const id of [...expected.parked].sort())
+    if (!parked.has(id)) fail(`parkedEvents/${id} missing: its payment was never recorded, it must wait`);
   const dead = byId(deadSnap.docs);
   for (const [id, reason] of [...expected.deadLetters].sort(([a], [b]) => a.localeCompare(b))) {
     const d = dead.get(id);
@@ -208,7 +218,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
   const paymentIds = new Set([...input.checkouts.values()].map((c) => c.paymentId));
   for (const [id, payment] of providerPayments) {
     // A payment created for a checkout that was canceled meanwhile is canceled too and never handed out.
-    if (!paymentIds.has(id) && payment.status !== "canceled")
+    if (!paymentIds.has(id) && !input.directPayments.has(id) && payment.status !== "canceled")
       fail(`localProvider/${id}: a provider payment no checkout returned`);
   }
 

@@ -137,8 +137,7 @@ function details(r: RunResult): string[] {
     `  time ${s(r.durationMs)} (${kv(Object.fromEntries(Object.entries(r.phaseMs).map(([k, v]) => [k, v])))} ms); ` +
       `${Math.round((r.events / r.durationMs) * 1000)} events/s, ` +
       `${Math.round((r.deliveries / (r.phaseMs.deliveries ?? r.durationMs)) * 1000)} deliveries/s while delivering`,
-    `  webhook answers: ${kv(r.outcomes)}; redeliveries: ${r.redeliveries} (timeouts: ${r.timeouts}; ` +
-      `rounds for events waiting for their payment: ${r.waitingRounds})`,
+    `  webhook answers: ${kv(r.outcomes)}; redeliveries: ${r.redeliveries} (timeouts: ${r.timeouts})`,
     `  faults injected: ${kv(r.faultsByKind)}; outages: ${r.outages}`,
     `  client calls: ${r.clientCalls} (retried after an error ${r.clientRetries} — 'internal' ${r.clientInternalErrors} —, ` +
       `after a timeout ${r.clientTimeouts})`,

@@ -8,17 +8,17 @@
  *   any charge.refunded list or refund.* event (−amount), a refund seen as `failed` anywhere (−amount and its
  *   reversal +amount: net zero, whatever else was seen; pending and canceled refunds move nothing), a dispute
  *   closed as lost (−disputed amount).
- * - Refunds and disputes find their enrollment by metadata, else by the payment: its checkout, else the ledger
- *   entry of the payment. Arrival order does not matter: an event that overtakes its payment is refused (503)
- *   and redelivered by the provider, so it applies once the payment is recorded. An event about a payment that
- *   is never recorded is dead-lettered `unknown-payment` if it is older than the provider's 72 h retry window;
- *   a younger one is never accepted (neither recorded nor dead-lettered; the simulation reports it).
+ * - Refunds and disputes find their enrollment through the ledger entry of their payment. Arrival order does not
+ *   matter: an event that overtakes one of our payments (a checkout names it, or the provider holds it with
+ *   uid/courseId metadata) is parked and applied once the payment is recorded; if the payment is never recorded
+ *   it stays parked (neither recorded nor dead-lettered until the sweep's 7-day limit). An event about a payment
+ *   that is not ours (the provider does not hold it for us) is ignored: recorded, nothing else.
  * - A dispute is open if it was created and never closed; closed is final.
  * - Status policy: amountDue = max(price − paid, 0), amountOverpaid = max(paid − price, 0);
  *   paymentStatus refunded (refunds recorded and paid ≤ 0) | paid (paid ≥ price) | partial (paid > 0) | unpaid;
  *   accessStatus suspended (open dispute) | revoked (refunded) | active (paid) | locked.
- * - Permanent failures dead-letter once per event: metadata missing, no such enrollment, no payment to look
- *   the enrollment up by (events older than 72 h), currency different from the enrollment's.
+ * - Permanent failures dead-letter once per event: metadata missing, no such enrollment, currency different from
+ *   the enrollment's.
  * - Unknown event types are ignored (not recorded); every other event is recorded once.
  */
 import path from "node:path";
@@ -61,6 +61,8 @@ export interface ExpectedWorld {
   enrollments: Map<string, ExpectedEnrollment>;
   /** Event ids that must be in webhookEvents. */
   recorded: Set<string>;
+  /** Event ids that must still be in parkedEvents (their payment, one of ours, never recorded). */
+  parked: Set<string>;
   /** eventId → dead-letter reason. */
   deadLetters: Map<string, string>;
   /** checkoutId → final status, for checkouts the events name. Others stay pending. */
@@ -76,12 +78,9 @@ export interface ModelInput {
     { uid: string; courseId: string; amount: number; currency: string; paymentId: string }
   >;
   events: readonly StripeEventJson[];
-  /** Now, in seconds: events whose `created` is less than 72 h before it may still wait for their payment. */
-  nowSeconds: number;
+  /** The provider's records: payment id → the metadata it was created with. */
+  providerMetadata: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
-
-/** The provider retries an unacknowledged event for 72 h from its `created`. */
-const RETRY_WINDOW_SECONDS = 72 * 3600;
 
 /** The event types the webhook handles, from the built backend's webhook schema (the allow-list itself). */
 let handledTypes: ReadonlySet<string> | undefined;
@@ -112,6 +111,14 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     facts.set(key, { ledger: new Map(), created: new Set(), closed: new Map() } satisfies Facts);
 
   const recorded = new Set<string>();
+  const parked = new Set<string>();
+  const checkoutPayments = new Set([...input.checkouts.values()].map((c) => c.paymentId));
+  /** One of our payments: a checkout names it, or the provider holds it with uid/courseId metadata. */
+  const isOurs = (paymentId: string): boolean => {
+    if (checkoutPayments.has(paymentId)) return true;
+    const meta = input.providerMetadata.get(paymentId);
+    return meta !== undefined && (meta.uid ?? "") !== "" && (meta.courseId ?? "") !== "";
+  };
   const deadLetters = new Map<string, string>();
   const succeededCheckouts = new Set<string>();
   const failedCheckouts = new Set<string>();
@@ -210,11 +217,11 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     const key = ledgerPayments.get(paymentId);
     if (key === undefined) {
       if (!lastPass) return false;
-      // No payment to find it by, ever: an old event is dead-lettered; a young one is refused (503) every time.
-      const young =
-        typeof event.created === "number" && input.nowSeconds - event.created < RETRY_WINDOW_SECONDS;
-      if (young) recorded.delete(event.id);
-      else deadLetter("unknown-payment");
+      // Its payment is never recorded: one of ours stays parked (not recorded); anything else is ignored (recorded).
+      if (isOurs(paymentId)) {
+        recorded.delete(event.id);
+        parked.add(event.id);
+      }
       return true;
     }
     const enrollment = enrollmentByKey.get(key);
@@ -253,7 +260,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
   };
 
   // Events that need a ledger lookup wait until every event that could record the payment has been applied —
-  // as the backend's 503 and the provider's redeliveries make it, in any arrival order.
+  // as parking and the ledger-entry trigger make it, in any arrival order.
   let waiting = distinct;
   for (;;) {
     const still = waiting.filter((event) => !apply(event, false));
@@ -322,7 +329,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
   for (const id of failedCheckouts) checkoutStatus.set(id, "failed");
   for (const id of canceledCheckouts) checkoutStatus.set(id, "canceled");
   for (const id of succeededCheckouts) checkoutStatus.set(id, "succeeded");
-  return { enrollments, recorded, deadLetters, checkoutStatus, courseStats };
+  return { enrollments, recorded, parked, deadLetters, checkoutStatus, courseStats };
 }
 
 function stringRecord(value: unknown): Record<string, string | undefined> {

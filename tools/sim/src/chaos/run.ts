@@ -4,7 +4,7 @@
  * provider does) while clients keep calling — all with faults injected into the local Firestore. When
  * everything has settled, check the invariants against the model computed from the event set.
  */
-import type { CallableLike, LocalPaymentView } from "../shared/backend";
+import { heldPaymentRecord, type CallableLike, type LocalPaymentView } from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
 import { Rng } from "../shared/rng";
@@ -14,7 +14,7 @@ import { buildEvents, loadProviderViews, type BuiltEvent } from "./events";
 import { faultRules, Outages, type FaultProfile } from "./faults";
 import { expectedWorld } from "./model";
 import { enrollmentKey, generateScenario, type Scenario } from "./scenario";
-import { readDoc, sleep, TIMED_OUT, withTimeout, runAll, updateDoc } from "./util";
+import { readDoc, sleep, TIMED_OUT, withTimeout, runAll, setDoc, updateDoc } from "./util";
 
 export type { FaultProfile };
 export { faultRules, outageEvery } from "./faults";
@@ -44,8 +44,6 @@ export interface RunResult {
   redeliveries: number;
   /** Deliveries the provider stopped waiting for (then redelivered). */
   timeouts: number;
-  /** Rounds of redeliveries, after all other deliveries, of events answered 503 payment-not-yet-known. */
-  waitingRounds: number;
   faults: number;
   /** Outages begun (see outageEvery). */
   outages: number;
@@ -101,26 +99,11 @@ const RETRYABLE_CODES = new Set([
 ]);
 const MAX_CLIENT_ATTEMPTS = 40;
 const MAX_DELIVERY_ATTEMPTS = 15;
-/**
- * Events answered 503 `payment-not-yet-known` (a refund or dispute that overtook its payment) are redelivered in
- * rounds once every other delivery is done — the provider keeps retrying them for 72 h. One still refused after
- * this many rounds was never accepted.
- */
-const MAX_WAITING_ROUNDS = 10;
-/** The provider's retry window (Stripe: 3 days), measured from the envelope's `created`. */
-export const PROVIDER_RETRY_WINDOW_SECONDS = 72 * 3600;
 /** How long the provider waits for the webhook's answer before it counts the delivery as failed (Stripe: ~20 s). */
 const PROVIDER_TIMEOUT_MS = 1_500;
 /** How long a client waits for a callable before it calls again with the same request. */
 const CLIENT_TIMEOUT_MS = 1_500;
 const ADMIN: Caller = { uid: "sim-admin", admin: true };
-
-/** The webhook's answer to an event whose payment it does not know yet (the provider retries it later). */
-const isPaymentNotYetKnown = (reply: HttpReply): boolean =>
-  reply.status === 503 &&
-  typeof reply.body === "object" &&
-  reply.body !== null &&
-  (reply.body as { error?: unknown }).error === "payment-not-yet-known";
 
 interface Counters {
   deliveries: number;
@@ -132,8 +115,6 @@ interface Counters {
   clientTimeouts: number;
   clientInternalErrors: number;
   outcomes: Record<string, number>;
-  /** Rounds of redeliveries of events waiting for their payment, after all other deliveries. */
-  waitingRounds: number;
   /** Per event id: the webhook's answers, in order. */
   answers: Map<string, string[]>;
 }
@@ -157,6 +138,8 @@ interface RunContext {
   returned: Map<string, ReturnedCheckout>;
   /** The provider's record of each startPayment payment, by payment id (filled before the events are built). */
   providerViews: Map<string, LocalPaymentView>;
+  /** Payments the provider holds that were made outside startPayment. */
+  directPaymentIds: Set<string>;
   /** The first answer of each checkout plan. */
   planResults: Map<number, ReturnedCheckout>;
   /** Every successful answer per (uid, requestId): same requestId ⇒ same checkout and payment, always. */
@@ -211,12 +194,12 @@ async function createContext(stack: Stack, options: RunOptions): Promise<RunCont
       clientTimeouts: 0,
       clientInternalErrors: 0,
       outcomes: {},
-      waitingRounds: 0,
       answers: new Map(),
     },
     background: new Set(),
     returned: new Map(),
     providerViews: new Map(),
+    directPaymentIds: new Set(),
     planResults: new Map(),
     answersByRequest: new Map(),
     phaseMs: { start: Date.now() - started },
@@ -349,26 +332,26 @@ async function startPayments(ctx: RunContext): Promise<void> {
 /** Delivery state of phase 3: the pool, and the events answered 503 `payment-not-yet-known`. */
 interface Deliveries {
   pool: WorkPool;
-  waiting: Map<string, BuiltEvent>;
-  /** Set once every other delivery is done: refused events then wait for the next round. */
-  inWaitingRounds: boolean;
 }
 
 /**
  * Phase 3: the provider's events, built from its own payment records, delivered 1–3 times each, shuffled and
- * concurrently, while clients keep calling; then the events still waiting for their payment, in rounds.
+ * concurrently, while clients keep calling. Events that overtake their payment are parked by the backend and
+ * applied by its ledger-entry trigger (the trigger host runs it), not redelivered.
  */
 async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
   const { stack, scenario } = ctx;
   const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
-  ctx.providerViews = views;
   const built = buildEvents(stack, scenario, ctx.planResults, views);
+  // The provider holds the payments made outside startPayment too (the backend asks it whose an early refund is).
+  for (const view of directPayments(scenario)) {
+    ctx.directPaymentIds.add(view.id);
+    views.set(view.id, view);
+  }
+  await runAll(16, [...ctx.directPaymentIds], (id) => registerDirectPayment(ctx, views.get(id)));
+  ctx.providerViews = views;
   await markProviderStatuses(ctx, built, views);
-  const state: Deliveries = {
-    pool: new WorkPool(ctx.concurrency),
-    waiting: new Map(),
-    inWaitingRounds: false,
-  };
+  const state: Deliveries = { pool: new WorkPool(ctx.concurrency) };
   type Item = { kind: "event"; event: BuiltEvent; copies: number } | { kind: "call"; index: number };
   const items: Item[] = [];
   for (const event of built) {
@@ -396,8 +379,21 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
     });
   }
   await state.pool.drain();
-  await redeliverWaiting(ctx, state);
   return built;
+}
+
+/** The payments of the scenario made outside startPayment (no checkout). */
+function directPayments(scenario: Scenario): LocalPaymentView[] {
+  const out = new Map<string, LocalPaymentView>();
+  for (const e of scenario.events)
+    if ("pay" in e && e.pay.kind === "direct") out.set(e.pay.view.id, { ...e.pay.view, refunds: [] });
+  return [...out.values()];
+}
+
+/** The provider's record of a payment made outside startPayment, as it holds it before any event. */
+async function registerDirectPayment(ctx: RunContext, view: LocalPaymentView | undefined): Promise<void> {
+  if (view === undefined) return;
+  await setDoc(ctx.stack, `localProvider/${view.id}`, heldPaymentRecord(view, "requires_payment_method"));
 }
 
 /**
@@ -420,29 +416,6 @@ async function markProviderStatuses(
       statusOf.set(id, "canceled");
   }
   await runAll(16, [...statusOf], ([id, status]) => updateDoc(ctx.stack, `localProvider/${id}`, { status }));
-}
-
-/** Events still waiting for their payment: redelivered in rounds (faults still on) until none is refused. */
-async function redeliverWaiting(ctx: RunContext, state: Deliveries): Promise<void> {
-  state.inWaitingRounds = true;
-  let rounds = 0;
-  while (state.waiting.size > 0 && rounds < MAX_WAITING_ROUNDS) {
-    rounds++;
-    const batch = [...state.waiting.values()];
-    state.waiting.clear();
-    for (const event of batch) {
-      ctx.counters.redeliveries++;
-      state.pool.add(() => deliver(ctx, state, event, 1));
-    }
-    await state.pool.drain();
-  }
-  for (const event of state.waiting.values()) {
-    ctx.violations.push(
-      `event ${event.id} (${event.label}) never accepted: still answered 503 payment-not-yet-known after ` +
-        `${rounds} rounds of redeliveries once every other event was delivered`,
-    );
-  }
-  ctx.counters.waitingRounds = rounds;
 }
 
 function redeliverLater(ctx: RunContext, state: Deliveries, event: BuiltEvent, attempt: number): void {
@@ -474,12 +447,6 @@ async function deliver(
   }
   const reply = recordAnswer(ctx, event, first, "");
   if (reply.status < 500) return; // 2xx: done; 4xx: already a violation
-  if (isPaymentNotYetKnown(reply)) {
-    // The provider retries it later (for 72 h): a few times now, then once everything else was delivered.
-    if (!state.inWaitingRounds && attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(ctx, state, event, attempt);
-    else state.waiting.set(event.id, event);
-    return;
-  }
   if (attempt < MAX_DELIVERY_ATTEMPTS) redeliverLater(ctx, state, event, attempt);
   else
     ctx.violations.push(
@@ -543,7 +510,7 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
       }),
     ),
     events: built.map((b) => b.json),
-    nowSeconds: Math.floor(Date.now() / 1000),
+    providerMetadata: new Map([...ctx.providerViews.values()].map((v) => [v.id, v.metadata])),
   });
   for (const [key, answers] of [...ctx.answersByRequest].sort(([a], [b]) => a.localeCompare(b))) {
     if (answers.size > 1)
@@ -556,6 +523,7 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
     expected,
     courses: scenario.courses,
     checkouts: ctx.returned,
+    directPayments: ctx.directPaymentIds,
   });
   violations.push(...checked.violations);
   const triggerStats = { ...stack.triggers.stats };
@@ -603,7 +571,6 @@ function result(
     deliveries: counters.deliveries,
     redeliveries: counters.redeliveries,
     timeouts: counters.timeouts,
-    waitingRounds: counters.waitingRounds,
     faults: stack.server.stats().faultsInjected,
     outages: ctx.outages.count,
     faultsByKind,

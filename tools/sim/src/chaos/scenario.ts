@@ -92,12 +92,6 @@ export interface RawEvent {
   ageSeconds?: number;
 }
 
-/**
- * Age of the genuinely bad events about an unknown payment: beyond the provider's 72 h retry window, so the
- * backend dead-letters them (`unknown-payment`) instead of answering 503 until the payment arrives.
- */
-export const STALE_EVENT_AGE_SECONDS = 96 * 3600;
-
 /** A client call made while the provider's events are delivered. */
 export type LateCall =
   | { kind: "startPaymentRetry"; plan: number }
@@ -441,10 +435,10 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
     "not-enrolled",
     "missing-metadata",
     "currency-mismatch",
-    "unknown-payment-dispute",
-    "unknown-payment-refund",
+    "foreign-payment-dispute",
+    "foreign-payment-refund",
     "missing-metadata-failed",
-    "unknown-payment-refund-event",
+    "foreign-payment-refund-event",
   ] as const;
   for (let i = 0; i < badBudget; i++) {
     const kind = badKinds[i % badKinds.length] ?? "missing-metadata";
@@ -494,7 +488,7 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
           object: pi({ uid: e.uid, courseId: e.courseId }, currency === "usd" ? "eur" : "usd"),
         };
         break;
-      case "unknown-payment-dispute":
+      case "foreign-payment-dispute":
         json = {
           type: "charge.dispute.created",
           object: {
@@ -509,7 +503,7 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
           },
         };
         break;
-      case "unknown-payment-refund":
+      case "foreign-payment-refund":
         json = {
           type: "charge.refunded",
           object: {
@@ -528,7 +522,7 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
           },
         };
         break;
-      case "unknown-payment-refund-event":
+      case "foreign-payment-refund-event":
         json = {
           type: "refund.created",
           object: {
@@ -544,7 +538,6 @@ function generateBadEvents(g: Generator, world: World, badBudget: number): Event
         };
         break;
     }
-    if (kind.startsWith("unknown-payment-")) json.ageSeconds = STALE_EVENT_AGE_SECONDS;
     events.push({ kind: "raw", eventId: next("evt"), label: `bad:${kind}`, json });
   }
   return events;

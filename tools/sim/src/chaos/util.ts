@@ -49,6 +49,11 @@ export async function readDoc(stack: Stack, path: string): Promise<Record<string
   return retried(async () => (await stack.db.doc(path).get()).data());
 }
 
+/** Creates or replaces one document. */
+export async function setDoc(stack: Stack, path: string, data: Record<string, unknown>): Promise<void> {
+  await retried(() => stack.db.doc(path).set(data));
+}
+
 /** Updates one document. */
 export async function updateDoc(stack: Stack, path: string, data: Record<string, unknown>): Promise<void> {
   await retried(() => stack.db.doc(path).update(data));

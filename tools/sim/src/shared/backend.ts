@@ -168,12 +168,23 @@ export function testKit(): TestKit {
 type LocalProviderModule = typeof import("../../../../functions/lib/services/payments/local/localProvider");
 let localProvider: LocalProviderModule | undefined;
 
+function localProviderModule(): LocalProviderModule {
+  localProvider ??= requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/payments/local/localProvider.js"),
+  ) as LocalProviderModule;
+  return localProvider;
+}
+
 /** The local provider's view of one of its payment documents (what its event builders take), from the build. */
 export function localPaymentView(
   doc: Parameters<LocalProviderModule["localPaymentView"]>[0],
 ): ReturnType<LocalProviderModule["localPaymentView"]> {
-  localProvider ??= requireFromFunctions(
-    path.join(FUNCTIONS_LIB, "services/payments/local/localProvider.js"),
-  ) as LocalProviderModule;
-  return localProvider.localPaymentView(doc);
+  return localProviderModule().localPaymentView(doc);
+}
+
+/** The provider's record of a payment made outside startPayment (see the backend's heldPaymentRecord). */
+export function heldPaymentRecord(
+  ...args: Parameters<LocalProviderModule["heldPaymentRecord"]>
+): ReturnType<LocalProviderModule["heldPaymentRecord"]> {
+  return localProviderModule().heldPaymentRecord(...args);
 }

@@ -54,7 +54,11 @@ export interface QuerySnapLike {
 export interface FirestoreLike {
   collection(path: string): { get(): Promise<QuerySnapLike> };
   collectionGroup(id: string): { get(): Promise<QuerySnapLike> };
-  doc(path: string): { get(): Promise<DocSnapLike>; update(data: Record<string, unknown>): Promise<unknown> };
+  doc(path: string): {
+    get(): Promise<DocSnapLike>;
+    update(data: Record<string, unknown>): Promise<unknown>;
+    set(data: Record<string, unknown>): Promise<unknown>;
+  };
 }
 
 interface AdminAppModule {

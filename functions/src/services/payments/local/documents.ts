@@ -2,7 +2,7 @@
  * The local provider's own documents: its "payment intents" in the server-only collection `localProvider`
  * (firestore.rules denies clients), keyed by payment id. Only the local provider reads or writes them.
  */
-import type { DocumentReference } from "firebase-admin/firestore";
+import type { DocumentReference, Query } from "firebase-admin/firestore";
 import { z } from "zod";
 import { firestore } from "../../../shared/admin";
 import { cents, timestamp } from "../../firestore/models";
@@ -38,5 +38,14 @@ export function localPaymentRef(paymentId: string): DocumentReference<LocalPayme
   return firestore()
     .collection(LOCAL_PROVIDER_COLLECTION)
     .doc(paymentId)
+    .withConverter(localPaymentConverter);
+}
+
+/** The local payment whose charge is `chargeId` (refunds and disputes may name the charge instead of the payment). */
+export function localPaymentsByChargeId(chargeId: string): Query<LocalPaymentDoc> {
+  return firestore()
+    .collection(LOCAL_PROVIDER_COLLECTION)
+    .where("chargeId", "==", chargeId)
+    .limit(1)
     .withConverter(localPaymentConverter);
 }

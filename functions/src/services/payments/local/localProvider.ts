@@ -8,7 +8,7 @@ import { FieldValue, type Transaction } from "firebase-admin/firestore";
 import { shortHash } from "../../../domain/ids";
 import { ProviderError } from "../../../shared/errors";
 import { logError } from "../../../shared/log";
-import { localPaymentRef, type LocalPaymentDoc } from "./documents";
+import { localPaymentRef, localPaymentsByChargeId, type LocalPaymentDoc } from "./documents";
 import {
   chargeRefundedEvent,
   disputeEvent,
@@ -30,6 +30,7 @@ import type {
   CreatedPayment,
   CreatedRefund,
   PaymentProvider,
+  ProviderPayment,
 } from "../provider";
 import { runTransaction } from "../../firestore/transactions";
 
@@ -52,6 +53,30 @@ export interface DeliveryResult extends SignedDelivery {
 
 export function localPaymentId(idempotencyKey: string): string {
   return `pi_local_${shortHash(`pi|${idempotencyKey}`)}`;
+}
+
+/**
+ * The provider's record of a payment made outside startPayment (the Dashboard, another integration), as tests and
+ * the simulation write it before sending its events: Stripe holds every payment its events are about, and the
+ * webhook asks it (`findPayment`) whose an early refund or dispute is. Plain data (`createdAt` a Date), so any
+ * Firestore client can write it.
+ */
+export function heldPaymentRecord(
+  view: LocalPaymentView,
+  status: LocalPaymentDoc["status"] = "succeeded",
+): Omit<LocalPaymentDoc, "createdAt"> & { createdAt: Date } {
+  return {
+    id: view.id,
+    chargeId: view.chargeId,
+    amount: view.amount,
+    currency: view.currency,
+    idempotencyKey: `held:${view.id}`,
+    clientSecret: `${view.id}_secret`,
+    metadata: { ...view.metadata },
+    status,
+    refunds: [],
+    createdAt: new Date(),
+  };
 }
 
 /** What the event builders need of a stored local payment (also used by the tests and the local stack). */
@@ -160,6 +185,14 @@ export class LocalPaymentProvider implements PaymentProvider {
       });
     }
     return result.outcome;
+  }
+
+  /** The payment by its id or its charge's id; null when this provider never made it. */
+  async findPayment(paymentId: string): Promise<ProviderPayment | null> {
+    const doc = paymentId.startsWith("ch_")
+      ? (await localPaymentsByChargeId(paymentId).get()).docs[0]?.data()
+      : (await localPaymentRef(paymentId).get()).data();
+    return doc === undefined ? null : { paymentId: doc.id, metadata: doc.metadata };
   }
 
   // ---- simulator actions (what the customer, the card network or the bank would do) ----

@@ -1,0 +1,264 @@
+/**
+ * Runs a webhook event's domain command (domain/webhookMapping) against Firestore, and keeps the events that
+ * overtook their payment (domain/parking) until it arrives.
+ *
+ * - A payment, or a failure, names its enrollment in its metadata. A refund or dispute finds its enrollment
+ *   through its payment's ledger entry. When there is none yet:
+ *     - a payment this backend did not make (no checkout names it and the provider's record of it carries no
+ *       uid/courseId, or the provider has no such payment) → recorded `ignored`, answered 200 at once;
+ *     - one of ours → parked in `parkedEvents/{eventId}` and answered 200 `parked`. It is applied through this same
+ *       exactly-once path when the payment's ledger entry is created (the `onLedgerEntryCreated` trigger), or by
+ *       the sweep (`sweepParkedEvents`, scheduled), which also dead-letters `unknown-payment` what has waited past
+ *       PARK_LIMIT_MS.
+ * - No parked event is left behind by a race: the park is written first and the ledger read again after it, and
+ *   the trigger queries the parked events after the payment's entry is committed. Whichever of the two comes
+ *   last sees the other; both apply through the event's `webhookEvents` record, so applying twice is impossible.
+ */
+import { Timestamp } from "firebase-admin/firestore";
+import type { LedgerSource } from "../domain/ledger";
+import {
+  PARK_LIMIT_MS,
+  decideParked,
+  decideUnknownPayment,
+  lookupPaymentId,
+  type PaymentOwner,
+} from "../domain/parking";
+import type { EnrollmentTarget, WebhookCommand } from "../domain/webhookMapping";
+import { GRPC, grpcCode } from "../shared/errors";
+import { logInfo, logWarn } from "../shared/log";
+import type { ParkedEventDoc } from "./firestore/models";
+import {
+  COLLECTIONS,
+  checkoutsByProviderPaymentId,
+  ledgerEntriesByProviderPaymentId,
+  oldestParkedEvents,
+  parkedEventsFor,
+  refs,
+} from "./firestore/refs";
+import {
+  applyDisputeEvent,
+  applyLedgerEntries,
+  deadLetterEvent,
+  isEventProcessed,
+  recordIgnoredEvent,
+  recordNoopEvent,
+  recordPaymentEnded,
+  type EventContext,
+  type LedgerOutcome,
+} from "./ledgerService";
+import { getPaymentProvider } from "./payments";
+
+export type CommandOutcome = LedgerOutcome | { kind: "parked" };
+
+/** Parked events replayed per payment by the trigger (a payment has at most a few refunds and disputes). */
+const REPLAY_BATCH = 50;
+
+async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
+  if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
+  // The payment's own ledger entry (users/{uid}/courses/{courseId}/ledger/{paymentId}) names the enrollment.
+  const entries = await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get();
+  const entry = entries.docs.find(
+    (doc) => doc.id === target.providerPaymentId && doc.get("type") === "payment",
+  );
+  const enrollment = entry?.ref.parent.parent;
+  const user = enrollment?.parent.parent;
+  if (enrollment?.parent.id !== COLLECTIONS.userCourses || user?.parent.id !== COLLECTIONS.users) return null;
+  return { uid: user.id, courseId: enrollment.id };
+}
+
+/** Whose payment `providerPaymentId` is: this backend's checkout, else the provider's record of it. */
+async function findOwner(providerPaymentId: string): Promise<PaymentOwner | null> {
+  const checkout = (await checkoutsByProviderPaymentId(providerPaymentId).get()).docs[0]?.data();
+  if (checkout !== undefined) {
+    const decision = decideUnknownPayment({ uid: checkout.uid, courseId: checkout.courseId }, undefined);
+    return decision.kind === "park" ? decision.owner : null;
+  }
+  const payment = await (await getPaymentProvider()).findPayment(providerPaymentId);
+  const decision = decideUnknownPayment(null, payment?.metadata ?? null);
+  return decision.kind === "park" ? decision.owner : null;
+}
+
+interface RunOptions {
+  /** Park an event whose payment is unknown (false while replaying a parked one: it stays parked). */
+  park: boolean;
+}
+
+/**
+ * Runs `command` exactly once for `event`. A duplicate ends after one RPC: a payment or refund with a known
+ * enrollment reads the event record in its one BatchGet, and a dead letter or no-op fails on its create; anything
+ * else (a lookup by payment id, a transaction) reads the record first.
+ */
+export async function executeCommand(
+  command: WebhookCommand,
+  event: EventContext,
+  source: LedgerSource,
+  options: RunOptions = { park: true },
+): Promise<CommandOutcome> {
+  const checksItself =
+    command.kind === "deadLetter" ||
+    command.kind === "noop" ||
+    (command.kind === "applyEntries" && command.target.kind === "known");
+  if (!checksItself && (await isEventProcessed(event.eventId))) return { kind: "duplicate" };
+  switch (command.kind) {
+    case "deadLetter":
+      return deadLetterEvent(event, command.reason);
+    case "noop":
+      logInfo("webhook event moves no money", { eventId: event.eventId, reason: command.reason });
+      return recordNoopEvent(event);
+    case "applyEntries": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return paymentUnknown(command, event, source, options);
+      return applyLedgerEntries({
+        ...target,
+        entries: command.entries,
+        checkoutId: command.checkoutId,
+        ...(command.requestedAmount === undefined ? {} : { requestedAmount: command.requestedAmount }),
+        event,
+      });
+    }
+    case "paymentEnded": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return paymentUnknown(command, event, source, options);
+      return recordPaymentEnded({
+        ...target,
+        how: command.how,
+        checkoutId: command.checkoutId,
+        providerPaymentId: command.providerPaymentId,
+        amount: command.amount,
+        currency: command.currency,
+        event,
+      });
+    }
+    case "dispute": {
+      const target = await resolveTarget(command.target);
+      if (target === null) return paymentUnknown(command, event, source, options);
+      return applyDisputeEvent({
+        ...target,
+        disputeId: command.disputeId,
+        disputeEvent: command.event,
+        currency: command.currency,
+        source,
+        event,
+      });
+    }
+  }
+}
+
+/** The event's payment has no ledger entry: ignore a foreign payment's event, park one of ours. */
+async function paymentUnknown(
+  command: WebhookCommand,
+  event: EventContext,
+  source: LedgerSource,
+  options: RunOptions,
+): Promise<CommandOutcome> {
+  const providerPaymentId = lookupPaymentId(command);
+  if (!options.park || providerPaymentId === null) return { kind: "parked" };
+  const owner = await findOwner(providerPaymentId);
+  if (owner === null) {
+    logInfo("webhook event about a payment that is not ours: ignored", {
+      eventId: event.eventId,
+      type: event.eventType,
+      providerPaymentId,
+    });
+    return recordIgnoredEvent(event);
+  }
+  const nowMs = Date.now();
+  const doc: ParkedEventDoc = {
+    eventId: event.eventId,
+    eventType: event.eventType,
+    providerObjectId: event.providerObjectId,
+    providerPaymentId,
+    owner,
+    source,
+    command: command as ParkedEventDoc["command"],
+    parkedAt: Timestamp.fromMillis(nowMs),
+    deadline: Timestamp.fromMillis(nowMs + PARK_LIMIT_MS),
+  };
+  try {
+    await refs.parkedEvent(event.eventId).create(doc);
+    logInfo("webhook event parked until its payment arrives", {
+      eventId: event.eventId,
+      type: event.eventType,
+      providerPaymentId,
+    });
+  } catch (error) {
+    // Parked by an earlier delivery of the same event: it keeps its first deadline.
+    if (grpcCode(error) !== GRPC.ALREADY_EXISTS) throw error;
+  }
+  // The payment may have been applied since the ledger was read, and its trigger may have looked for parked events
+  // before this one was written: look again now that it is (see the top of this file).
+  if ((await resolveTarget({ kind: "lookup", providerPaymentId })) === null) return { kind: "parked" };
+  return replayParked(event.eventId);
+}
+
+/**
+ * Applies the parked event `eventId` if its payment is known now, and deletes it once handled (applied, duplicate,
+ * dead-lettered). Safe to run twice or concurrently: the event's record makes it count once.
+ */
+export async function replayParked(eventId: string): Promise<CommandOutcome> {
+  const ref = refs.parkedEvent(eventId);
+  const parked = (await ref.get()).data();
+  if (parked === undefined) return { kind: "duplicate" };
+  const outcome = await executeCommand(
+    parked.command as unknown as WebhookCommand,
+    contextOf(parked),
+    parked.source,
+    { park: false },
+  );
+  if (outcome.kind !== "parked") await ref.delete();
+  logInfo("parked webhook event replayed", { eventId, outcome: outcome.kind });
+  return outcome;
+}
+
+function contextOf(parked: ParkedEventDoc): EventContext {
+  return { eventId: parked.eventId, eventType: parked.eventType, providerObjectId: parked.providerObjectId };
+}
+
+/** The trigger's work when a payment's ledger entry is created: replay what waited for it. */
+export async function replayParkedFor(providerPaymentId: string): Promise<number> {
+  const waiting = await parkedEventsFor(providerPaymentId, REPLAY_BATCH).get();
+  for (const doc of waiting.docs) await replayParked(doc.id);
+  return waiting.size;
+}
+
+export interface SweepReport {
+  examined: number;
+  replayed: number;
+  deadLettered: number;
+  waiting: number;
+}
+
+/**
+ * The scheduled sweep: the `limit` longest-waiting parked events are replayed if their payment is known (a
+ * trigger that never ran), dead-lettered `unknown-payment` past their deadline, else left waiting. Bounded, and
+ * safe to run twice or concurrently with the trigger.
+ */
+export async function sweepParkedEvents(nowMs = Date.now(), limit = 200): Promise<SweepReport> {
+  const report: SweepReport = { examined: 0, replayed: 0, deadLettered: 0, waiting: 0 };
+  const parked = await oldestParkedEvents(limit).get();
+  for (const doc of parked.docs) {
+    report.examined++;
+    const event = doc.data();
+    const known =
+      (await resolveTarget({ kind: "lookup", providerPaymentId: event.providerPaymentId })) !== null;
+    switch (decideParked(known, event.deadline.toMillis(), nowMs)) {
+      case "replay":
+        await replayParked(doc.id);
+        report.replayed++;
+        break;
+      case "dead-letter":
+        logWarn("parked webhook event gave up waiting for its payment", {
+          eventId: event.eventId,
+          providerPaymentId: event.providerPaymentId,
+        });
+        await deadLetterEvent(contextOf(event), "unknown-payment");
+        await doc.ref.delete();
+        report.deadLettered++;
+        break;
+      case "wait":
+        report.waiting++;
+        break;
+    }
+  }
+  return report;
+}

@@ -1,0 +1,254 @@
+/**
+ * Events that overtake their payment (services/webhookCommandService.ts): one about a payment of ours is parked
+ * (200 `parked`) and applied once when the payment's ledger entry is created (the onLedgerEntryCreated trigger) or
+ * by the sweep; one about a payment that is not ours is ignored at once (200 `ignored`); the sweep dead-letters
+ * what waited past the limit. Real-shaped Stripe refunds and disputes, the real handler and the local Firestore.
+ */
+import { onLedgerEntryCreated } from "../../src/functions/onLedgerEntryCreated";
+import { PARK_LIMIT_MS } from "../../src/domain/parking";
+import { firestore } from "../../src/shared/admin";
+import { setPaymentProviderForTesting } from "../../src/services/payments";
+import { sweepParkedEvents } from "../../src/services/webhookCommandService";
+import {
+  call,
+  countDocs,
+  createCourse,
+  enroll,
+  fft,
+  installLocalProvider,
+  ledgerSum,
+  providerHolds,
+  readDoc,
+  snapshotAll,
+  startPayment,
+  type WebhookReply,
+} from "../support/harness";
+import { useLocalFirestore } from "../support/localFirestore";
+import {
+  deliverStripeEvent,
+  stripeDispute,
+  stripePaymentIntent,
+  stripeRefund,
+} from "../support/stripeShapes";
+
+useLocalFirestore();
+const UID = "student-park";
+const ENROLLMENT = `users/${UID}/courses/c1`;
+
+beforeEach(async () => {
+  installLocalProvider();
+  await createCourse("c1", 1000);
+  await enroll(UID, "c1");
+});
+afterAll(() => {
+  setPaymentProviderForTesting(undefined);
+});
+
+/** The provider's record of a payment made outside startPayment (Dashboard, another integration of ours). */
+async function providerHoldsPayment(
+  id: string,
+  amount: number,
+  metadata: Record<string, string>,
+): Promise<void> {
+  await providerHolds({ id, chargeId: `ch_${id.slice(3)}`, amount, currency: "usd", metadata, refunds: [] });
+}
+
+const paid = (id: string, amount: number) =>
+  stripePaymentIntent({
+    id,
+    amount,
+    currency: "usd",
+    status: "succeeded",
+    metadata: { uid: UID, courseId: "c1" },
+  });
+
+/** The outcome the webhook answered a delivery with. */
+async function outcomeOf(reply: Promise<WebhookReply>): Promise<unknown> {
+  return ((await reply).body as { outcome?: unknown }).outcome;
+}
+
+/** The trigger, as Cloud Functions runs it when a ledger entry is created. */
+async function runLedgerTrigger(entryId: string): Promise<void> {
+  const snap = await firestore().doc(`${ENROLLMENT}/ledger/${entryId}`).get();
+  await fft.wrap(onLedgerEntryCreated)({
+    id: `trigger-${entryId}`,
+    params: { uid: UID, courseId: "c1", entryId },
+    data: snap,
+  });
+}
+
+describe("an event about one of our payments that arrives before it", () => {
+  it("is parked (200, nothing but the parked event written) and applied once when the payment's entry is created", async () => {
+    await providerHoldsPayment("pi_late1", 1000, { uid: UID, courseId: "c1" });
+    const refund = stripeRefund({
+      id: "re_early1",
+      amount: 400,
+      currency: "usd",
+      paymentIntent: "pi_late1",
+      status: "succeeded",
+    });
+    const before = await snapshotAll();
+    expect(await deliverStripeEvent("evt_early1", "refund.created", refund)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "parked" },
+    });
+    const after = await snapshotAll();
+    expect(after.filter((d) => !before.includes(d)).map((d) => d.split("=")[0])).toEqual([
+      "parkedEvents/evt_early1",
+    ]);
+    expect(await readDoc("parkedEvents/evt_early1")).toMatchObject({
+      providerPaymentId: "pi_late1",
+      owner: { uid: UID, courseId: "c1", via: "provider" },
+    });
+    // A redelivery keeps the one parked event.
+    expect(await outcomeOf(deliverStripeEvent("evt_early1", "refund.created", refund))).toBe("parked");
+
+    expect(
+      (await deliverStripeEvent("evt_pay1", "payment_intent.succeeded", paid("pi_late1", 1000))).body,
+    ).toEqual({ received: true, outcome: "applied" });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1000, ids: ["pi_late1"] });
+    await runLedgerTrigger("pi_late1");
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 600, ids: ["pi_late1", "re_early1"] });
+    expect(await readDoc("parkedEvents/evt_early1")).toBeUndefined();
+    // The trigger delivered again, and the event delivered again: nothing more.
+    await runLedgerTrigger("pi_late1");
+    expect(await outcomeOf(deliverStripeEvent("evt_early1", "refund.created", refund))).toBe("duplicate");
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 600, refundCount: 1 });
+    expect(await countDocs("deadLetters")).toBe(0);
+  });
+
+  it("a dispute on a startPayment checkout's payment is known through the checkout, before any provider call", async () => {
+    const started = await call(startPayment, { uid: UID }, { courseId: "c1", requestId: "req-park-1" });
+    const dispute = stripeDispute({
+      id: "dp_early",
+      amount: 1000,
+      currency: "usd",
+      paymentIntent: started.paymentId,
+    });
+    expect(await outcomeOf(deliverStripeEvent("evt_dp_early", "charge.dispute.created", dispute))).toBe(
+      "parked",
+    );
+    expect(await readDoc("parkedEvents/evt_dp_early")).toMatchObject({
+      owner: { via: "checkout", uid: UID },
+    });
+    const intent = stripePaymentIntent({
+      id: started.paymentId,
+      amount: 1000,
+      currency: "usd",
+      status: "succeeded",
+      metadata: { uid: UID, courseId: "c1", checkoutId: started.checkoutId },
+    });
+    await deliverStripeEvent("evt_pay_started", "payment_intent.succeeded", intent);
+    await runLedgerTrigger(started.paymentId);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ openDisputes: 1, accessStatus: "suspended" });
+  });
+
+  it("a redelivery after the payment was applied (its trigger not yet run) applies it, once", async () => {
+    await providerHoldsPayment("pi_late2", 1000, { uid: UID, courseId: "c1" });
+    const refund = stripeRefund({
+      id: "re_early2",
+      amount: 1000,
+      currency: "usd",
+      paymentIntent: "pi_late2",
+      status: "succeeded",
+    });
+    await deliverStripeEvent("evt_early2", "refund.created", refund);
+    await deliverStripeEvent("evt_pay2", "payment_intent.succeeded", paid("pi_late2", 1000));
+    expect(await outcomeOf(deliverStripeEvent("evt_early2", "refund.created", refund))).toBe("applied");
+    // Its parked copy goes when the trigger (or the sweep) finds the event recorded.
+    await runLedgerTrigger("pi_late2");
+    expect(await readDoc("parkedEvents/evt_early2")).toBeUndefined();
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_late2", "re_early2"] });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ paymentStatus: "refunded", accessStatus: "revoked" });
+  });
+});
+
+describe("the sweep", () => {
+  it("replays what a trigger missed, leaves what still waits, dead-letters what waited past the limit", async () => {
+    await providerHoldsPayment("pi_missed", 1000, { uid: UID, courseId: "c1" });
+    await providerHoldsPayment("pi_never", 500, { uid: UID, courseId: "c1" });
+    const missed = stripeRefund({
+      id: "re_missed",
+      amount: 300,
+      currency: "usd",
+      paymentIntent: "pi_missed",
+      status: "succeeded",
+    });
+    const never = stripeRefund({
+      id: "re_never",
+      amount: 500,
+      currency: "usd",
+      paymentIntent: "pi_never",
+      status: "succeeded",
+    });
+    await deliverStripeEvent("evt_missed", "refund.created", missed);
+    await deliverStripeEvent("evt_never", "refund.created", never);
+    await deliverStripeEvent("evt_pay_missed", "payment_intent.succeeded", paid("pi_missed", 1000));
+
+    expect(await sweepParkedEvents()).toEqual({ examined: 2, replayed: 1, deadLettered: 0, waiting: 1 });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_missed", "re_missed"] });
+    // Twice, and concurrently: nothing more.
+    await Promise.all([sweepParkedEvents(), sweepParkedEvents()]);
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_missed", "re_missed"] });
+    expect(await readDoc("parkedEvents/evt_never")).toBeDefined();
+
+    const later = Date.now() + PARK_LIMIT_MS + 60_000;
+    const [a, b] = await Promise.all([sweepParkedEvents(later), sweepParkedEvents(later)]);
+    expect(a.deadLettered + b.deadLettered).toBeGreaterThanOrEqual(1);
+    expect(await readDoc("deadLetters/evt_never")).toMatchObject({
+      reason: "unknown-payment",
+      type: "refund.created",
+    });
+    expect(await readDoc("webhookEvents/evt_never")).toMatchObject({ outcome: "dead-lettered" });
+    expect(await countDocs("parkedEvents")).toBe(0);
+    expect(await countDocs("deadLetters")).toBe(1);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 700 });
+  });
+});
+
+describe("an event about a payment that is not ours", () => {
+  it("is ignored at once (200, recorded) when the provider holds it without our metadata", async () => {
+    await providerHoldsPayment("pi_shop", 2000, { order: "shop-991" });
+    const refund = stripeRefund({
+      id: "re_shop",
+      amount: 2000,
+      currency: "usd",
+      paymentIntent: "pi_shop",
+      status: "succeeded",
+    });
+    expect(await deliverStripeEvent("evt_shop", "refund.created", refund)).toEqual({
+      status: 200,
+      body: { received: true, outcome: "ignored" },
+    });
+    const dispute = stripeDispute({ id: "dp_shop", amount: 2000, currency: "usd", paymentIntent: "pi_shop" });
+    expect(await outcomeOf(deliverStripeEvent("evt_dp_shop", "charge.dispute.created", dispute))).toBe(
+      "ignored",
+    );
+    expect(await readDoc("webhookEvents/evt_shop")).toMatchObject({ outcome: "ignored" });
+    expect(await countDocs("parkedEvents")).toBe(0);
+    expect(await countDocs("deadLetters")).toBe(0);
+    // Recorded: a redelivery is answered from the record, without asking the provider again.
+    expect(await outcomeOf(deliverStripeEvent("evt_shop", "refund.created", refund))).toBe("duplicate");
+  });
+
+  it("is ignored when the provider has no such payment, and the same for a charge without an intent", async () => {
+    const refund = stripeRefund({
+      id: "re_ghost",
+      amount: 100,
+      currency: "usd",
+      paymentIntent: "pi_ghost",
+      status: "succeeded",
+    });
+    expect(await outcomeOf(deliverStripeEvent("evt_ghost", "refund.created", refund))).toBe("ignored");
+    const byCharge = stripeRefund({
+      id: "re_ghost_ch",
+      amount: 100,
+      currency: "usd",
+      paymentIntent: null,
+      charge: "ch_ghost",
+      status: "succeeded",
+    });
+    expect(await outcomeOf(deliverStripeEvent("evt_ghost_ch", "refund.created", byCharge))).toBe("ignored");
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+  });
+});

@@ -1,0 +1,67 @@
+import { PARK_LIMIT_MS, decideParked, decideUnknownPayment, lookupPaymentId } from "../../src/domain/parking";
+import type { WebhookCommand } from "../../src/domain/webhookMapping";
+
+describe("decideUnknownPayment: whose payment an early refund or dispute concerns", () => {
+  it.each([
+    ["a checkout of ours names it", { uid: "u1", courseId: "c1" }, undefined, "park", "checkout"],
+    [
+      "the checkout wins over the provider's metadata",
+      { uid: "u1", courseId: "c1" },
+      { uid: "x", courseId: "y" },
+      "park",
+      "checkout",
+    ],
+    [
+      "the provider holds it with our metadata",
+      null,
+      { uid: "u1", courseId: "c1", checkoutId: "k1" },
+      "park",
+      "provider",
+    ],
+    ["the provider holds it without our metadata", null, { order: "shop-1" }, "ignore", null],
+    ["the provider holds it with only a uid", null, { uid: "u1" }, "ignore", null],
+    [
+      "the provider holds it with metadata that cannot be ours",
+      null,
+      { uid: "a/b", courseId: "c1" },
+      "ignore",
+      null,
+    ],
+    ["the provider has no such payment", null, null, "ignore", null],
+  ] as const)("%s", (_label, checkout, metadata, kind, via) => {
+    const decision = decideUnknownPayment(checkout, metadata);
+    expect(decision.kind).toBe(kind);
+    if (decision.kind === "park") expect(decision.owner.via).toBe(via);
+  });
+});
+
+describe("decideParked: what the sweep does", () => {
+  const deadline = 1_000_000 + PARK_LIMIT_MS;
+  it.each([
+    [true, deadline - 1, "replay"],
+    [true, deadline + 1, "replay"],
+    [false, deadline - 1, "wait"],
+    [false, deadline, "dead-letter"],
+    [false, deadline + 1, "dead-letter"],
+  ] as const)("payment known %s at %d → %s", (known, now, expected) => {
+    expect(decideParked(known, deadline, now)).toBe(expected);
+  });
+  it("the limit is a week", () => {
+    expect(PARK_LIMIT_MS).toBe(7 * 24 * 3600 * 1000);
+  });
+});
+
+describe("lookupPaymentId", () => {
+  const entries: WebhookCommand = {
+    kind: "applyEntries",
+    target: { kind: "lookup", providerPaymentId: "pi_1" },
+    entries: [],
+    checkoutId: null,
+  };
+  it("is the payment a refund or dispute finds its enrollment by, and null otherwise", () => {
+    expect(lookupPaymentId(entries)).toBe("pi_1");
+    expect(lookupPaymentId({ ...entries, target: { kind: "known", uid: "u", courseId: "c" } })).toBeNull();
+    expect(lookupPaymentId({ kind: "noop", reason: "x" })).toBeNull();
+    expect(lookupPaymentId({ kind: "deadLetter", reason: "metadata-missing" })).toBeNull();
+  });
+});
