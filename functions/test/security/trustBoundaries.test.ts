@@ -516,6 +516,7 @@ describe("a checkout for more than is owed now is never handed out again", () =>
       name: provider.name,
       createPayment: (p) => provider.createPayment(p),
       createRefund: (p) => provider.createRefund(p),
+      findRefund: (p) => provider.findRefund(p),
       cancelPayment: () => Promise.reject(new ProviderError("timeout", true)),
     });
     await expectHttpsError(
@@ -620,6 +621,7 @@ describe("refunds through the provider", () => {
       name: base.name,
       createPayment: (p) => base.createPayment(p),
       cancelPayment: (p) => base.cancelPayment(p),
+      findRefund: (p) => base.findRefund(p),
       createRefund,
     };
   }

@@ -24,6 +24,7 @@ import {
   ledgerEntryDocSchema,
   rateLimitDocSchema,
   refundHoldDocSchema,
+  refundRequestDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type AdminAuditDoc,
@@ -35,6 +36,7 @@ import {
   type LedgerEntryDoc,
   type RateLimitDoc,
   type RefundHoldDoc,
+  type RefundRequestDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -82,6 +84,7 @@ const converters = {
   rateLimit: converter<RateLimitDoc>(rateLimitDocSchema),
   adminAudit: converter<AdminAuditDoc>(adminAuditDocSchema),
   refundHold: converter<RefundHoldDoc>(refundHoldDocSchema),
+  refundRequest: converter<RefundRequestDoc>(refundRequestDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -102,6 +105,8 @@ export const COLLECTIONS = {
   adminAudit: "adminAudit",
   /** Provider refunds asked for but not yet in the ledger, per payment (server only). */
   refundHolds: "refundHolds",
+  /** Provider refund requests by (student uid, requestId), recorded before the provider is asked (server only). */
+  refundRequests: "refundRequests",
 } as const;
 
 export const refs = {
@@ -145,6 +150,9 @@ export const refs = {
   /** `refundHolds/{paymentId}`: the in-flight provider refunds of one payment. */
   refundHold: (paymentId: string): DocumentReference<RefundHoldDoc> =>
     firestore().collection(COLLECTIONS.refundHolds).doc(paymentId).withConverter(converters.refundHold),
+  /** `refundRequests/{id}`, id = `refundRequestIdFor(uid, requestId)`: one provider refund request. */
+  refundRequest: (id: string): DocumentReference<RefundRequestDoc> =>
+    firestore().collection(COLLECTIONS.refundRequests).doc(id).withConverter(converters.refundRequest),
   /** `rateLimits/{action}_{uid}`: the current window of one user's rate-limited action. */
   rateLimit: (action: string, uid: string): DocumentReference<RateLimitDoc> =>
     firestore()
