@@ -193,6 +193,17 @@ export const TARGETS = {
     create: { path: "refundHolds/pi_forged", data: { uid: "someone", holds: {} } },
     update: { holds: {} },
   },
+  refundRequest: {
+    label: "refundRequests",
+    doc: PATHS.refundRequest,
+    list: { path: "refundRequests" },
+    listReturns: [PATHS.refundRequest],
+    create: {
+      path: "refundRequests/rr_forged",
+      data: { uid: "someone", status: "answered", refundId: "re_x" },
+    },
+    update: { status: "pending" },
+  },
   localProvider: {
     label: "localProvider",
     doc: PATHS.localProviderPayment,
@@ -293,6 +304,11 @@ export const POLICY: readonly PolicyRow[] = [
   ["refundHold",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["refundRequest",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["localProvider",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
