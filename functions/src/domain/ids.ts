@@ -24,6 +24,14 @@ export function checkoutIdFor(uid: string, requestId: string): string {
   return sha256Hex(`checkout\u0000${uid}\u0000${requestId}`);
 }
 
+/**
+ * Refund request id for one admin request: the same (student uid, requestId) always names the same refund request
+ * (`refundRequests/{id}`), whichever admin sends it. Also the `refundRequest` metadata of the provider refund it makes.
+ */
+export function refundRequestIdFor(uid: string, requestId: string): string {
+  return sha256Hex(`refund\u0000${uid}\u0000${requestId}`);
+}
+
 /** Ledger id of a manual payment. */
 export function manualPaymentLedgerId(reference: string): string {
   return `manual_${reference}`;

@@ -8,8 +8,10 @@
  * what may still be refunded is the payment minus its recorded refunds, its lost disputes and the live holds.
  *
  * A hold ends when its refund is in the ledger (the next refund request of the payment drops it), when the provider
- * refuses or fails the refund, or after HOLD_TTL_MS (a crashed request that was never retried; the provider's
- * idempotency keys last about as long).
+ * refuses or fails the refund, or after HOLD_TTL_MS (a crashed request that was never retried must not block the
+ * payment forever). The TTL is not what makes a retry safe: the request's record is (domain/refundRequests). A
+ * request still pending past the provider's key window (shorter than the TTL) re-takes its hold, against what is
+ * then refundable, only after the provider said it has no refund of the request.
  */
 
 export const HOLD_TTL_MS = 24 * 3600 * 1000;

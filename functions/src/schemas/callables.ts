@@ -39,7 +39,8 @@ export const refundPaymentInput = z.strictObject({
   amount: positiveCentsSchema.optional(),
   /**
    * Retry key (required): generated once per logical refund and reused on every retry. Two deliberate refunds of
-   * the same amount of one payment need two requestIds; without one they would collapse into a single refund.
+   * the same amount of one payment need two requestIds; without one they would collapse into a single refund. With
+   * the student's uid it names one refund request (`refundRequests`): reused for another refund it is refused.
    */
   requestId: requestIdSchema,
 });

@@ -1,13 +1,24 @@
 /** Admin money operations: manual payments (applied directly) and refunds (through the provider or directly). */
 import type { RecordManualPaymentResponse, RefundPaymentResponse } from "../api";
-import { manualPaymentLedgerId, manualRefundLedgerId, refundIdempotencyKey } from "../domain/ids";
+import {
+  manualPaymentLedgerId,
+  manualRefundLedgerId,
+  refundIdempotencyKey,
+  refundRequestIdFor,
+} from "../domain/ids";
 import type { RecordManualPaymentInput, RefundPaymentInput } from "../schemas/callables";
 import { ProviderError, alreadyExists, failedPrecondition, notFound } from "../shared/errors";
 import { logInfo } from "../shared/log";
 import { refs } from "./firestore/refs";
 import { applyLedgerEntries, applyManualRefund } from "./ledgerService";
 import { getPaymentProvider } from "./payments";
-import { holdRefund, settleHold } from "./refundHoldService";
+import type { CreatedRefund, PaymentProvider } from "./payments/provider";
+import {
+  answerRefundRequest,
+  openRefundRequest,
+  type RefundRequestOutcome,
+  type RefundRequestTarget,
+} from "./refundRequestService";
 
 /** Idempotent on `reference`: the ledger id is `manual_<reference>`. Reusing a reference for a different amount is refused. */
 export async function recordManualPayment(
@@ -46,9 +57,15 @@ export async function recordManualPayment(
   return { paymentId, amount: existing.amount, duplicate: true };
 }
 
+/**
+ * Refunds (part of) a payment: a manual payment's directly in the ledger (idempotent by its ledger id), a provider
+ * payment's through the provider, as a refund request recorded before the provider is asked (refundRequestService),
+ * so a retry of the same requestId returns the same refund at any age. `nowMs`: the clock (tests inject it).
+ */
 export async function refundPayment(
   adminUid: string,
   input: RefundPaymentInput,
+  nowMs = Date.now(),
 ): Promise<RefundPaymentResponse> {
   const idempotencyKey = refundIdempotencyKey(input.paymentId, input.amount, input.requestId);
   // The payment's entry says which path the refund takes; both paths check enrollment and payment again in their
@@ -82,39 +99,81 @@ export async function refundPayment(
   if (payment.source !== provider.name) {
     throw failedPrecondition("This payment belongs to a different payment provider.");
   }
-  const target = {
+  const target: RefundRequestTarget = {
     uid: input.uid,
     courseId: input.courseId,
     paymentId: input.paymentId,
     requestedAmount: input.amount,
     idempotencyKey,
+    requestId: input.requestId,
+    requestKey: refundRequestIdFor(input.uid, input.requestId),
+    requestedBy: adminUid,
   };
-  // Held before the provider is asked: concurrent refunds of one payment cannot together exceed it.
-  const hold = await holdRefund(target);
-  if (hold.kind === "answered") return { ...hold.refund, applied: false };
-  if (hold.kind === "refused") throw failedPrecondition(`Refund not possible: ${hold.reason}.`);
-  const refundParams = {
-    paymentId: input.paymentId,
-    amount: input.amount,
-    idempotencyKey,
-    metadata: { uid: input.uid, courseId: input.courseId },
-  };
-  const refund = await provider.createRefund(refundParams).catch(async (error: unknown) => {
+  // Recorded and held before the provider is asked: concurrent refunds of one payment cannot together exceed it,
+  // and a retry finds the request whatever its age.
+  let outcome = await openRefundRequest(target, nowMs);
+  if (outcome.kind === "lookup") outcome = await lookUpRefund(provider, target, nowMs);
+  if (outcome.kind === "create") outcome = await createProviderRefund(provider, target, nowMs);
+  switch (outcome.kind) {
+    case "answered":
+      return { ...outcome.refund, applied: false };
+    case "refused":
+      throw failedPrecondition(outcome.message);
+    default:
+      throw new Error(`refund request left ${outcome.kind}`);
+  }
+}
+
+/**
+ * A pending request past the provider's idempotency-key window: the provider may have forgotten the key, so asking
+ * it to create the refund again could make a second one. Ask whether the refund exists; only if not, make it.
+ */
+async function lookUpRefund(
+  provider: PaymentProvider,
+  target: RefundRequestTarget,
+  nowMs: number,
+): Promise<RefundRequestOutcome> {
+  const found = await provider.findRefund({ paymentId: target.paymentId, refundRequest: target.requestKey });
+  logInfo("pending refund request looked up", {
+    uid: target.uid,
+    paymentId: target.paymentId,
+    refundRequest: target.requestKey,
+    refundId: found?.refundId ?? null,
+  });
+  return found === null ? openRefundRequest(target, nowMs, true) : answerRefundRequest(target, found, nowMs);
+}
+
+async function createProviderRefund(
+  provider: PaymentProvider,
+  target: RefundRequestTarget,
+  nowMs: number,
+): Promise<RefundRequestOutcome> {
+  let refund: CreatedRefund;
+  try {
+    refund = await provider.createRefund({
+      paymentId: target.paymentId,
+      amount: target.requestedAmount,
+      idempotencyKey: target.idempotencyKey,
+      metadata: { uid: target.uid, courseId: target.courseId, refundRequest: target.requestKey },
+    });
+  } catch (error) {
     // A permanent refusal (the provider's own bound, a charge it cannot refund) is the caller's to see, not a
-    // server fault, and ends the hold; a transient one keeps it and propagates as `unavailable` (retry the same
-    // requestId: it finds its hold).
+    // server fault: the request ends refused and its hold ends. A transient one keeps both and propagates as
+    // `unavailable` (retry the same requestId: it finds its request pending).
     if (error instanceof ProviderError && !error.transient) {
-      await settleHold(target, "refused");
-      throw failedPrecondition(`The payment provider refused this refund: ${error.message}.`);
+      return answerRefundRequest(
+        target,
+        { refusal: `The payment provider refused this refund: ${error.message}.` },
+        nowMs,
+      );
     }
     throw error;
-  });
-  await settleHold(target, { refundId: refund.refundId, amount: refund.amount, status: refund.status });
+  }
   logInfo("provider refund created", {
-    adminUid,
-    uid: input.uid,
-    paymentId: input.paymentId,
+    adminUid: target.requestedBy,
+    uid: target.uid,
+    paymentId: target.paymentId,
     refundId: refund.refundId,
   });
-  return { refundId: refund.refundId, amount: refund.amount, applied: false, status: refund.status };
+  return answerRefundRequest(target, refund, nowMs);
 }

@@ -1,16 +1,16 @@
 /**
- * Holds on provider refunds in flight (domain/refundHolds): taken in the transaction that checks what is still
- * refundable, before the provider is asked, so concurrent refund requests of one payment cannot together exceed
+ * Holds on provider refunds in flight (domain/refundHolds), read and written inside the refund request's
+ * transactions (refundRequestService): taken in the transaction that checks what is still refundable and records
+ * the request, before the provider is asked, so concurrent refund requests of one payment cannot together exceed
  * it even while the provider has answered none of them.
  */
-import { FieldValue } from "firebase-admin/firestore";
+import { FieldValue, type Transaction } from "firebase-admin/firestore";
 import { shortHash } from "../domain/ids";
 import { decideRefundAmount } from "../domain/money";
 import { standingOf } from "../domain/eventClaims";
 import { heldAmount, liveHolds, type RefundHold } from "../domain/refundHolds";
-import { failedPrecondition, notFound } from "../shared/errors";
+import type { EnrollmentDoc, LedgerEntryDoc, RefundHoldDoc } from "./firestore/models";
 import { refs } from "./firestore/refs";
-import { runTransaction } from "./firestore/transactions";
 
 export interface RefundTarget {
   uid: string;
@@ -22,97 +22,111 @@ export interface RefundTarget {
   idempotencyKey: string;
 }
 
-/** The hold's key in `refundHolds/{paymentId}.holds`. */
-function holdKeyOf(idempotencyKey: string): string {
-  return `h_${shortHash(idempotencyKey, 24)}`;
-}
-
 export interface AnsweredRefund {
   refundId: string;
   amount: number;
   status: string;
 }
 
-export type HoldOutcome =
-  | { kind: "held"; amount: number }
-  | { kind: "answered"; refund: AnsweredRefund }
-  | { kind: "refused"; reason: string };
+export type HoldOutcome = { kind: "held"; amount: number } | { kind: "refused"; reason: string };
 
-/**
- * Takes (or, for a retry of the same request, finds) the hold for this refund request; a request the provider has
- * already answered gets that answer; refuses when the payment has nothing left for it. Drops the holds that no
- * longer count (expired, or their refund is in the ledger).
- */
-export async function holdRefund(target: RefundTarget, nowMs = Date.now()): Promise<HoldOutcome> {
-  const { uid, courseId, paymentId } = target;
-  const holdRef = refs.refundHold(paymentId);
-  const key = holdKeyOf(target.idempotencyKey);
-  return runTransaction(async (tx) => {
-    const [enrollmentSnap, paymentSnap, holdSnap] = await Promise.all([
-      tx.get(refs.enrollment(uid, courseId)),
-      tx.get(refs.ledgerEntry(uid, courseId, paymentId)),
-      tx.get(holdRef),
-    ]);
-    const enrollment = enrollmentSnap.data();
-    if (enrollment === undefined) throw failedPrecondition("The user is not enrolled in this course.");
-    const payment = paymentSnap.data();
-    if (payment?.type !== "payment") throw notFound("No such payment in this enrollment.");
-    const doc = holdSnap.data();
-    const answer = doc?.answered[key];
-    if (answer !== undefined) return { kind: "answered", refund: answer };
-    const stored = doc?.holds ?? {};
-    const refundIds = [
-      ...new Set(Object.values(stored).flatMap((h) => (h.refundId === null ? [] : [h.refundId]))),
-    ];
-    const recorded = await Promise.all(
-      refundIds.map(async (refundId) =>
-        (await tx.get(refs.ledgerEntry(uid, courseId, refundId))).exists ? refundId : null,
-      ),
-    );
-    const inLedger = new Set(recorded.filter((id): id is string => id !== null));
-    const live = liveHolds(stored, nowMs, (refundId) => inLedger.has(refundId));
-    const own = live[key];
-    if (own !== undefined) return { kind: "held", amount: own.amount };
-    const standing = standingOf(paymentId, payment, enrollment);
-    const decision = decideRefundAmount(
-      target.requestedAmount,
-      payment.amount,
-      standing.refunded + standing.lostToDisputes + heldAmount(live),
-    );
-    const holds: Record<string, RefundHold> = decision.ok
-      ? { ...live, [key]: { amount: decision.amount, refundId: null, heldAtMs: nowMs } }
-      : live;
-    if (decision.ok || Object.keys(holds).length !== Object.keys(stored).length) {
-      tx.set(holdRef, {
-        uid,
-        courseId,
-        holds,
-        answered: doc?.answered ?? {},
-        updatedAt: FieldValue.serverTimestamp(),
-      });
-    }
-    return decision.ok
-      ? { kind: "held", amount: decision.amount }
-      : { kind: "refused", reason: decision.reason };
-  });
+/** The payment's holds document as a transaction read it, and this request's key in it. */
+export interface HoldsRead {
+  doc: RefundHoldDoc | undefined;
+  /** The hold's key in `refundHolds/{paymentId}.holds`: a hash of the idempotency key. */
+  key: string;
+}
+
+export async function readHolds(tx: Transaction, target: RefundTarget): Promise<HoldsRead> {
+  const doc = (await tx.get(refs.refundHold(target.paymentId))).data();
+  return { doc, key: `h_${shortHash(target.idempotencyKey, 24)}` };
+}
+
+/** The answer kept for this request before refundRequests existed (refundHolds `answered`), if any. */
+export function legacyAnswer(read: HoldsRead): AnsweredRefund | undefined {
+  return read.doc?.answered?.[read.key];
+}
+
+/** Legacy answers are carried over unchanged by every write of the holds document. */
+function withLegacyAnswers(doc: RefundHoldDoc | undefined): Pick<RefundHoldDoc, "answered"> {
+  return doc?.answered === undefined ? {} : { answered: doc.answered };
 }
 
 /**
- * After the provider answered: the answer is kept for retries of the same request; the hold names its refund (so a
- * later request can tell when the ledger has it), or ends at once when the refund was refused, failed or was
- * canceled.
+ * Takes this request's hold, or finds it still live; refuses when the payment has nothing left for it. Drops the
+ * holds that no longer count (expired, or their refund is in the ledger). Reads the ledger, so the transaction must
+ * not have written yet.
  */
-export async function settleHold(target: RefundTarget, refund: AnsweredRefund | "refused"): Promise<void> {
-  const holdRef = refs.refundHold(target.paymentId);
-  const key = holdKeyOf(target.idempotencyKey);
-  await runTransaction(async (tx) => {
-    const doc = (await tx.get(holdRef)).data();
-    if (doc === undefined) return;
-    const hold = doc.holds[key];
-    const ends = refund === "refused" || refund.status === "failed" || refund.status === "canceled";
-    const holds = Object.fromEntries(Object.entries(doc.holds).filter(([k]) => !(ends && k === key)));
-    if (!ends && hold !== undefined) holds[key] = { ...hold, refundId: refund.refundId };
-    const answered = refund === "refused" ? doc.answered : { ...doc.answered, [key]: refund };
-    tx.set(holdRef, { ...doc, holds, answered, updatedAt: FieldValue.serverTimestamp() });
+export async function takeHold(
+  tx: Transaction,
+  target: RefundTarget,
+  read: HoldsRead,
+  payment: LedgerEntryDoc,
+  enrollment: EnrollmentDoc,
+  nowMs: number,
+): Promise<HoldOutcome> {
+  const { uid, courseId, paymentId } = target;
+  const stored = read.doc?.holds ?? {};
+  const refundIds = [
+    ...new Set(Object.values(stored).flatMap((h) => (h.refundId === null ? [] : [h.refundId]))),
+  ];
+  const recorded = await Promise.all(
+    refundIds.map(async (refundId) =>
+      (await tx.get(refs.ledgerEntry(uid, courseId, refundId))).exists ? refundId : null,
+    ),
+  );
+  const inLedger = new Set(recorded.filter((id): id is string => id !== null));
+  const live = liveHolds(stored, nowMs, (refundId) => inLedger.has(refundId));
+  const own = live[read.key];
+  if (own !== undefined) return { kind: "held", amount: own.amount };
+  const standing = standingOf(paymentId, payment, enrollment);
+  const decision = decideRefundAmount(
+    target.requestedAmount,
+    payment.amount,
+    standing.refunded + standing.lostToDisputes + heldAmount(live),
+  );
+  const holds: Record<string, RefundHold> = decision.ok
+    ? { ...live, [read.key]: { amount: decision.amount, refundId: null, heldAtMs: nowMs } }
+    : live;
+  if (decision.ok || Object.keys(holds).length !== Object.keys(stored).length) {
+    tx.set(refs.refundHold(paymentId), {
+      uid,
+      courseId,
+      holds,
+      ...withLegacyAnswers(read.doc),
+      updatedAt: FieldValue.serverTimestamp(),
+    });
+  }
+  return decision.ok
+    ? { kind: "held", amount: decision.amount }
+    : { kind: "refused", reason: decision.reason };
+}
+
+/**
+ * After the provider answered: the hold names its refund (so a later request can tell when the ledger has it), or
+ * ends at once when the refund was refused, failed or was canceled. A refund found after its hold expired (a retry
+ * past the hold TTL) is held again from `nowMs` until the ledger has it.
+ */
+export function settleHold(
+  tx: Transaction,
+  target: RefundTarget,
+  read: HoldsRead,
+  refund: AnsweredRefund | "refused",
+  nowMs: number,
+): void {
+  const stored = read.doc?.holds ?? {};
+  const hold = stored[read.key];
+  const ends = refund === "refused" || refund.status === "failed" || refund.status === "canceled";
+  if (ends && hold === undefined) return;
+  const holds = Object.fromEntries(Object.entries(stored).filter(([k]) => k !== read.key));
+  if (refund !== "refused" && !ends) {
+    holds[read.key] = { ...(hold ?? { amount: refund.amount, heldAtMs: nowMs }), refundId: refund.refundId };
+  }
+  tx.set(refs.refundHold(target.paymentId), {
+    uid: target.uid,
+    courseId: target.courseId,
+    holds,
+    ...withLegacyAnswers(read.doc),
+    updatedAt: FieldValue.serverTimestamp(),
   });
 }

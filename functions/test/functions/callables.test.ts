@@ -443,6 +443,7 @@ describe("startPayment: provider failures, minimum charge, two tabs", () => {
       name: "local",
       createPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
       createRefund: () => Promise.reject(new ProviderError("provider said no", transient)),
+      findRefund: () => Promise.reject(new ProviderError("provider said no", transient)),
       cancelPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
       findPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
     };

@@ -280,7 +280,8 @@ const SPECS: readonly CallableSpec[] = [
       // Required since refunds became retry-keyed (a refund without one could not be told from its retry).
       requestId: field(okRequestId, arbRequestId),
     },
-    businessCodes: ["not-found", "failed-precondition"],
+    // invalid-argument for a valid input: its requestId was already used for a different refund of that student.
+    businessCodes: ["not-found", "failed-precondition", "invalid-argument"],
   },
   {
     name: "upsertCourse",

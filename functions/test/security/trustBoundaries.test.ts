@@ -516,6 +516,7 @@ describe("a checkout for more than is owed now is never handed out again", () =>
       name: provider.name,
       createPayment: (p) => provider.createPayment(p),
       createRefund: (p) => provider.createRefund(p),
+      findRefund: (p) => provider.findRefund(p),
       cancelPayment: () => Promise.reject(new ProviderError("timeout", true)),
       findPayment: (id) => provider.findPayment(id),
     });
@@ -622,6 +623,7 @@ describe("refunds through the provider", () => {
       createPayment: (p) => base.createPayment(p),
       cancelPayment: (p) => base.cancelPayment(p),
       findPayment: (id) => base.findPayment(id),
+      findRefund: (p) => base.findRefund(p),
       createRefund,
     };
   }

@@ -6,6 +6,7 @@ import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 import { CHECKOUT_STATUSES } from "../../domain/checkoutStatus";
 import { LEDGER_ENTRY_TYPES, LEDGER_SOURCES } from "../../domain/ledger";
+import { REFUND_REQUEST_STATUSES } from "../../domain/refundRequests";
 import { ACCESS_STATUSES, PAYMENT_STATUSES } from "../../domain/statusPolicy";
 
 export const timestamp = z.custom<Timestamp>((v) => v instanceof Timestamp, "not a Timestamp");
@@ -146,11 +147,13 @@ export const refundHoldDocSchema = z.object({
     z.string(),
     z.object({ amount: cents.positive(), refundId: z.string().nullable(), heldAtMs: z.int().nonnegative() }),
   ),
-  /** The provider's answer to each refund request (same key), so a retry is answered without asking again. */
-  answered: z.record(
-    z.string(),
-    z.object({ refundId: z.string(), amount: cents.positive(), status: z.string() }),
-  ),
+  /**
+   * Legacy: the provider's answers to refund requests made before `refundRequests` existed (same key), read so a
+   * retry of such a request is still answered from it, carried over, never written anew.
+   */
+  answered: z
+    .record(z.string(), z.object({ refundId: z.string(), amount: cents.positive(), status: z.string() }))
+    .optional(),
   updatedAt: timestamp,
 });
 export type RefundHoldDoc = z.infer<typeof refundHoldDocSchema>;
@@ -174,6 +177,37 @@ export const parkedEventDocSchema = z.object({
   deadline: timestamp,
 });
 export type ParkedEventDoc = z.infer<typeof parkedEventDocSchema>;
+
+/**
+ * `refundRequests/{id}` (server only), id = hash of (student uid, requestId): one provider refund request, recorded
+ * pending before the provider is asked and answered once it answers (domain/refundRequests), so a retry of the same
+ * requestId gets the same refund at any age.
+ */
+export const refundRequestDocSchema = z.object({
+  uid: z.string(),
+  courseId: z.string(),
+  paymentId: z.string(),
+  requestId: z.string(),
+  /** Cents asked for; null = everything still refundable. */
+  requestedAmount: cents.positive().nullable(),
+  /** Cents held while pending; the provider's refund amount once answered. */
+  amount: cents.positive(),
+  /** The provider idempotency key of the refund (domain/ids `refundIdempotencyKey`). */
+  idempotencyKey: z.string(),
+  status: z.enum(REFUND_REQUEST_STATUSES),
+  /** The provider's refund once answered. */
+  refundId: z.string().nullable(),
+  /** The provider's status of that refund (`succeeded`, `pending`, `failed`, …) when it answered. */
+  providerStatus: z.string().nullable(),
+  /** Why a `refused` request was refused: the message every retry is answered with. */
+  refusal: z.string().nullable(),
+  /** The admin who first sent the request. */
+  requestedBy: z.string(),
+  /** When it was recorded, by the function's clock (the clock holds use): the age a retry is judged by. */
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type RefundRequestDoc = z.infer<typeof refundRequestDocSchema>;
 
 /** Who recorded a manual ledger entry (server only; students read their ledger, never an admin's uid). */
 export const adminAuditDocSchema = z.object({

@@ -25,6 +25,7 @@ import {
   rateLimitDocSchema,
   refundHoldDocSchema,
   parkedEventDocSchema,
+  refundRequestDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
   type AdminAuditDoc,
@@ -37,6 +38,7 @@ import {
   type RateLimitDoc,
   type RefundHoldDoc,
   type ParkedEventDoc,
+  type RefundRequestDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
 } from "./models";
@@ -85,6 +87,7 @@ const converters = {
   adminAudit: converter<AdminAuditDoc>(adminAuditDocSchema),
   refundHold: converter<RefundHoldDoc>(refundHoldDocSchema),
   parkedEvent: converter<ParkedEventDoc>(parkedEventDocSchema),
+  refundRequest: converter<RefundRequestDoc>(refundRequestDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -107,6 +110,8 @@ export const COLLECTIONS = {
   refundHolds: "refundHolds",
   /** Events about one of our payments that arrived before it, waiting for it (server only). */
   parkedEvents: "parkedEvents",
+  /** Provider refund requests by (student uid, requestId), recorded before the provider is asked (server only). */
+  refundRequests: "refundRequests",
 } as const;
 
 export const refs = {
@@ -153,6 +158,9 @@ export const refs = {
   /** `refundHolds/{paymentId}`: the in-flight provider refunds of one payment. */
   refundHold: (paymentId: string): DocumentReference<RefundHoldDoc> =>
     firestore().collection(COLLECTIONS.refundHolds).doc(paymentId).withConverter(converters.refundHold),
+  /** `refundRequests/{id}`, id = `refundRequestIdFor(uid, requestId)`: one provider refund request. */
+  refundRequest: (id: string): DocumentReference<RefundRequestDoc> =>
+    firestore().collection(COLLECTIONS.refundRequests).doc(id).withConverter(converters.refundRequest),
   /** `rateLimits/{action}_{uid}`: the current window of one user's rate-limited action. */
   rateLimit: (action: string, uid: string): DocumentReference<RateLimitDoc> =>
     firestore()

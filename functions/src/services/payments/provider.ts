@@ -19,18 +19,42 @@ export interface CreatedPayment {
   clientSecret: string;
 }
 
+/** The metadata key naming, on every refund this backend makes, the refund request that made it. */
+export const REFUND_REQUEST_METADATA_KEY = "refundRequest";
+
+export interface RefundMetadata {
+  uid: string;
+  courseId: string;
+  /** The refund request's id (domain/ids `refundRequestIdFor`): how `findRefund` recognises the refund. */
+  [REFUND_REQUEST_METADATA_KEY]: string;
+}
+
 export interface CreateRefundParams {
   paymentId: string;
   /** Cents; omitted = refund everything refundable. */
   amount: number | undefined;
   idempotencyKey: string;
-  metadata: { uid: string; courseId: string };
+  metadata: RefundMetadata;
 }
 
 export interface CreatedRefund {
   refundId: string;
   amount: number;
   status: string;
+}
+
+export interface FindRefundParams {
+  paymentId: string;
+  /** The refund request's id, as put in the refund's metadata by `createRefund`. */
+  refundRequest: string;
+}
+
+/** True when a provider refund (its metadata) was made for refund request `refundRequest`. */
+export function isRefundOfRequest(
+  refund: { metadata?: Readonly<Record<string, string>> | null | undefined },
+  refundRequest: string,
+): boolean {
+  return refund.metadata?.[REFUND_REQUEST_METADATA_KEY] === refundRequest;
 }
 
 export interface CancelPaymentParams {
@@ -54,6 +78,11 @@ export interface PaymentProvider {
   readonly name: "stripe" | "local";
   createPayment(params: CreatePaymentParams): Promise<CreatedPayment>;
   createRefund(params: CreateRefundParams): Promise<CreatedRefund>;
+  /**
+   * The payment's refund made for this refund request (by its metadata), or null when there is none: how a retry
+   * past the provider's idempotency-key window learns whether its first attempt made the refund. Read only.
+   */
+  findRefund(params: FindRefundParams): Promise<CreatedRefund | null>;
   /** Cancels a payment nobody should pay any more (a replaced or stale checkout's). Safe to repeat. */
   cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome>;
   /**

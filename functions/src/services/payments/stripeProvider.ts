@@ -11,9 +11,11 @@ import type {
   CreateRefundParams,
   CreatedPayment,
   CreatedRefund,
+  FindRefundParams,
   PaymentProvider,
   ProviderPayment,
 } from "./provider";
+import { isRefundOfRequest } from "./provider";
 
 let client: Stripe | undefined;
 
@@ -41,6 +43,10 @@ function toProviderError(error: unknown): ProviderError {
     `stripe request failed (${typeof type === "string" ? type : "unknown"})`,
     transient,
   );
+}
+
+function refundOf(refund: Stripe.Refund): CreatedRefund {
+  return { refundId: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
 }
 
 export class StripePaymentProvider implements PaymentProvider {
@@ -80,7 +86,24 @@ export class StripePaymentProvider implements PaymentProvider {
         },
         { idempotencyKey: params.idempotencyKey },
       );
-      return { refundId: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
+      return refundOf(refund);
+    } catch (error) {
+      throw toProviderError(error);
+    }
+  }
+
+  /**
+   * Lists the payment intent's refunds (newest first, 100 a page, every page through auto-pagination) and returns
+   * the one whose `metadata.refundRequest` names the request. Stripe allows only a few refunds per charge, so this
+   * is one request in practice.
+   */
+  async findRefund(params: FindRefundParams): Promise<CreatedRefund | null> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      for await (const refund of stripe.refunds.list({ payment_intent: params.paymentId, limit: 100 })) {
+        if (isRefundOfRequest(refund, params.refundRequest)) return refundOf(refund);
+      }
+      return null;
     } catch (error) {
       throw toProviderError(error);
     }

@@ -81,8 +81,10 @@ export interface RefundPaymentRequest {
   /** Omitted: refund everything still refundable of that payment. */
   amount?: number | undefined;
   /**
-   * Retry key (as in startPayment): generated once per logical refund and reused on every retry. Two deliberate
-   * refunds of the same amount of one payment need two requestIds.
+   * Retry key (as in startPayment): generated once per logical refund and reused on every retry, which then
+   * returns the same refund at any age. Two deliberate refunds of the same amount of one payment need two
+   * requestIds; one requestId names one refund of this student (reused for another payment or amount:
+   * `invalid-argument`).
    */
   requestId: string;
 }

@@ -204,6 +204,17 @@ export const TARGETS = {
     },
     update: { deadline: 0 },
   },
+  refundRequest: {
+    label: "refundRequests",
+    doc: PATHS.refundRequest,
+    list: { path: "refundRequests" },
+    listReturns: [PATHS.refundRequest],
+    create: {
+      path: "refundRequests/rr_forged",
+      data: { uid: "someone", status: "answered", refundId: "re_x" },
+    },
+    update: { status: "pending" },
+  },
   localProvider: {
     label: "localProvider",
     doc: PATHS.localProviderPayment,
@@ -308,6 +319,11 @@ export const POLICY: readonly PolicyRow[] = [
   ["parkedEvent",                 "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["parkedEvent",                 "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["parkedEvent",                 "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["refundRequest",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["refundRequest",               "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["localProvider",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],

@@ -29,9 +29,11 @@ import type {
   CreateRefundParams,
   CreatedPayment,
   CreatedRefund,
+  FindRefundParams,
   PaymentProvider,
   ProviderPayment,
 } from "../provider";
+import { isRefundOfRequest } from "../provider";
 import { runTransaction } from "../../firestore/transactions";
 
 export interface LocalProviderOptions {
@@ -162,6 +164,15 @@ export class LocalPaymentProvider implements PaymentProvider {
       });
     }
     return { refundId: result.refund.id, amount: result.refund.amount, status: result.refund.status };
+  }
+
+  /** Like Stripe's refund list of a payment intent, searched for the refund request's metadata. */
+  async findRefund(params: FindRefundParams): Promise<CreatedRefund | null> {
+    const doc = await this.load(params.paymentId);
+    const refund = doc.refunds.find((r) => isRefundOfRequest(r, params.refundRequest));
+    return refund === undefined
+      ? null
+      : { refundId: refund.id, amount: refund.amount, status: refund.status };
   }
 
   /**
