@@ -3,7 +3,7 @@
  * the ledger, without touching any database.
  */
 import type { ParsedWebhookEvent, RefundObject } from "../schemas/webhook";
-import { disputeOutcomeFromStatus, type DisputeEvent } from "./disputes";
+import type { DisputeEvent } from "./disputes";
 import { isDocId, isUid } from "./ids";
 import type { LedgerEntryInput, LedgerSource } from "./ledger";
 
@@ -183,21 +183,24 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
       };
     }
     case "charge.dispute.created":
+    case "charge.dispute.updated":
+    case "charge.dispute.funds_withdrawn":
+    case "charge.dispute.funds_reinstated":
     case "charge.dispute.closed": {
       const dispute = event.object;
       const providerPaymentId = dispute.payment_intent ?? dispute.charge ?? null;
       if (providerPaymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
       const target = paymentTarget(providerPaymentId);
       if (dispute.amount <= 0) return { kind: "deadLetter", reason: "invalid-amount" };
-      const disputeEvent: DisputeEvent =
-        event.type === "charge.dispute.created"
-          ? { kind: "created", amount: dispute.amount, providerPaymentId }
-          : {
-              kind: "closed",
-              outcome: disputeOutcomeFromStatus(dispute.status),
-              amount: dispute.amount,
-              providerPaymentId,
-            };
+      const movements = dispute.balance_transactions ?? [];
+      const disputeEvent: DisputeEvent = {
+        status: dispute.status,
+        closedEvent: event.type === "charge.dispute.closed",
+        amount: dispute.amount,
+        providerPaymentId,
+        withdrawn: event.type === "charge.dispute.funds_withdrawn" || movements.some((m) => m.amount < 0),
+        reinstated: event.type === "charge.dispute.funds_reinstated" || movements.some((m) => m.amount > 0),
+      };
       return {
         kind: "dispute",
         target,

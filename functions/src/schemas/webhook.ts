@@ -19,6 +19,9 @@ export const HANDLED_EVENT_TYPES = [
   "refund.updated",
   "refund.failed",
   "charge.dispute.created",
+  "charge.dispute.updated",
+  "charge.dispute.funds_withdrawn",
+  "charge.dispute.funds_reinstated",
   "charge.dispute.closed",
 ] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
@@ -134,6 +137,11 @@ export const disputeSchema = z.object({
   charge: providerIdSchema.nullable().optional(),
   payment_intent: providerIdSchema.nullable().optional(),
   metadata: metadataSchema,
+  /** The dispute's balance movements: a withdrawal (< 0) and, once won, a reinstatement (> 0). */
+  balance_transactions: z
+    .array(z.object({ amount: z.int().min(-MAX_AMOUNT_CENTS).max(MAX_AMOUNT_CENTS) }))
+    .max(20)
+    .optional(),
 });
 export type DisputeObject = z.infer<typeof disputeSchema>;
 
@@ -145,7 +153,14 @@ export type ParsedWebhookEvent =
     }
   | { id: string; type: "charge.refunded"; object: ChargeObject }
   | { id: string; type: "refund.created" | "refund.updated" | "refund.failed"; object: RefundObject }
-  | { id: string; type: "charge.dispute.created" | "charge.dispute.closed"; object: DisputeObject };
+  | { id: string; type: DisputeEventType; object: DisputeObject };
+
+export type DisputeEventType =
+  | "charge.dispute.created"
+  | "charge.dispute.updated"
+  | "charge.dispute.funds_withdrawn"
+  | "charge.dispute.funds_reinstated"
+  | "charge.dispute.closed";
 
 export type WebhookParseResult =
   | { kind: "handled"; event: ParsedWebhookEvent }
@@ -187,6 +202,9 @@ export function parseWebhookEvent(body: unknown): WebhookParseResult {
         : { kind: "malformed", issues: issuesOf(parsed.error) };
     }
     case "charge.dispute.created":
+    case "charge.dispute.updated":
+    case "charge.dispute.funds_withdrawn":
+    case "charge.dispute.funds_reinstated":
     case "charge.dispute.closed": {
       const parsed = disputeSchema.safeParse(raw);
       return parsed.success

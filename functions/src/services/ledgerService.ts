@@ -47,7 +47,12 @@ import {
   type WriteBatch,
 } from "firebase-admin/firestore";
 import { nextCheckoutStatus, type CheckoutEvent } from "../domain/checkoutStatus";
-import { countOpenDisputes, decideDisputeTransition, type DisputeEvent } from "../domain/disputes";
+import {
+  countOpenDisputes,
+  decideDisputeTransition,
+  disputeReinstatementId,
+  type DisputeEvent,
+} from "../domain/disputes";
 import {
   addDeltas,
   applyDelta,
@@ -674,8 +679,10 @@ function updateMovementIn(
 }
 
 /**
- * Dispute events: the dispute's state moves monotonically (closed is final); `openDisputes` and the derived
- * statuses follow; a dispute closed as lost adds an adjustment entry of −amount keyed by the dispute id.
+ * Dispute events (domain/disputes): the dispute's record is the join of the facts seen; `openDisputes` and the
+ * derived statuses follow; the entries the record stands for are created if missing — the take-back `<disputeId>`
+ * (−amount) once it was lost, and `<disputeId>_reinstated` (+amount) once it was won after all or its funds were
+ * reinstated — each once, in the same transaction as the record.
  */
 export async function applyDisputeEvent(p: {
   uid: string;
@@ -687,13 +694,15 @@ export async function applyDisputeEvent(p: {
   event: EventContext;
 }): Promise<LedgerOutcome> {
   const enrollmentRef = refs.enrollment(p.uid, p.courseId);
-  const adjustmentRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeId);
+  const takeBackRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeId);
+  const reinstatementRef = refs.ledgerEntry(p.uid, p.courseId, disputeReinstatementId(p.disputeId));
   return runTransaction(async (tx): Promise<LedgerOutcome> => {
     if ((await tx.get(refs.webhookEvent(p.event.eventId))).exists) return { kind: "duplicate" };
     const paymentRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeEvent.providerPaymentId);
-    const [enrollmentSnap, adjustmentSnap, paymentSnap] = await Promise.all([
+    const [enrollmentSnap, takeBackSnap, reinstatementSnap, paymentSnap] = await Promise.all([
       tx.get(enrollmentRef),
-      tx.get(adjustmentRef),
+      tx.get(takeBackRef),
+      tx.get(reinstatementRef),
       tx.get(paymentRef),
     ]);
     const enrollment = enrollmentSnap.data();
@@ -708,35 +717,53 @@ export async function applyDisputeEvent(p: {
       recordEventIn(tx, p.event, "noop");
       return { kind: "noop" };
     }
-    const disputes = { ...enrollment.disputes, [p.disputeId]: decision.record };
-    const openDisputes = countOpenDisputes(disputes);
-    let delta = ZERO_DELTA;
-    let applied: string[] = [];
-    if (decision.adjustmentAmount !== null) {
-      // A lost dispute takes back at most what is left of its payment after refunds (amountPaid never goes below
-      // 0); a larger one is set aside for an admin, its state unchanged.
-      const takeBack = decideDisputeTakeBack(standing, -decision.adjustmentAmount);
+    const { record } = decision;
+    const wanted: { ref: typeof takeBackRef; exists: boolean; entry: LedgerEntryInput }[] = [];
+    const entry = (id: string, amount: number): LedgerEntryInput => ({
+      id,
+      type: "adjustment",
+      amount,
+      currency: p.currency,
+      source: p.source,
+      providerPaymentId: record.providerPaymentId,
+    });
+    if (decision.entries.takeBack)
+      wanted.push({
+        ref: takeBackRef,
+        exists: takeBackSnap.exists,
+        entry: entry(p.disputeId, -record.amount),
+      });
+    if (decision.entries.reinstatement) {
+      const id = disputeReinstatementId(p.disputeId);
+      wanted.push({
+        ref: reinstatementRef,
+        exists: reinstatementSnap.exists,
+        entry: entry(id, record.amount),
+      });
+    }
+    // A take-back without its reinstatement takes at most what is left of its payment after refunds (amountPaid
+    // never goes below 0); a larger one is set aside for an admin, the dispute's state unchanged. With its
+    // reinstatement it nets to zero.
+    if (!takeBackSnap.exists && decision.entries.takeBack && !decision.entries.reinstatement) {
+      const takeBack = decideDisputeTakeBack(standing, record.amount);
       if (!takeBack.ok) {
         const reason = takeBack.reason === "exceeds-payment" ? "dispute-exceeds-payment" : takeBack.reason;
         logWarn("dispute set aside", { eventId: p.event.eventId, disputeId: p.disputeId, reason });
         return deadLetterIn(tx, p.event, reason);
       }
-      const entry: LedgerEntryInput = {
-        id: p.disputeId,
-        type: "adjustment",
-        amount: decision.adjustmentAmount,
-        currency: p.currency,
-        source: p.source,
-        providerPaymentId: decision.record.providerPaymentId,
-      };
-      const ledger = decideLedgerApplication(enrollment.currency, adjustmentSnap.exists, entry);
-      if (ledger.kind === "reject") return deadLetterIn(tx, p.event, "invalid-amount");
-      if (ledger.kind === "apply") {
-        tx.create(adjustmentRef, ledgerEntryDoc(entry, { eventId: p.event.eventId }));
-        delta = ledger.delta;
-        applied = [entry.id];
-      }
     }
+    let delta = ZERO_DELTA;
+    const applied: string[] = [];
+    for (const w of wanted) {
+      const ledger = decideLedgerApplication(enrollment.currency, w.exists, w.entry);
+      if (ledger.kind === "reject") return deadLetterIn(tx, p.event, "invalid-amount");
+      if (ledger.kind !== "apply") continue;
+      tx.create(w.ref, ledgerEntryDoc(w.entry, { eventId: p.event.eventId }));
+      delta = addDeltas(delta, ledger.delta);
+      applied.push(w.entry.id);
+    }
+    const disputes = { ...enrollment.disputes, [p.disputeId]: record };
+    const openDisputes = countOpenDisputes(disputes);
     updateMovementIn(tx, enrollmentRef, { ...enrollment, openDisputes }, delta, { disputes, openDisputes });
     recordEventIn(tx, p.event, "applied");
     return { kind: "applied", applied, duplicates: [] };

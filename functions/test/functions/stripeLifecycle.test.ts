@@ -14,7 +14,12 @@ import {
   startPayment,
 } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
-import { deliverStripeEvent, stripePaymentIntent, stripeRefund } from "../support/stripeShapes";
+import {
+  deliverStripeEvent,
+  stripeDispute,
+  stripePaymentIntent,
+  stripeRefund,
+} from "../support/stripeShapes";
 
 useLocalFirestore();
 
@@ -263,5 +268,94 @@ describe("refunds that fail after succeeding", () => {
       amountPaid: 0,
       accessStatus: "revoked",
     });
+  });
+});
+
+describe("disputes: funds, appeals and late deliveries", () => {
+  const ENROLLMENT = `users/${UID}/courses/dc1`;
+  const PI = "pi_3DisputedPayment01";
+
+  beforeEach(async () => {
+    await createCourse("dc1", 2000);
+    await enroll(UID, "dc1");
+    const intent = stripePaymentIntent({
+      id: PI,
+      amount: 2000,
+      currency: "usd",
+      metadata: { uid: UID, courseId: "dc1" },
+    });
+    await deliverStripeEvent("evt_dc_paid", "payment_intent.succeeded", intent);
+  });
+
+  /** The dispute object at each step of its life, as Stripe sends it. */
+  const at = (status: string, funds: ("withdrawn" | "reinstated")[] = []) =>
+    stripeDispute({ id: "dp_1Appealed", amount: 2000, currency: "usd", paymentIntent: PI, status, funds });
+  const steps = {
+    created: ["evt_dp_created", "charge.dispute.created", at("needs_response")],
+    withdrawn: ["evt_dp_withdrawn", "charge.dispute.funds_withdrawn", at("needs_response", ["withdrawn"])],
+    review: ["evt_dp_review", "charge.dispute.updated", at("under_review", ["withdrawn"])],
+    lost: ["evt_dp_lost", "charge.dispute.closed", at("lost", ["withdrawn"])],
+    won: ["evt_dp_won", "charge.dispute.updated", at("won", ["withdrawn", "reinstated"])],
+    reinstated: [
+      "evt_dp_reinstated",
+      "charge.dispute.funds_reinstated",
+      at("won", ["withdrawn", "reinstated"]),
+    ],
+  } as const;
+  const send = async (step: keyof typeof steps) => {
+    const [id, type, object] = steps[step];
+    return deliverStripeEvent(id, type, object);
+  };
+
+  it("open (funds withdrawn, under review): access suspended, nothing taken until it is decided", async () => {
+    for (const step of ["created", "withdrawn", "review"] as const)
+      expect((await send(step)).status).toBe(200);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 2000,
+      openDisputes: 1,
+      accessStatus: "suspended",
+      disputes: { dp_1Appealed: { status: "open", stage: "under_review", fundsWithdrawn: true } },
+    });
+  });
+
+  it("lost, then won on appeal with the funds reinstated: the money and access come back, each entry once", async () => {
+    for (const step of ["created", "withdrawn", "review", "lost"] as const) await send(step);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 0,
+      accessStatus: "locked",
+      openDisputes: 0,
+    });
+    for (const step of ["won", "reinstated", "reinstated", "lost"] as const)
+      expect((await send(step)).status).toBe(200);
+    expect(await ledgerSum(UID, "dc1")).toEqual({
+      sum: 2000,
+      ids: ["dp_1Appealed", "dp_1Appealed_reinstated", PI],
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      amountPaid: 2000,
+      paymentStatus: "paid",
+      accessStatus: "active",
+      disputes: { dp_1Appealed: { status: "closed", outcome: "won", lostSeen: true, fundsReinstated: true } },
+    });
+  });
+
+  it("the same events in another order (reinstated first, the stale loss last) end the same way", async () => {
+    for (const step of ["reinstated", "review", "created", "won", "withdrawn", "lost"] as const)
+      await send(step);
+    expect(await ledgerSum(UID, "dc1")).toEqual({
+      sum: 2000,
+      ids: ["dp_1Appealed", "dp_1Appealed_reinstated", PI],
+    });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ accessStatus: "active", openDisputes: 0 });
+  });
+
+  it("an inquiry (warning_*) closed in the merchant's favour moves no money", async () => {
+    const inquiry = (status: string) =>
+      stripeDispute({ id: "dp_1Inquiry", amount: 2000, currency: "usd", paymentIntent: PI, status });
+    await deliverStripeEvent("evt_inq_1", "charge.dispute.created", inquiry("warning_needs_response"));
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ accessStatus: "suspended" });
+    await deliverStripeEvent("evt_inq_2", "charge.dispute.closed", inquiry("warning_closed"));
+    expect(await ledgerSum(UID, "dc1")).toEqual({ sum: 2000, ids: [PI] });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ accessStatus: "active", openDisputes: 0 });
   });
 });

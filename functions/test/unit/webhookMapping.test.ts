@@ -216,7 +216,7 @@ describe("webhook event → command", () => {
     });
   });
 
-  it("disputes map to dispute events; lost carries the outcome", () => {
+  it("disputes map to dispute events: status, closed, funds withdrawn and reinstated", () => {
     const dispute = {
       id: "dp_1",
       object: "dispute" as const,
@@ -230,9 +230,36 @@ describe("webhook event → command", () => {
       kind: "dispute",
       target: { kind: "lookup", providerPaymentId: "pi_1" },
       disputeId: "dp_1",
-      event: { kind: "closed", outcome: "lost", amount: 900, providerPaymentId: "pi_1" },
+      event: {
+        status: "lost",
+        closedEvent: true,
+        amount: 900,
+        providerPaymentId: "pi_1",
+        withdrawn: false,
+        reinstated: false,
+      },
       currency: "usd",
     });
+    // Funds movements: from the event type, or from the dispute's balance transactions.
+    const withdrawn = mapWebhookEvent(
+      { id: "e", type: "charge.dispute.funds_withdrawn", object: { ...dispute, status: "needs_response" } },
+      "stripe",
+    );
+    expect(withdrawn).toMatchObject({ event: { closedEvent: false, withdrawn: true, reinstated: false } });
+    const updated = mapWebhookEvent(
+      {
+        id: "e",
+        type: "charge.dispute.updated",
+        object: { ...dispute, status: "won", balance_transactions: [{ amount: -900 }, { amount: 900 }] },
+      },
+      "stripe",
+    );
+    expect(updated).toMatchObject({ event: { status: "won", withdrawn: true, reinstated: true } });
+    const reinstated = mapWebhookEvent(
+      { id: "e", type: "charge.dispute.funds_reinstated", object: { ...dispute, status: "won" } },
+      "stripe",
+    );
+    expect(reinstated).toMatchObject({ event: { reinstated: true } });
     expect(
       mapWebhookEvent(
         {

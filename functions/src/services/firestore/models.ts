@@ -31,6 +31,11 @@ export const disputeRecordSchema = z.object({
   outcome: z.enum(["won", "lost", "other"]).nullable(),
   amount: cents,
   providerPaymentId: z.string(),
+  /** Absent on records written before the dispute lifecycle was complete (see domain/disputes). */
+  stage: z.string().nullable().optional(),
+  lostSeen: z.boolean().optional(),
+  fundsWithdrawn: z.boolean().optional(),
+  fundsReinstated: z.boolean().optional(),
 });
 
 export const openCheckoutSchema = z.object({ checkoutId: z.string(), amount: cents });

@@ -41,6 +41,8 @@ export interface CheckResult {
     canceledCheckouts: number;
     /** Ledger entries giving back a refund that failed. */
     refundReversals: number;
+    /** Ledger entries giving back a dispute's take-back (won after a loss, or funds reinstated). */
+    disputeReinstatements: number;
   };
 }
 
@@ -233,6 +235,7 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       webhookEvents: events.size,
       canceledCheckouts: [...checkouts.values()].filter((c) => c.status === "canceled").length,
       refundReversals: ledgerSnap.docs.filter((d) => d.data()?.type === "refund-reversal").length,
+      disputeReinstatements: ledgerSnap.docs.filter((d) => d.ref.path.endsWith("_reinstated")).length,
     },
   };
 }

@@ -7,13 +7,15 @@
  * - Each provider object id counts once: a succeeded payment intent (+amount), a refund seen as `succeeded` in
  *   any charge.refunded list or refund.* event (−amount), a refund seen as `failed` anywhere (−amount and its
  *   reversal +amount: net zero, whatever else was seen; pending and canceled refunds move nothing), a dispute
- *   closed as lost (−disputed amount).
+ *   seen lost or with its funds reinstated (−disputed amount), given back when it was won after a loss (appeal)
+ *   or its funds were reinstated (`<disputeId>_reinstated`, +disputed amount).
  * - Refunds and disputes find their enrollment through the ledger entry of their payment. Arrival order does not
  *   matter: an event that overtakes one of our payments (a checkout names it, or the provider holds it with
  *   uid/courseId metadata) is parked and applied once the payment is recorded; if the payment is never recorded
  *   it stays parked (neither recorded nor dead-lettered until the sweep's 7-day limit). An event about a payment
  *   that is not ours (the provider does not hold it for us) is ignored: recorded, nothing else.
- * - A dispute is open if it was created and never closed; closed is final.
+ * - A dispute is open until a terminal status (won, lost, warning_closed, …), a closed event or a reinstatement
+ *   is seen; closed is final; won (or reinstated) beats lost, whatever the order.
  * - Status policy: amountDue = max(price − paid, 0), amountOverpaid = max(paid − price, 0);
  *   paymentStatus refunded (refunds recorded and paid ≤ 0) | paid (paid ≥ price) | partial (paid > 0) | unpaid;
  *   accessStatus suspended (open dispute) | revoked (refunded) | active (paid) | locked.
@@ -98,17 +100,34 @@ function isHandledType(type: string): boolean {
 const movesMoney = (refund: Record<string, unknown>): boolean =>
   num(refund.amount) > 0 && (str(refund.status) === "succeeded" || str(refund.status) === "failed");
 
+/** What the events showed of one dispute (each fact, once seen, stays: the backend's record is their join). */
+interface DisputeFacts {
+  terminal: boolean;
+  lost: boolean;
+  won: boolean;
+  other: boolean;
+  reinstated: boolean;
+  amount: number;
+  paymentId: string;
+}
+
 interface Facts {
   ledger: Map<string, ExpectedEntry>;
-  created: Set<string>;
-  closed: Map<string, ExpectedDispute["outcome"]>;
+  disputes: Map<string, DisputeFacts>;
 }
+
+const OPEN_DISPUTE_STATUSES = new Set([
+  "warning_needs_response",
+  "warning_under_review",
+  "needs_response",
+  "under_review",
+]);
 
 export function expectedWorld(input: ModelInput): ExpectedWorld {
   const facts = new Map<string, Facts>();
   const enrollmentByKey = new Map(input.enrollments.map((e) => [enrollmentKey(e.uid, e.courseId), e]));
   for (const key of enrollmentByKey.keys())
-    facts.set(key, { ledger: new Map(), created: new Set(), closed: new Map() } satisfies Facts);
+    facts.set(key, { ledger: new Map(), disputes: new Map() } satisfies Facts);
 
   const recorded = new Set<string>();
   const parked = new Set<string>();
@@ -210,7 +229,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     } else {
       paymentId = str(o.payment_intent) || str(o.charge);
     }
-    const isDispute = event.type === "charge.dispute.created" || event.type === "charge.dispute.closed";
+    const isDispute = event.type.startsWith("charge.dispute.");
     if (!isDispute && moving.length === 0) return true; // a refund list with nothing that moved money
 
     // The enrollment: only through the payment's own ledger entry (never metadata or a checkout).
@@ -244,18 +263,38 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
     }
     if (str(o.currency) !== enrollment.currency) return deadLetter("currency-mismatch");
     const disputeId = str(o.id);
-    if (event.type === "charge.dispute.created") {
-      f.created.add(disputeId);
-      return true;
-    }
     const status = str(o.status);
-    const outcome =
-      status === "lost" ? "lost" : status === "won" || status === "warning_closed" ? "won" : "other";
-    f.closed.set(disputeId, outcome);
-    if (outcome === "lost") {
-      f.ledger.set(disputeId, { amount: -num(o.amount), type: "adjustment", providerPaymentId: paymentId });
-      ledgerPayments.set(paymentId, key);
-    }
+    const movements = Array.isArray(o.balance_transactions)
+      ? (o.balance_transactions as Record<string, unknown>[])
+      : [];
+    const reinstated =
+      event.type === "charge.dispute.funds_reinstated" || movements.some((m) => num(m.amount) > 0);
+    const terminal =
+      event.type === "charge.dispute.closed" || reinstated || !OPEN_DISPUTE_STATUSES.has(status);
+    const outcome = !terminal
+      ? null
+      : status === "lost"
+        ? "lost"
+        : ["won", "warning_closed", "prevented"].includes(status)
+          ? "won"
+          : "other";
+    const d = f.disputes.get(disputeId) ?? {
+      terminal: false,
+      lost: false,
+      won: false,
+      other: false,
+      reinstated: false,
+      amount: num(o.amount),
+      paymentId,
+    };
+    f.disputes.set(disputeId, {
+      ...d,
+      terminal: d.terminal || terminal,
+      lost: d.lost || outcome === "lost",
+      won: d.won || outcome === "won" || reinstated,
+      other: d.other || outcome === "other",
+      reinstated: d.reinstated || reinstated,
+    });
     return true;
   };
 
@@ -274,14 +313,22 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
   const enrollments = new Map<string, ExpectedEnrollment>();
   const courseStats = new Map<string, { enrolledCount: number; paidCount: number; revenue: number }>();
   for (const [key, e] of enrollmentByKey) {
-    const f: Facts = facts.get(key) ?? {
-      ledger: new Map<string, ExpectedEntry>(),
-      created: new Set<string>(),
-      closed: new Map<string, ExpectedDispute["outcome"]>(),
-    };
+    const f: Facts = facts.get(key) ?? { ledger: new Map<string, ExpectedEntry>(), disputes: new Map() };
+    // A dispute: closed once anything terminal was seen; won beats lost (a win after a loss, or funds
+    // reinstated); its take-back (−amount) once lost or reinstated, given back (+amount) once won after a loss
+    // or reinstated.
     const disputes = new Map<string, ExpectedDispute>();
-    for (const id of f.created) disputes.set(id, { status: "open", outcome: null });
-    for (const [id, outcome] of f.closed) disputes.set(id, { status: "closed", outcome });
+    for (const [id, d] of f.disputes) {
+      const outcome = d.won ? "won" : d.lost ? "lost" : d.terminal ? "other" : null;
+      disputes.set(id, { status: d.terminal ? "closed" : "open", outcome });
+      const entry = (amount: number): ExpectedEntry => ({
+        amount,
+        type: "adjustment",
+        providerPaymentId: d.paymentId,
+      });
+      if (d.lost || d.reinstated) f.ledger.set(id, entry(-d.amount));
+      if (d.reinstated || (d.lost && d.won)) f.ledger.set(`${id}_reinstated`, entry(d.amount));
+    }
     let amountPaid = 0;
     let refundCount = 0;
     const refundedByPayment: Record<string, number> = {};

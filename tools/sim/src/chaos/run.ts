@@ -70,6 +70,7 @@ export interface RunResult {
     checkouts: number;
     canceledCheckouts: number;
     refundReversals: number;
+    disputeReinstatements: number;
   };
   backendErrorLogs: number;
   /** The local Firestore's counters for the run. */

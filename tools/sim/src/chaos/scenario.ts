@@ -64,8 +64,14 @@ export type EventSpec =
       kind: "dispute";
       eventId: string;
       pay: PaymentRef;
-      type: "charge.dispute.created" | "charge.dispute.closed";
-      dispute: { id: string; amount: number; status: string };
+      type:
+        | "charge.dispute.created"
+        | "charge.dispute.updated"
+        | "charge.dispute.funds_withdrawn"
+        | "charge.dispute.funds_reinstated"
+        | "charge.dispute.closed";
+      /** `funds`: the dispute's balance movements so far (withdrawn, then reinstated). */
+      dispute: { id: string; amount: number; status: string; funds?: ("withdrawn" | "reinstated")[] };
       /** Direct payments have no checkout to look the enrollment up by: the dispute carries metadata. */
       withMetadata: boolean;
     }
@@ -400,26 +406,46 @@ function paymentStory(g: Generator, world: World, events: EventSpec[], checkoutP
     // A dispute carries no metadata in Stripe; direct payments sometimes get it here (set by the sender).
     const withMetadata = pay.kind === "direct" && (rng.chance(0.7) || !g.lookupOnly);
     const shape = rng.next();
-    // < 0.2: created, stays open · 0.2–0.9: created and closed · ≥ 0.9: only the close is sent
-    if (shape < 0.9) {
+    // A chargeback takes the funds at once (funds_withdrawn); an inquiry (warning_*) never does.
+    const inquiry = rng.chance(0.15);
+    const open = inquiry ? "warning_needs_response" : "needs_response";
+    const withdrawn: ("withdrawn" | "reinstated")[] = inquiry ? [] : ["withdrawn"];
+    const push = (
+      type: Extract<EventSpec, { kind: "dispute" }>["type"],
+      status: string,
+      funds = withdrawn,
+    ) => {
       events.push({
         kind: "dispute",
         eventId: next("evt"),
         pay,
-        type: "charge.dispute.created",
-        dispute: { ...dispute, status: "needs_response" },
+        type,
+        dispute: { ...dispute, status, funds },
         withMetadata,
       });
+    };
+    // < 0.2: created, stays open · 0.2–0.9: created and closed · ≥ 0.9: only the close is sent
+    if (shape < 0.9) {
+      push("charge.dispute.created", open, []);
+      if (!inquiry && rng.chance(0.6)) push("charge.dispute.funds_withdrawn", open);
+      if (rng.chance(0.3)) push("charge.dispute.updated", inquiry ? "warning_under_review" : "under_review");
     }
     if (shape < 0.2) return;
-    events.push({
-      kind: "dispute",
-      eventId: next("evt"),
-      pay,
-      type: "charge.dispute.closed",
-      dispute: { ...dispute, status: rng.chance(0.5) ? "won" : "lost" },
-      withMetadata,
-    });
+    if (inquiry) {
+      push("charge.dispute.closed", "warning_closed", []);
+      return;
+    }
+    const won = rng.chance(0.5);
+    push("charge.dispute.closed", won ? "won" : "lost");
+    const reinstated: ("withdrawn" | "reinstated")[] = ["withdrawn", "reinstated"];
+    if (won) {
+      // Stripe gives the funds back once the chargeback is won.
+      if (rng.chance(0.8)) push("charge.dispute.funds_reinstated", "won", reinstated);
+    } else if (rng.chance(0.3)) {
+      // Appealed (pre-arbitration) and won after all: the dispute turns won and the funds come back.
+      push("charge.dispute.updated", "won", reinstated);
+      push("charge.dispute.funds_reinstated", "won", reinstated);
+    }
   }
 }
 

@@ -2,6 +2,7 @@
  * Stripe-format events for the local provider, and their `Stripe-Signature` header (computed by the official
  * `stripe` package's `webhooks.generateTestHeaderString`). Usable from tests and scripts without Firestore.
  */
+import type { DisputeEventType } from "../../../schemas/webhook";
 import { shortHash } from "../../../domain/ids";
 
 export interface LocalRefundView {
@@ -159,11 +160,12 @@ export function refundEvent(
 
 export function disputeEvent(
   p: LocalPaymentView,
-  dispute: { id: string; amount: number; status: string },
-  type: "charge.dispute.created" | "charge.dispute.closed",
+  dispute: { id: string; amount: number; status: string; funds?: readonly ("withdrawn" | "reinstated")[] },
+  type: DisputeEventType,
   eventId = localEventId(p.id, dispute.id, type),
 ): StripeEventJson {
-  // Like Stripe, the dispute itself carries no metadata: the backend finds the enrollment by payment intent.
+  // Like Stripe, the dispute itself carries no metadata: the backend finds the enrollment by payment intent. Its
+  // balance transactions show the funds taken (−amount) and given back (+amount).
   return envelope(eventId, type, {
     id: dispute.id,
     object: "dispute",
@@ -173,6 +175,13 @@ export function disputeEvent(
     charge: p.chargeId,
     payment_intent: p.id,
     metadata: {},
+    balance_transactions: (dispute.funds ?? []).map((kind, i) => ({
+      id: `txn_${dispute.id}_${i}`,
+      object: "balance_transaction",
+      amount: kind === "withdrawn" ? -dispute.amount : dispute.amount,
+      currency: p.currency,
+      reporting_category: kind === "withdrawn" ? "dispute" : "dispute_reversal",
+    })),
   });
 }
 
