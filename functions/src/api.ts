@@ -54,6 +54,26 @@ export interface StartPaymentResponse {
   status: CheckoutStatus;
 }
 
+/** A payment on the provider's hosted checkout page (Stripe Checkout) instead of a payment form in the app. */
+export interface StartCheckoutSessionRequest extends StartPaymentRequest {
+  /**
+   * Where the hosted page sends the student after paying, and after giving up: absolute `https` URLs (`http` only
+   * for localhost), on an origin of CHECKOUT_REDIRECT_ORIGINS when that is configured.
+   */
+  successUrl: string;
+  cancelUrl: string;
+}
+
+/** Send the student to `url`; money moves when the provider reports the payment (webhook). */
+export interface StartCheckoutSessionResponse {
+  checkoutId: string;
+  sessionId: string;
+  url: string;
+  amount: number;
+  currency: string;
+  status: CheckoutStatus;
+}
+
 /** Admin only. Idempotent on `reference` (the ledger id is `manual_<reference>`). */
 export interface RecordManualPaymentRequest {
   uid: string;
@@ -115,6 +135,7 @@ export interface CallableApi {
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
+  startCheckoutSession: { request: StartCheckoutSessionRequest; response: StartCheckoutSessionResponse };
   startPayment: { request: StartPaymentRequest; response: StartPaymentResponse };
   upsertCourse: { request: UpsertCourseRequest; response: UpsertCourseResponse };
 }
@@ -126,6 +147,7 @@ export const CALLABLE_NAMES = [
   "enrollInCourse",
   "recordManualPayment",
   "refundPayment",
+  "startCheckoutSession",
   "startPayment",
   "upsertCourse",
 ] as const satisfies readonly CallableName[];

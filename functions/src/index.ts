@@ -4,6 +4,7 @@ export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";
 export { recordManualPayment } from "./functions/recordManualPayment";
 export { refundPayment } from "./functions/refundPayment";
+export { startCheckoutSession } from "./functions/startCheckoutSession";
 export { startPayment } from "./functions/startPayment";
 export { sweepParkedEvents } from "./functions/sweepParkedEvents";
 export { upsertCourse } from "./functions/upsertCourse";

@@ -24,6 +24,7 @@ type Schemas = {
   enrollInCourse: typeof schemas.enrollInCourseInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;
+  startCheckoutSession: typeof schemas.startCheckoutSessionInput;
   startPayment: typeof schemas.startPaymentInput;
   upsertCourse: typeof schemas.upsertCourseInput;
 };

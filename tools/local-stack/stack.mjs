@@ -469,7 +469,12 @@ export async function startLocalStack({
       return fetchJson(webhookUrl, { method: "POST", headers, body: rawBody });
     };
 
-    const loadLocalPayment = async (paymentId, markStatus) => {
+    /** A local payment by its id, or by the id of the hosted page (`cs_…`) that pays it. */
+    const loadLocalPayment = async (id, markStatus) => {
+      const paymentId = id.startsWith("cs_")
+        ? ((await db.collection("localProvider").where("session.id", "==", id).limit(1).get()).docs[0]?.id ??
+          id)
+        : id;
       const ref = db.collection("localProvider").doc(paymentId);
       return db.runTransaction(async (tx) => {
         const snap = await tx.get(ref);
@@ -486,11 +491,19 @@ export async function startLocalStack({
       return { ...reply, event };
     };
 
-    /** What the customer's card and Stripe would do: mark the payment succeeded, send the signed event. */
-    const confirmPayment = async (paymentId) =>
-      sendEvent(
-        localEvents.paymentSucceededEvent(localPaymentView(await loadLocalPayment(paymentId, "succeeded"))),
-      );
+    /**
+     * What the customer's card and Stripe would do: mark the payment succeeded, send the signed event — for a hosted
+     * page's payment (`cs_…`), `checkout.session.completed` first, as Stripe sends both.
+     */
+    const confirmPayment = async (id) => {
+      const doc = await loadLocalPayment(id, "succeeded");
+      const view = localPaymentView(doc);
+      if (doc.session) {
+        await db.collection("localProvider").doc(doc.id).update({ "session.status": "complete" });
+        await sendEvent(localEvents.checkoutSessionEvent(view, doc.session.id, "checkout.session.completed"));
+      }
+      return sendEvent(localEvents.paymentSucceededEvent(view));
+    };
 
     /** A declined card: sends a signed `payment_intent.payment_failed`. */
     const failPayment = async (paymentId) =>
@@ -561,6 +574,9 @@ export async function startLocalStack({
       callFunction,
       appCheckToken,
       postWebhook,
+      /** Signs a Stripe-format event (the backend's local event builders: `stack.localEvents`) and posts it. */
+      sendEvent,
+      localEvents,
       confirmPayment,
       failPayment,
       signIn,

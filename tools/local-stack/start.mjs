@@ -3,7 +3,7 @@
  * `npm start`: the local stack on the default ports (Firestore 8080, functions 5001, auth 9099), seeded with a
  * demo course, a free course, a demo student and a demo admin. Prints the URLs, the demo users' ID tokens and
  * one curl line per function (each works pasted as printed, in order), then reads commands from stdin
- * (`confirm <paymentId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
+ * (`confirm <paymentId|sessionId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
  *
  * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT, DEMO_PORT override the ports (checked before the build);
  * STRIPE_WEBHOOK_SECRET chooses the webhook signing secret (else one is generated and printed); STRIPE_SECRET_KEY
@@ -132,7 +132,8 @@ function printUsage(stack, demo) {
     `  curl -s -X POST http://${urls.firestore}/emulator/v1/export -d '{"path":"${exportFile}"}' && cat ${exportFile}`,
     "",
     "Confirm a local payment (what the customer's card would do): type here",
-    "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook",
+    "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook (a cs_… id: pays that",
+    "                          hosted page: checkout.session.completed, then payment_intent.succeeded)",
     "  fail <paymentId>        sends a signed payment_intent.payment_failed",
     "  tokens                  prints fresh ID and App Check tokens",
     "A new token from another shell:",

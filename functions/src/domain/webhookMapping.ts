@@ -2,7 +2,12 @@
  * Webhook event → domain command. Pure: takes a verified, schema-parsed event and decides what it means for
  * the ledger, without touching any database.
  */
-import type { ParsedWebhookEvent, RefundObject } from "../schemas/webhook";
+import type {
+  CheckoutSessionEventType,
+  CheckoutSessionObject,
+  ParsedWebhookEvent,
+  RefundObject,
+} from "../schemas/webhook";
 import type { DisputeEvent } from "./disputes";
 import { isDocId, isUid } from "./ids";
 import type { LedgerEntryInput, LedgerSource } from "./ledger";
@@ -209,5 +214,56 @@ export function mapWebhookEvent(event: ParsedWebhookEvent, source: LedgerSource)
         currency: dispute.currency,
       };
     }
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded":
+    case "checkout.session.async_payment_failed":
+    case "checkout.session.expired":
+      return mapCheckoutSession(event.type, event.object, source);
   }
+}
+
+/**
+ * The provider's hosted page. Its payment is the same ledger entry as its payment intent's own
+ * `payment_intent.succeeded` (keyed by the intent id), so whichever of the two arrives first applies it, once.
+ * `completed` with `payment_status: paid` (a card) or `async_payment_succeeded` (a bank debit settled) pays;
+ * `completed` still `unpaid` waits for the async outcome; `async_payment_failed` and `expired` end the checkout:
+ * canceled — a completed or expired page can never be paid again (the student starts a new payment).
+ */
+function mapCheckoutSession(
+  type: CheckoutSessionEventType,
+  session: CheckoutSessionObject,
+  source: LedgerSource,
+): WebhookCommand {
+  if (session.mode !== undefined && session.mode !== "payment")
+    return { kind: "noop", reason: "not-a-payment-session" };
+  const meta = readMetadata(session.metadata);
+  if (meta.kind !== "ok") return { kind: "deadLetter", reason: `metadata-${meta.kind}` };
+  const target: EnrollmentTarget = { kind: "known", uid: meta.uid, courseId: meta.courseId };
+  const amount = session.amount_total ?? 0;
+  const currency = session.currency ?? "";
+  const paid =
+    type === "checkout.session.async_payment_succeeded" ||
+    (type === "checkout.session.completed" && session.payment_status === "paid");
+  if (paid) {
+    const paymentId = session.payment_intent ?? null;
+    if (paymentId === null) return { kind: "deadLetter", reason: "payment-reference-missing" };
+    if (amount <= 0 || currency === "") return { kind: "deadLetter", reason: "invalid-amount" };
+    return {
+      kind: "applyEntries",
+      target,
+      entries: [{ id: paymentId, type: "payment", amount, currency, source, providerPaymentId: paymentId }],
+      checkoutId: meta.checkoutId,
+      requestedAmount: amount,
+    };
+  }
+  if (type === "checkout.session.completed") return { kind: "noop", reason: "session-payment-pending" };
+  return {
+    kind: "paymentEnded",
+    how: "canceled",
+    target,
+    checkoutId: meta.checkoutId,
+    providerPaymentId: session.payment_intent ?? session.id,
+    amount,
+    currency,
+  };
 }

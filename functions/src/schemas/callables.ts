@@ -22,6 +22,26 @@ export const startPaymentInput = z.strictObject({
 });
 export type StartPaymentInput = z.infer<typeof startPaymentInput>;
 
+/** An absolute URL the provider's hosted page may send the student to: https, or http on this machine. */
+const redirectUrlSchema = z
+  .string()
+  .max(2048)
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      const local = url.hostname === "localhost" || url.hostname === "127.0.0.1";
+      return url.protocol === "https:" || (url.protocol === "http:" && local);
+    } catch {
+      return false;
+    }
+  }, "not an https URL");
+
+export const startCheckoutSessionInput = startPaymentInput.extend({
+  successUrl: redirectUrlSchema,
+  cancelUrl: redirectUrlSchema,
+});
+export type StartCheckoutSessionInput = z.infer<typeof startCheckoutSessionInput>;
+
 export const recordManualPaymentInput = z.strictObject({
   uid: uidSchema,
   courseId: docIdSchema,

@@ -23,6 +23,10 @@ export const HANDLED_EVENT_TYPES = [
   "charge.dispute.funds_withdrawn",
   "charge.dispute.funds_reinstated",
   "charge.dispute.closed",
+  "checkout.session.completed",
+  "checkout.session.async_payment_succeeded",
+  "checkout.session.async_payment_failed",
+  "checkout.session.expired",
 ] as const;
 export type HandledEventType = (typeof HANDLED_EVENT_TYPES)[number];
 
@@ -145,6 +149,26 @@ export const disputeSchema = z.object({
 });
 export type DisputeObject = z.infer<typeof disputeSchema>;
 
+/** A Checkout Session (the provider's hosted page). `payment_intent` exists once the customer has paid. */
+export const checkoutSessionSchema = z.object({
+  id: providerIdSchema,
+  object: z.literal("checkout.session"),
+  mode: z.string().max(50).optional(),
+  amount_total: amountSchema.nullable(),
+  currency: currencySchema.nullable(),
+  payment_intent: providerIdSchema.nullable().optional(),
+  payment_status: z.string().max(50),
+  status: z.string().max(50).nullable().optional(),
+  metadata: metadataSchema,
+});
+export type CheckoutSessionObject = z.infer<typeof checkoutSessionSchema>;
+
+export type CheckoutSessionEventType =
+  | "checkout.session.completed"
+  | "checkout.session.async_payment_succeeded"
+  | "checkout.session.async_payment_failed"
+  | "checkout.session.expired";
+
 export type ParsedWebhookEvent =
   | {
       id: string;
@@ -153,7 +177,8 @@ export type ParsedWebhookEvent =
     }
   | { id: string; type: "charge.refunded"; object: ChargeObject }
   | { id: string; type: "refund.created" | "refund.updated" | "refund.failed"; object: RefundObject }
-  | { id: string; type: DisputeEventType; object: DisputeObject };
+  | { id: string; type: DisputeEventType; object: DisputeObject }
+  | { id: string; type: CheckoutSessionEventType; object: CheckoutSessionObject };
 
 export type DisputeEventType =
   | "charge.dispute.created"
@@ -207,6 +232,15 @@ export function parseWebhookEvent(body: unknown): WebhookParseResult {
     case "charge.dispute.funds_reinstated":
     case "charge.dispute.closed": {
       const parsed = disputeSchema.safeParse(raw);
+      return parsed.success
+        ? { kind: "handled", event: { id, type, object: parsed.data } }
+        : { kind: "malformed", issues: issuesOf(parsed.error) };
+    }
+    case "checkout.session.completed":
+    case "checkout.session.async_payment_succeeded":
+    case "checkout.session.async_payment_failed":
+    case "checkout.session.expired": {
+      const parsed = checkoutSessionSchema.safeParse(raw);
       return parsed.success
         ? { kind: "handled", event: { id, type, object: parsed.data } }
         : { kind: "malformed", issues: issuesOf(parsed.error) };

@@ -20,7 +20,7 @@
  *   tx 2: 'creating' → 'pending' with providerPaymentId and clientSecret (never moves a final status back; a
  *         checkout canceled meanwhile has its new payment canceled too).
  */
-import type { StartPaymentResponse } from "../api";
+import type { StartCheckoutSessionResponse, StartPaymentResponse } from "../api";
 import { FieldValue, Timestamp, type DocumentReference, type Transaction } from "firebase-admin/firestore";
 import {
   isFinalCheckoutStatus,
@@ -38,14 +38,14 @@ import {
 } from "../domain/money";
 import { decideRate } from "../domain/rateLimit";
 import { deriveStatus } from "../domain/statusPolicy";
-import type { StartPaymentInput } from "../schemas/callables";
-import { maxOpenCheckouts, startPaymentRateLimit } from "../shared/config";
+import type { StartCheckoutSessionInput, StartPaymentInput } from "../schemas/callables";
+import { checkoutRedirectOrigins, maxOpenCheckouts, startPaymentRateLimit } from "../shared/config";
 import { ProviderError, failedPrecondition, invalidArgument, resourceExhausted } from "../shared/errors";
 import { logInfo, logWarn } from "../shared/log";
 import type { CheckoutDoc, EnrollmentDoc } from "./firestore/models";
 import { openCheckoutsOf, refs, updateIn } from "./firestore/refs";
 import { getPaymentProvider } from "./payments";
-import type { CreatedPayment, PaymentProvider } from "./payments/provider";
+import type { PaymentProvider } from "./payments/provider";
 import { runTransaction } from "./firestore/transactions";
 
 /** What startPayment needs of a checkout (no timestamps). */
@@ -68,13 +68,38 @@ function amountMessage(reason: Extract<PaymentAmountDecision, { ok: false }>["re
   }
 }
 
-/** One startPayment request, as every step sees it. */
+type CheckoutKind = "intent" | "session";
+
+/** One startPayment (payment intent) or startCheckoutSession (hosted page) request, as every step sees it. */
 interface PaymentRequest {
   uid: string;
   input: StartPaymentInput;
+  kind: CheckoutKind;
+  /** For a hosted page: where it sends the student back. */
+  redirect?: { successUrl: string; cancelUrl: string };
   /** The checkout id (uid, requestId) names, and the provider idempotency key of a checkout created for it. */
   checkoutId: string;
   provider: PaymentProvider;
+}
+
+/** What the provider made for a checkout: a payment intent the app confirms, or a hosted page. */
+type ProviderObject =
+  | { kind: "intent"; paymentId: string; clientSecret: string }
+  | { kind: "session"; sessionId: string; url: string };
+
+const kindOf = (checkout: Pick<CheckoutDoc, "kind">): CheckoutKind => checkout.kind ?? "intent";
+
+/** The provider object a checkout already has, or null while it is being created. */
+function providerObjectOf(checkout: CheckoutView): ProviderObject | null {
+  if (kindOf(checkout) === "session") {
+    const { providerSessionId, sessionUrl } = checkout;
+    return providerSessionId == null || sessionUrl == null
+      ? null
+      : { kind: "session", sessionId: providerSessionId, url: sessionUrl };
+  }
+  return checkout.providerPaymentId === null || checkout.clientSecret === null
+    ? null
+    : { kind: "intent", paymentId: checkout.providerPaymentId, clientSecret: checkout.clientSecret };
 }
 
 /** The checkout this request pays through: its own, or the open one it joined. */
@@ -86,13 +111,70 @@ interface ChosenCheckout {
 }
 
 export async function startPayment(uid: string, input: StartPaymentInput): Promise<StartPaymentResponse> {
-  const provider = await getPaymentProvider();
-  const request: PaymentRequest = {
+  const started = await startCheckout({
     uid,
     input,
+    kind: "intent",
     checkoutId: checkoutIdFor(uid, input.requestId),
-    provider,
+    provider: await getPaymentProvider(),
+  });
+  if (started.object.kind !== "intent") throw new Error("startPayment made a hosted page");
+  const { id, checkout, object, status } = started;
+  return {
+    checkoutId: id,
+    paymentId: object.paymentId,
+    clientSecret: object.clientSecret,
+    amount: checkout.amount,
+    currency: checkout.currency,
+    status,
   };
+}
+
+/**
+ * startCheckoutSession: the same checkout rules, paid on the provider's hosted page. The checkout's payment id is
+ * learnt when the page's payment is applied (Stripe creates the payment intent only when the student pays).
+ */
+export async function startCheckoutSession(
+  uid: string,
+  input: StartCheckoutSessionInput,
+): Promise<StartCheckoutSessionResponse> {
+  const { successUrl, cancelUrl, ...payment } = input;
+  refuseForeignRedirects([successUrl, cancelUrl]);
+  const started = await startCheckout({
+    uid,
+    input: payment,
+    kind: "session",
+    redirect: { successUrl, cancelUrl },
+    checkoutId: checkoutIdFor(uid, input.requestId),
+    provider: await getPaymentProvider(),
+  });
+  if (started.object.kind !== "session") throw new Error("startCheckoutSession made a payment intent");
+  const { id, checkout, object, status } = started;
+  return {
+    checkoutId: id,
+    sessionId: object.sessionId,
+    url: object.url,
+    amount: checkout.amount,
+    currency: checkout.currency,
+    status,
+  };
+}
+
+/** With CHECKOUT_REDIRECT_ORIGINS set, the hosted page may send students back to those origins only. */
+function refuseForeignRedirects(urls: readonly string[]): void {
+  const allowed = checkoutRedirectOrigins();
+  if (allowed.length === 0) return;
+  for (const url of urls) {
+    if (!allowed.includes(new URL(url).origin))
+      throw invalidArgument("successUrl and cancelUrl must be on an origin of this app.", { url });
+  }
+}
+
+/** The steps both callables share (see the top of this file). */
+async function startCheckout(
+  request: PaymentRequest,
+): Promise<{ id: string; checkout: CheckoutView; object: ProviderObject; status: CheckoutStatus }> {
+  const { uid, provider } = request;
   const { id, checkout, stale } = await runTransaction((tx) => chooseCheckout(tx, request));
   if (stale === true) {
     const canceled = await cancelCheckout(provider, id);
@@ -105,25 +187,31 @@ export async function startPayment(uid: string, input: StartPaymentInput): Promi
     );
   }
   if (checkout.status === "canceled") throw canceledCheckout(id);
-  if (checkout.providerPaymentId !== null && checkout.clientSecret !== null) {
-    return result(id, checkout, checkout.providerPaymentId, checkout.clientSecret, checkout.status);
-  }
-  // 'creating' (new, or a retry after a crash / provider error): same idempotency key → same provider payment.
+  const existing = providerObjectOf(checkout);
+  if (existing !== null) return { id, checkout, object: existing, status: checkout.status };
+  // 'creating' (new, or a retry after a crash / provider error): same idempotency key → same provider object.
   await cancelReplacedCheckout(request, id, checkout);
-  const created = await createProviderPayment(request, id, checkout);
-  const status = await runTransaction((tx) => recordProviderPayment(tx, refs.checkout(id), created));
+  const created = await createProviderObject(request, id, checkout);
+  const status = await runTransaction((tx) => recordProviderObject(tx, refs.checkout(id), created));
   if (status === "canceled") {
     // Canceled while its payment was being created (it was replaced or found stale meanwhile): nobody may pay it.
-    await provider.cancelPayment({ paymentId: created.paymentId, idempotencyKey: cancelKeyOf(checkout) });
+    await cancelProviderObject(provider, created, cancelKeyOf(checkout));
     throw canceledCheckout(id);
   }
   logInfo("payment started", {
     uid,
     courseId: checkout.courseId,
     checkoutId: id,
-    paymentId: created.paymentId,
+    ...(created.kind === "intent" ? { paymentId: created.paymentId } : { sessionId: created.sessionId }),
   });
-  return result(id, checkout, created.paymentId, created.clientSecret, status);
+  return { id, checkout, object: created, status };
+}
+
+/** Makes nobody able to pay `object`: cancels a payment intent, expires a hosted page. */
+function cancelProviderObject(provider: PaymentProvider, object: ProviderObject, idempotencyKey: string) {
+  return object.kind === "intent"
+    ? provider.cancelPayment({ paymentId: object.paymentId, idempotencyKey })
+    : provider.expireCheckoutSession({ sessionId: object.sessionId, idempotencyKey });
 }
 
 function canceledCheckout(checkoutId: string) {
@@ -205,6 +293,7 @@ async function reuseOwnCheckout(
   if (
     own.uid !== uid ||
     own.courseId !== input.courseId ||
+    kindOf(own) !== request.kind ||
     (input.amount !== undefined && input.amount !== own.amount)
   ) {
     throw invalidArgument("This requestId was already used for a different payment.");
@@ -232,7 +321,9 @@ async function joinOpenCheckout(
   const paysBalance = input.amount === undefined || input.amount === enrollment.amountDue;
   if (!paysBalance || openCheckout === null || openCheckout.amount !== enrollment.amountDue) return undefined;
   const open = (await tx.get(refs.checkout(openCheckout.checkoutId))).data();
+  // A tab paying in the app does not join a hosted page, nor the other way round: it replaces it.
   if (open === undefined || open.uid !== uid || !isOpenCheckoutStatus(open.status)) return undefined;
+  if (kindOf(open) !== request.kind) return undefined;
   tx.create(refs.checkout(request.checkoutId), {
     uid,
     courseId: input.courseId,
@@ -246,6 +337,7 @@ async function joinOpenCheckout(
     clientSecret: null,
     status: open.status,
     aliasOf: openCheckout.checkoutId,
+    kind: request.kind,
     createdAt: FieldValue.serverTimestamp(),
     updatedAt: FieldValue.serverTimestamp(),
   });
@@ -272,6 +364,8 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     providerPaymentId: null,
     clientSecret: null,
     status: "creating",
+    kind: request.kind,
+    ...(request.kind === "session" ? { providerSessionId: null, sessionUrl: null } : {}),
   };
   const replaced = enrollment.openCheckout?.checkoutId;
   if (checkout.isRemainingBalance && replaced !== undefined && replaced !== checkoutId)
@@ -295,18 +389,28 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
  * The provider call, outside any transaction and safe to repeat (idempotency key = the checkout's). A transient
  * error propagates (the client retries the same requestId); a permanent one fails the checkout.
  */
-async function createProviderPayment(
+async function createProviderObject(
   request: PaymentRequest,
   checkoutId: string,
   checkout: CheckoutView,
-): Promise<CreatedPayment> {
+): Promise<ProviderObject> {
+  const params = {
+    amount: checkout.amount,
+    currency: checkout.currency,
+    idempotencyKey: checkout.idempotencyKey,
+    metadata: { uid: request.uid, courseId: checkout.courseId, checkoutId },
+  };
   try {
-    return await request.provider.createPayment({
-      amount: checkout.amount,
-      currency: checkout.currency,
-      idempotencyKey: checkout.idempotencyKey,
-      metadata: { uid: request.uid, courseId: checkout.courseId, checkoutId },
+    if (request.kind === "intent")
+      return { kind: "intent", ...(await request.provider.createPayment(params)) };
+    if (request.redirect === undefined) throw new Error("a hosted page without its redirects");
+    const course = (await refs.course(checkout.courseId).get()).data();
+    const session = await request.provider.createCheckoutSession({
+      ...params,
+      ...request.redirect,
+      description: course?.title ?? checkout.courseId,
     });
+    return { kind: "session", sessionId: session.sessionId, url: session.url };
   } catch (error) {
     if (!(error instanceof ProviderError) || error.transient) throw error;
     await failUncreatedCheckout(refs.checkout(checkoutId));
@@ -319,22 +423,22 @@ async function createProviderPayment(
   }
 }
 
-/** Transaction 2: 'creating' → 'pending' with the provider's payment (never moves a final status back). */
-async function recordProviderPayment(
+/** Transaction 2: 'creating' → 'pending' with the provider's object (never moves a final status back). */
+async function recordProviderObject(
   tx: Transaction,
   checkoutRef: DocumentReference<CheckoutDoc>,
-  created: CreatedPayment,
+  created: ProviderObject,
 ): Promise<CheckoutStatus> {
   const current = (await tx.get(checkoutRef)).data();
   if (current === undefined) throw new Error("checkout vanished");
   const next = nextCheckoutStatus(current.status, "provider-created");
-  if (current.providerPaymentId === null || next !== current.status) {
-    updateIn(tx, checkoutRef, {
-      status: next,
-      providerPaymentId: created.paymentId,
-      clientSecret: created.clientSecret,
-      updatedAt: FieldValue.serverTimestamp(),
-    });
+  const known = created.kind === "intent" ? current.providerPaymentId : (current.providerSessionId ?? null);
+  if (known === null || next !== current.status) {
+    const fields =
+      created.kind === "intent"
+        ? { providerPaymentId: created.paymentId, clientSecret: created.clientSecret }
+        : { providerSessionId: created.sessionId, sessionUrl: created.url };
+    updateIn(tx, checkoutRef, { status: next, ...fields, updatedAt: FieldValue.serverTimestamp() });
   }
   return next;
 }
@@ -372,18 +476,26 @@ async function cancelCheckout(provider: PaymentProvider, checkoutId: string, att
   const seen = (await ref.get()).data();
   if (seen === undefined) throw new Error("checkout vanished");
   if (isFinalCheckoutStatus(seen.status)) return seen.status === "canceled";
-  if (seen.providerPaymentId !== null) {
-    const outcome = await provider.cancelPayment({
-      paymentId: seen.providerPaymentId,
-      idempotencyKey: cancelKeyOf(seen),
-    });
+  const object = providerObjectOf(seen);
+  if (seen.providerPaymentId !== null || object !== null) {
+    const outcome =
+      seen.providerPaymentId !== null
+        ? await provider.cancelPayment({
+            paymentId: seen.providerPaymentId,
+            idempotencyKey: cancelKeyOf(seen),
+          })
+        : await cancelProviderObject(provider, object as ProviderObject, cancelKeyOf(seen));
     if (!outcome.canceled) return false;
   }
   const done = await runTransaction(async (tx) => {
     const current = (await tx.get(ref)).data();
     if (current === undefined) throw new Error("checkout vanished");
-    // A payment attached since it was read (its own request was creating it): cancel that one first.
-    if (current.providerPaymentId !== seen.providerPaymentId) return undefined;
+    // A payment (or hosted page) attached since it was read (its own request was creating it): cancel that first.
+    if (
+      current.providerPaymentId !== seen.providerPaymentId ||
+      (current.providerSessionId ?? null) !== (seen.providerSessionId ?? null)
+    )
+      return undefined;
     const enrollmentRef = refs.enrollment(current.uid, current.courseId);
     const enrollment = (await tx.get(enrollmentRef)).data();
     const next = nextCheckoutStatus(current.status, "canceled");
@@ -408,7 +520,12 @@ async function cancelCheckout(provider: PaymentProvider, checkoutId: string, att
 async function failUncreatedCheckout(checkoutRef: DocumentReference<CheckoutDoc>): Promise<void> {
   await runTransaction(async (tx) => {
     const current = (await tx.get(checkoutRef)).data();
-    if (current?.status !== "creating" || current.providerPaymentId !== null) return;
+    if (
+      current?.status !== "creating" ||
+      current.providerPaymentId !== null ||
+      current.providerSessionId != null
+    )
+      return;
     const enrollmentRef = refs.enrollment(current.uid, current.courseId);
     const enrollment = (await tx.get(enrollmentRef)).data();
     updateIn(tx, checkoutRef, {
@@ -419,21 +536,4 @@ async function failUncreatedCheckout(checkoutRef: DocumentReference<CheckoutDoc>
       updateIn(tx, enrollmentRef, { openCheckout: null, updatedAt: FieldValue.serverTimestamp() });
     }
   });
-}
-
-function result(
-  checkoutId: string,
-  checkout: CheckoutView,
-  paymentId: string,
-  clientSecret: string,
-  status: CheckoutStatus,
-): StartPaymentResponse {
-  return {
-    checkoutId,
-    paymentId,
-    clientSecret,
-    amount: checkout.amount,
-    currency: checkout.currency,
-    status,
-  };
 }

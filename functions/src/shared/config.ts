@@ -95,3 +95,15 @@ function positiveIntEnv(name: string, fallback: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
   return value;
 }
+
+/**
+ * The origins (scheme://host[:port]) startCheckoutSession may send students back to, from CHECKOUT_REDIRECT_ORIGINS
+ * (comma-separated); empty: any https origin (and http://localhost). Set it in production: the hosted page then
+ * never redirects anywhere else.
+ */
+export function checkoutRedirectOrigins(): string[] {
+  return (process.env.CHECKOUT_REDIRECT_ORIGINS ?? "")
+    .split(/[\s,]+/)
+    .map((o) => o.trim().replace(/\/+$/, ""))
+    .filter((o) => o !== "");
+}

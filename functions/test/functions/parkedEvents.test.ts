@@ -21,7 +21,6 @@ import {
   readDoc,
   snapshotAll,
   startPayment,
-  type WebhookReply,
 } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
 import {
@@ -29,6 +28,7 @@ import {
   stripeDispute,
   stripePaymentIntent,
   stripeRefund,
+  outcomeOf,
 } from "../support/stripeShapes";
 
 useLocalFirestore();
@@ -61,11 +61,6 @@ const paid = (id: string, amount: number) =>
     status: "succeeded",
     metadata: { uid: UID, courseId: "c1" },
   });
-
-/** The outcome the webhook answered a delivery with. */
-async function outcomeOf(reply: Promise<WebhookReply>): Promise<unknown> {
-  return ((await reply).body as { outcome?: unknown }).outcome;
-}
 
 /** The trigger, as Cloud Functions runs it when a ledger entry is created. */
 async function runLedgerTrigger(entryId: string): Promise<void> {

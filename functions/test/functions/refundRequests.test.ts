@@ -22,6 +22,7 @@ import {
   refundPayment,
   snapshotAll,
   startPayment,
+  providerWith,
 } from "../support/harness";
 import { useLocalFirestore } from "../support/localFirestore";
 
@@ -64,13 +65,9 @@ const providerRefunds = async (paymentId: string) => (await provider.load(paymen
 const requestDoc = (requestId: string) => readDoc(`refundRequests/${refundRequestIdFor(ALICE, requestId)}`);
 
 /** The local provider with some calls replaced; every call is counted. */
-function providerWith(overrides: Partial<Pick<PaymentProvider, "createRefund" | "findRefund">>) {
+function countingProvider(overrides: Partial<Pick<PaymentProvider, "createRefund" | "findRefund">>) {
   const calls = { createRefund: 0, findRefund: 0 };
-  const wrapped: PaymentProvider = {
-    name: provider.name,
-    createPayment: (p) => provider.createPayment(p),
-    cancelPayment: (p) => provider.cancelPayment(p),
-    findPayment: (id) => provider.findPayment(id),
+  const wrapped = providerWith(provider, {
     createRefund: (p) => {
       calls.createRefund++;
       return (overrides.createRefund ?? ((q) => provider.createRefund(q)))(p);
@@ -79,14 +76,14 @@ function providerWith(overrides: Partial<Pick<PaymentProvider, "createRefund" | 
       calls.findRefund++;
       return (overrides.findRefund ?? ((q) => provider.findRefund(q)))(p);
     },
-  };
+  });
   setPaymentProviderForTesting(wrapped);
   return calls;
 }
 
 /** The provider made the refund, but its answer never reached the backend (a timeout, a crash). */
 const answerLost = () =>
-  providerWith({
+  countingProvider({
     createRefund: async (p) => {
       await provider.createRefund(p);
       throw new ProviderError("timeout", true);
@@ -98,7 +95,7 @@ const answerLost = () =>
  * changing the key the local provider sees). Any createRefund that reaches it makes a second refund.
  */
 const keyForgotten = () =>
-  providerWith({
+  countingProvider({
     createRefund: (p) => provider.createRefund({ ...p, idempotencyKey: `${p.idempotencyKey}#pruned` }),
   });
 
@@ -145,7 +142,7 @@ describe("refund requests: a retry returns the same refund at any age", () => {
 
   it("the first attempt never reached the provider: past the key window the retry finds nothing and makes the refund once", async () => {
     const paymentId = await paidPayment("pay-00000002");
-    providerWith({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
+    countingProvider({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
     await expect(refundAt(ADMIN_UID, input(paymentId, "refund-never-1"), T0)).rejects.toMatchObject({
       transient: true,
     });
@@ -166,7 +163,7 @@ describe("refund requests: a retry returns the same refund at any age", () => {
 
   it("a pending request whose money went elsewhere after its hold expired is refused once the provider says it has no refund of it", async () => {
     const paymentId = await paidPayment("pay-00000003");
-    providerWith({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
+    countingProvider({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
     await expect(refundAt(ADMIN_UID, input(paymentId, "refund-late-1", 4000), T0)).rejects.toMatchObject({
       transient: true,
     });
@@ -194,7 +191,7 @@ describe("refund requests: a retry returns the same refund at any age", () => {
   it("an answered request is returned at any age without asking the provider", async () => {
     const paymentId = await paidPayment("pay-00000004");
     const first = await refundAt(ADMIN_UID, input(paymentId, "refund-done-1", 1500), T0);
-    const calls = providerWith({
+    const calls = countingProvider({
       createRefund: () => Promise.reject(new Error("the provider must not be asked")),
       findRefund: () => Promise.reject(new Error("the provider must not be asked")),
     });
@@ -227,7 +224,7 @@ describe("refund requests: a retry returns the same refund at any age", () => {
 
   it("concurrent retries of one request, past the key window after a lost answer, make one refund and all get it", async () => {
     const paymentId = await paidPayment("pay-00000007");
-    providerWith({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
+    countingProvider({ createRefund: () => Promise.reject(new ProviderError("connection reset", true)) });
     await expect(refundAt(ADMIN_UID, input(paymentId, "refund-many-1", 2500), T0)).rejects.toMatchObject({
       transient: true,
     });

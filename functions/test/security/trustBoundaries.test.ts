@@ -36,6 +36,7 @@ import {
   recordManualPayment,
   refundPayment,
   startPayment,
+  providerWith,
 } from "../support/harness";
 import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
 
@@ -512,14 +513,9 @@ describe("a checkout for more than is owed now is never handed out again", () =>
     const provider = installLocalProvider();
     const old = await call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "slow-bal-001" });
     await manual("slow-cash-1", 1000);
-    setPaymentProviderForTesting({
-      name: provider.name,
-      createPayment: (p) => provider.createPayment(p),
-      createRefund: (p) => provider.createRefund(p),
-      findRefund: (p) => provider.findRefund(p),
-      cancelPayment: () => Promise.reject(new ProviderError("timeout", true)),
-      findPayment: (id) => provider.findPayment(id),
-    });
+    setPaymentProviderForTesting(
+      providerWith(provider, { cancelPayment: () => Promise.reject(new ProviderError("timeout", true)) }),
+    );
     await expectHttpsError(
       call(startPayment, { uid: ALICE }, { courseId: "c1", requestId: "slow-bal-002" }),
       "unavailable",
@@ -618,14 +614,7 @@ describe("refunds through the provider", () => {
     base: LocalPaymentProvider,
     createRefund: PaymentProvider["createRefund"],
   ): PaymentProvider {
-    return {
-      name: base.name,
-      createPayment: (p) => base.createPayment(p),
-      cancelPayment: (p) => base.cancelPayment(p),
-      findPayment: (id) => base.findPayment(id),
-      findRefund: (p) => base.findRefund(p),
-      createRefund,
-    };
+    return providerWith(base, { createRefund });
   }
 
   it("a refund the provider refuses is failed-precondition with a clear message, and holds nothing", async () => {

@@ -19,6 +19,7 @@ import {
   type LocalProviderOptions,
 } from "../../src/services/payments/local/localProvider";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
+import type { PaymentProvider } from "../../src/services/payments/provider";
 import {
   callableRequest,
   invokeRequestHandler,
@@ -97,6 +98,21 @@ export function installLocalProvider(
  */
 export async function providerHolds(view: LocalPaymentView): Promise<void> {
   await firestore().doc(`localProvider/${view.id}`).set(heldPaymentRecord(view));
+}
+
+/** `base` with some of its calls replaced (the rest delegate to it). */
+export function providerWith(base: PaymentProvider, overrides: Partial<PaymentProvider>): PaymentProvider {
+  return {
+    name: base.name,
+    createPayment: (p) => base.createPayment(p),
+    createRefund: (p) => base.createRefund(p),
+    findRefund: (p) => base.findRefund(p),
+    cancelPayment: (p) => base.cancelPayment(p),
+    findPayment: (id) => base.findPayment(id),
+    createCheckoutSession: (p) => base.createCheckoutSession(p),
+    expireCheckoutSession: (p) => base.expireCheckoutSession(p),
+    ...overrides,
+  };
 }
 
 export const ADMIN: Caller = { uid: "admin-1", admin: true };

@@ -161,6 +161,66 @@ export function stripeDispute(f: DisputeFields): Record<string, unknown> {
   };
 }
 
+export interface CheckoutSessionFields {
+  id: string;
+  amountTotal: number;
+  currency: string;
+  paymentIntent: string | null;
+  paymentStatus: string;
+  status: string;
+  metadata: Record<string, string>;
+}
+
+export function stripeCheckoutSession(f: CheckoutSessionFields): Record<string, unknown> {
+  return {
+    id: f.id,
+    object: "checkout.session",
+    after_expiration: null,
+    allow_promotion_codes: null,
+    amount_subtotal: f.amountTotal,
+    amount_total: f.amountTotal,
+    automatic_tax: { enabled: false, liability: null, status: null },
+    billing_address_collection: null,
+    cancel_url: "https://app.example.com/course/c1",
+    client_reference_id: f.metadata.checkoutId ?? null,
+    consent: null,
+    consent_collection: null,
+    created: 1_760_000_300,
+    currency: f.currency,
+    customer: null,
+    customer_creation: "if_required",
+    customer_details:
+      f.status === "complete" ? { email: "student@example.com", name: null, phone: null } : null,
+    customer_email: null,
+    expires_at: 1_760_086_700,
+    invoice: null,
+    invoice_creation: { enabled: false, invoice_data: {} },
+    livemode: false,
+    locale: null,
+    metadata: f.metadata,
+    mode: "payment",
+    payment_intent: f.paymentIntent,
+    payment_link: null,
+    payment_method_collection: "if_required",
+    payment_method_types: ["card", "us_bank_account"],
+    payment_status: f.paymentStatus,
+    phone_number_collection: { enabled: false },
+    recovered_from: null,
+    setup_intent: null,
+    shipping_address_collection: null,
+    shipping_cost: null,
+    shipping_details: null,
+    shipping_options: [],
+    status: f.status,
+    submit_type: null,
+    subscription: null,
+    success_url: "https://app.example.com/paid",
+    total_details: { amount_discount: 0, amount_shipping: 0, amount_tax: 0 },
+    ui_mode: "hosted",
+    url: f.status === "open" ? `https://checkout.stripe.com/c/pay/${f.id}` : null,
+  };
+}
+
 /** A signed delivery of `object` as event `type`, posted to the webhook like Stripe posts it. */
 export async function deliverStripeEvent(
   id: string,
@@ -182,4 +242,9 @@ export async function deliverStripeEvent(
   const json = JSON.stringify(event);
   const rawBody = options.rawBody === undefined ? json : options.rawBody(json);
   return postWebhook(rawBody, await signPayload(rawBody, TEST_WEBHOOK_SECRET));
+}
+
+/** The outcome the webhook answered a delivery with. */
+export async function outcomeOf(reply: Promise<WebhookReply>): Promise<unknown> {
+  return ((await reply).body as { outcome?: unknown }).outcome;
 }

@@ -14,6 +14,8 @@ import type {
   RecordManualPaymentResponse,
   RefundPaymentRequest,
   RefundPaymentResponse,
+  StartCheckoutSessionRequest,
+  StartCheckoutSessionResponse,
   StartPaymentRequest,
   StartPaymentResponse,
   UpsertCourseRequest,
@@ -57,6 +59,7 @@ export type WithOptionalRequestId<T extends { requestId?: string | undefined }> 
   requestId?: string | undefined;
 };
 export type StartPaymentInput = WithOptionalRequestId<StartPaymentRequest>;
+export type StartCheckoutSessionInput = WithOptionalRequestId<StartCheckoutSessionRequest>;
 export type RefundPaymentInput = WithOptionalRequestId<RefundPaymentRequest>;
 
 export interface CoursePaymentsClient {
@@ -64,6 +67,11 @@ export interface CoursePaymentsClient {
   enrollInCourse(request: EnrollInCourseRequest, options?: CallOptions): Promise<EnrollInCourseResponse>;
   /** Starts (or resumes) a payment; one requestId per call, reused on every retry. */
   startPayment(request: StartPaymentInput, options?: CallOptions): Promise<StartPaymentResponse>;
+  /** Starts (or resumes) a payment on the provider's hosted page: send the student to the answered `url`. */
+  startCheckoutSession(
+    request: StartCheckoutSessionInput,
+    options?: CallOptions,
+  ): Promise<StartCheckoutSessionResponse>;
   /** Admin: records a payment made outside the provider (idempotent on `reference`). */
   recordManualPayment(
     request: RecordManualPaymentRequest,
@@ -133,6 +141,8 @@ export function createCoursePaymentsClient(
   return {
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
+    startCheckoutSession: (request, callOptions) =>
+      call("startCheckoutSession", withRequestId(request), callOptions),
     recordManualPayment: (request, callOptions) => call("recordManualPayment", { ...request }, callOptions),
     refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
     upsertCourse: (request, callOptions) => call("upsertCourse", { ...request }, callOptions),

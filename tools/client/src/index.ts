@@ -5,6 +5,7 @@ export {
   type CoursePaymentsClientOptions,
   type HttpsCallableFactory,
   type RefundPaymentInput,
+  type StartCheckoutSessionInput,
   type StartPaymentInput,
   type WithOptionalRequestId,
 } from "./client.js";

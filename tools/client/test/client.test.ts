@@ -179,7 +179,7 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}]);
+    const fake = fakeCallable([{}, {}, {}, {}, {}, {}]);
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
@@ -192,6 +192,8 @@ describe("the other callables", () => {
       paymentId: "manual_bank-1",
       requestId: "r-123456",
     });
+    const urls = { successUrl: "https://app.example.com/ok", cancelUrl: "https://app.example.com/c1" };
+    await client.startCheckoutSession({ courseId: "c1", requestId: "r-777777", ...urls });
     await client.startPayment({ courseId: "c1", requestId: "r-654321" });
     await client.upsertCourse({ courseId: "c1", published: true });
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
@@ -199,6 +201,12 @@ describe("the other callables", () => {
       { courseId: "c1" },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },
+      {
+        courseId: "c1",
+        requestId: "r-777777",
+        successUrl: "https://app.example.com/ok",
+        cancelUrl: "https://app.example.com/c1",
+      },
       { courseId: "c1", requestId: "r-654321" },
       { courseId: "c1", published: true },
     ]);

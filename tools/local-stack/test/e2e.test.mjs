@@ -201,3 +201,93 @@ test("enroll → startPayment → signed webhook → paid and active; courseStat
     assert.equal(after.amountPaid, DEMO.course.price);
   });
 });
+
+/** An admin-made published course the student enrolls in. */
+async function enrolledCourse(courseId, price) {
+  const made = await stack.callFunction(
+    "upsertCourse",
+    { courseId, title: `E2E ${courseId}`, price, currency: "usd", published: true },
+    stack.tokens.admin,
+  );
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  const enrolled = await stack.callFunction("enrollInCourse", { courseId }, stack.tokens.student);
+  assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+}
+
+test("startCheckoutSession → the student pays the hosted page → paid and active, one ledger entry", async () => {
+  await withOutput(async () => {
+    const courseId = `e2e-hosted-${randomUUID().slice(0, 8)}`;
+    const uid = stack.users.student.uid;
+    await enrolledCourse(courseId, 3000);
+    const started = await stack.callFunction(
+      "startCheckoutSession",
+      {
+        courseId,
+        requestId: `e2e-${randomUUID()}`,
+        successUrl: "http://localhost:5173/paid",
+        cancelUrl: "http://localhost:5173/",
+      },
+      stack.tokens.student,
+    );
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.match(started.result.sessionId, /^cs_local_/);
+    assert.ok(started.result.url.endsWith(started.result.sessionId), started.result.url);
+
+    const delivered = await stack.confirmPayment(started.result.sessionId);
+    assert.equal(delivered.status, 200, JSON.stringify(delivered.body));
+    const enrollment = await stack.waitForDoc(
+      `users/${uid}/courses/${courseId}`,
+      (d) => d.paymentStatus === "paid" && d.accessStatus === "active",
+    );
+    assert.equal(enrollment.data().amountPaid, 3000);
+    const ledger = await stack.db.collection(`users/${uid}/courses/${courseId}/ledger`).get();
+    assert.equal(ledger.size, 1);
+    const checkout = (await stack.db.doc(`checkouts/${started.result.checkoutId}`).get()).data();
+    assert.equal(checkout.status, "succeeded");
+    assert.equal(checkout.providerPaymentId, ledger.docs[0].id);
+  });
+});
+
+test("a refund that overtakes its payment is parked, and the emulator's onLedgerEntryCreated trigger applies it once the payment lands", async () => {
+  await withOutput(async () => {
+    const courseId = `e2e-parked-${randomUUID().slice(0, 8)}`;
+    const uid = stack.users.student.uid;
+    await enrolledCourse(courseId, 4000);
+    const started = await stack.callFunction(
+      "startPayment",
+      { courseId, requestId: `e2e-${randomUUID()}` },
+      stack.tokens.student,
+    );
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+    const paymentId = started.result.paymentId;
+    const view = {
+      id: paymentId,
+      chargeId: `ch_${paymentId}`,
+      amount: 4000,
+      currency: "usd",
+      metadata: { uid, courseId, checkoutId: started.result.checkoutId },
+      refunds: [],
+    };
+    const early = await stack.sendEvent(
+      stack.localEvents.refundEvent(
+        view,
+        { id: `re_e2e_${randomUUID().slice(0, 8)}`, amount: 1500, status: "succeeded" },
+        "refund.created",
+      ),
+    );
+    assert.equal(early.status, 200, JSON.stringify(early.body));
+    assert.equal(early.body.outcome, "parked");
+
+    await stack.confirmPayment(paymentId);
+    const enrollment = await stack.waitForDoc(
+      `users/${uid}/courses/${courseId}`,
+      (d) => d.amountPaid === 2500 && d.refundCount === 1,
+    );
+    assert.equal(enrollment.data().paymentStatus, "partial");
+    // The trigger deletes the parked event right after applying it.
+    const parked = stack.db.collection("parkedEvents").where("providerPaymentId", "==", paymentId);
+    for (let i = 0; i < 50 && (await parked.get()).size > 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await parked.get()).size, 0);
+  });
+});

@@ -99,6 +99,13 @@ export const checkoutDocSchema = z.object({
    * that one was made). startPayment cancels that one at the provider before creating this one's payment.
    */
   replaces: z.string().nullable().optional(),
+  /**
+   * `session`: paid on the provider's hosted page (startCheckoutSession) — `providerSessionId` and `sessionUrl` name
+   * it, and `providerPaymentId` is learnt when its payment is applied. Absent: `intent` (startPayment).
+   */
+  kind: z.enum(["intent", "session"]).optional(),
+  providerSessionId: z.string().nullable().optional(),
+  sessionUrl: z.string().nullable().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -19,6 +19,22 @@ export interface CreatedPayment {
   clientSecret: string;
 }
 
+export interface CreateCheckoutSessionParams extends CreatePaymentParams {
+  /** Where the provider's hosted page sends the customer after paying, and after giving up. */
+  successUrl: string;
+  cancelUrl: string;
+  /** What the customer sees they pay for (the course title). */
+  description: string;
+}
+
+/** A hosted checkout page (Stripe Checkout Session): its payment intent exists only once the customer pays. */
+export interface CreatedCheckoutSession {
+  sessionId: string;
+  url: string;
+  /** When the page stops accepting payment (ms since the epoch). */
+  expiresAtMs: number;
+}
+
 /** The metadata key naming, on every refund this backend makes, the refund request that made it. */
 export const REFUND_REQUEST_METADATA_KEY = "refundRequest";
 
@@ -83,6 +99,13 @@ export interface PaymentProvider {
    * past the provider's idempotency-key window learns whether its first attempt made the refund. Read only.
    */
   findRefund(params: FindRefundParams): Promise<CreatedRefund | null>;
+  /** A hosted checkout page for one payment; the metadata is put on the session and on its payment intent. */
+  createCheckoutSession(params: CreateCheckoutSessionParams): Promise<CreatedCheckoutSession>;
+  /**
+   * Expires a hosted checkout page nobody should pay any more. `canceled: false` when it can no longer be expired
+   * (the customer completed it). Safe to repeat.
+   */
+  expireCheckoutSession(params: { sessionId: string; idempotencyKey: string }): Promise<CancelOutcome>;
   /** Cancels a payment nobody should pay any more (a replaced or stale checkout's). Safe to repeat. */
   cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome>;
   /**

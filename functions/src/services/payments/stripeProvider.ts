@@ -14,6 +14,8 @@ import type {
   FindRefundParams,
   PaymentProvider,
   ProviderPayment,
+  CreateCheckoutSessionParams,
+  CreatedCheckoutSession,
 } from "./provider";
 import { isRefundOfRequest } from "./provider";
 
@@ -156,6 +158,64 @@ export class StripePaymentProvider implements PaymentProvider {
       const code =
         typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
       if (code === "resource_missing") return null;
+      throw toProviderError(error);
+    }
+  }
+
+  /**
+   * `checkout.sessions.create` in payment mode for one line (the course, the checkout's amount): the metadata goes
+   * on the session and, through `payment_intent_data`, on the payment intent Stripe creates when the customer pays,
+   * so `payment_intent.*` events, refunds and disputes of it are recognised as ours.
+   */
+  async createCheckoutSession(params: CreateCheckoutSessionParams): Promise<CreatedCheckoutSession> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      const session = await stripe.checkout.sessions.create(
+        {
+          mode: "payment",
+          line_items: [
+            {
+              quantity: 1,
+              price_data: {
+                currency: params.currency,
+                unit_amount: params.amount,
+                product_data: { name: params.description },
+              },
+            },
+          ],
+          success_url: params.successUrl,
+          cancel_url: params.cancelUrl,
+          client_reference_id: params.metadata.checkoutId,
+          metadata: { ...params.metadata },
+          payment_intent_data: { metadata: { ...params.metadata } },
+        },
+        { idempotencyKey: params.idempotencyKey },
+      );
+      if (session.url === null) throw new ProviderError("checkout session without url", false);
+      return { sessionId: session.id, url: session.url, expiresAtMs: session.expires_at * 1000 };
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      throw toProviderError(error);
+    }
+  }
+
+  /** `checkout.sessions.expire`; a session that is no longer open answers with its own status. */
+  async expireCheckoutSession(params: { sessionId: string; idempotencyKey: string }): Promise<CancelOutcome> {
+    const stripe = await stripeClient(this.secretKey());
+    try {
+      await stripe.checkout.sessions.expire(params.sessionId, {}, { idempotencyKey: params.idempotencyKey });
+      return { canceled: true };
+    } catch (error) {
+      const type =
+        typeof error === "object" && error !== null ? (error as { type?: unknown }).type : undefined;
+      if (type !== "StripeInvalidRequestError") throw toProviderError(error);
+    }
+    try {
+      const session = await stripe.checkout.sessions.retrieve(params.sessionId);
+      return session.status === "expired"
+        ? { canceled: true }
+        : { canceled: false, status: session.status ?? "unknown" };
+    } catch (error) {
       throw toProviderError(error);
     }
   }

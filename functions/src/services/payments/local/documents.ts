@@ -28,6 +28,11 @@ export const localPaymentDocSchema = z.object({
   metadata: z.record(z.string(), z.string()),
   status: z.enum(["requires_payment_method", "succeeded", "canceled"]),
   refunds: z.array(localRefundSchema),
+  /** When the payment is made through a hosted checkout page (a Checkout Session) rather than by the app. */
+  session: z
+    .object({ id: z.string(), url: z.string(), status: z.enum(["open", "complete", "expired"]) })
+    .nullable()
+    .optional(),
   createdAt: timestamp,
 });
 export type LocalPaymentDoc = z.infer<typeof localPaymentDocSchema>;
@@ -46,6 +51,15 @@ export function localPaymentsByChargeId(chargeId: string): Query<LocalPaymentDoc
   return firestore()
     .collection(LOCAL_PROVIDER_COLLECTION)
     .where("chargeId", "==", chargeId)
+    .limit(1)
+    .withConverter(localPaymentConverter);
+}
+
+/** The local payment a hosted checkout page (session) pays. */
+export function localPaymentsBySessionId(sessionId: string): Query<LocalPaymentDoc> {
+  return firestore()
+    .collection(LOCAL_PROVIDER_COLLECTION)
+    .where("session.id", "==", sessionId)
     .limit(1)
     .withConverter(localPaymentConverter);
 }

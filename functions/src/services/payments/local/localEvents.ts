@@ -2,7 +2,7 @@
  * Stripe-format events for the local provider, and their `Stripe-Signature` header (computed by the official
  * `stripe` package's `webhooks.generateTestHeaderString`). Usable from tests and scripts without Firestore.
  */
-import type { DisputeEventType } from "../../../schemas/webhook";
+import type { CheckoutSessionEventType, DisputeEventType } from "../../../schemas/webhook";
 import { shortHash } from "../../../domain/ids";
 
 export interface LocalRefundView {
@@ -88,6 +88,32 @@ export function paymentCanceledEvent(
   eventId = localEventId(p.id, "canceled"),
 ): StripeEventJson {
   return envelope(eventId, "payment_intent.canceled", paymentIntentObject(p, "canceled"));
+}
+
+/**
+ * A Checkout Session event for a hosted page that pays `p` (its payment intent): `payment_status` `paid` once the
+ * money is in, `unpaid` while an asynchronous method (a bank debit) is still settling or after the page expired.
+ */
+export function checkoutSessionEvent(
+  p: LocalPaymentView,
+  sessionId: string,
+  type: CheckoutSessionEventType,
+  eventId = localEventId(sessionId, type),
+): StripeEventJson {
+  const paid = type === "checkout.session.async_payment_succeeded" || type === "checkout.session.completed";
+  return envelope(eventId, type, {
+    id: sessionId,
+    object: "checkout.session",
+    mode: "payment",
+    amount_total: p.amount,
+    amount_subtotal: p.amount,
+    currency: p.currency,
+    client_reference_id: p.metadata.checkoutId ?? null,
+    metadata: { ...p.metadata },
+    payment_intent: type === "checkout.session.expired" ? null : p.id,
+    payment_status: paid ? "paid" : "unpaid",
+    status: type === "checkout.session.expired" ? "expired" : "complete",
+  });
 }
 
 /** A Stripe Refund object of payment `p`. */

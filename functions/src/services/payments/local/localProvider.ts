@@ -8,10 +8,16 @@ import { FieldValue, type Transaction } from "firebase-admin/firestore";
 import { shortHash } from "../../../domain/ids";
 import { ProviderError } from "../../../shared/errors";
 import { logError } from "../../../shared/log";
-import { localPaymentRef, localPaymentsByChargeId, type LocalPaymentDoc } from "./documents";
+import {
+  localPaymentRef,
+  localPaymentsByChargeId,
+  localPaymentsBySessionId,
+  type LocalPaymentDoc,
+} from "./documents";
 import {
   chargeRefundedEvent,
   disputeEvent,
+  checkoutSessionEvent,
   paymentCanceledEvent,
   paymentFailedEvent,
   paymentSucceededEvent,
@@ -32,6 +38,8 @@ import type {
   FindRefundParams,
   PaymentProvider,
   ProviderPayment,
+  CreateCheckoutSessionParams,
+  CreatedCheckoutSession,
 } from "../provider";
 import { isRefundOfRequest } from "../provider";
 import { runTransaction } from "../../firestore/transactions";
@@ -99,6 +107,52 @@ export class LocalPaymentProvider implements PaymentProvider {
   constructor(private readonly options: LocalProviderOptions) {}
 
   async createPayment(params: CreatePaymentParams): Promise<CreatedPayment> {
+    return this.createLocalPayment(params, null);
+  }
+
+  /**
+   * Like a Stripe Checkout Session: a hosted page (here a URL that names the session; the local stack's `confirm`
+   * pays it) for one payment, whose payment intent carries the same metadata. Paying it sends
+   * `payment_intent.succeeded` and `checkout.session.completed`; expiring it, `checkout.session.expired`.
+   */
+  async createCheckoutSession(params: CreateCheckoutSessionParams): Promise<CreatedCheckoutSession> {
+    const sessionId = `cs_local_${shortHash(`cs|${params.idempotencyKey}`)}`;
+    const url = `https://checkout.local.invalid/pay/${sessionId}`;
+    await this.createLocalPayment(params, { id: sessionId, url, status: "open" });
+    return { sessionId, url, expiresAtMs: Date.now() + 24 * 3600 * 1000 };
+  }
+
+  async expireCheckoutSession(params: { sessionId: string; idempotencyKey: string }): Promise<CancelOutcome> {
+    const found = (await localPaymentsBySessionId(params.sessionId).get()).docs[0];
+    if (found === undefined) throw new ProviderError("no such checkout session", false);
+    const ref = localPaymentRef(found.id);
+    const result = await runTransaction(async (tx) => {
+      const doc = (await tx.get(ref)).data();
+      if (doc?.session == null) throw new ProviderError("no such checkout session", false);
+      if (doc.session.status === "complete" || doc.status === "succeeded")
+        return { outcome: { canceled: false, status: "complete" } as const };
+      if (doc.session.status === "expired") return { outcome: { canceled: true } as const };
+      const session = { ...doc.session, status: "expired" as const };
+      tx.update(ref, { session, status: "canceled" });
+      return { outcome: { canceled: true } as const, doc: { ...doc, session } };
+    });
+    if (result.doc !== undefined) {
+      const event = checkoutSessionEvent(
+        localPaymentView(result.doc),
+        params.sessionId,
+        "checkout.session.expired",
+      );
+      await this.send(event).catch((error: unknown) => {
+        logError("local provider: session expiry delivery failed", { sessionId: params.sessionId }, error);
+      });
+    }
+    return result.outcome;
+  }
+
+  private async createLocalPayment(
+    params: CreatePaymentParams,
+    session: LocalPaymentDoc["session"],
+  ): Promise<CreatedPayment> {
     const paymentId = localPaymentId(params.idempotencyKey);
     const ref = localPaymentRef(paymentId);
     return runTransaction(async (tx) => {
@@ -121,6 +175,7 @@ export class LocalPaymentProvider implements PaymentProvider {
         metadata: { ...params.metadata },
         status: "requires_payment_method",
         refunds: [],
+        session,
         createdAt: FieldValue.serverTimestamp(),
       });
       return { paymentId, clientSecret };
@@ -208,17 +263,27 @@ export class LocalPaymentProvider implements PaymentProvider {
 
   // ---- simulator actions (what the customer, the card network or the bank would do) ----
 
-  async confirmPayment(paymentId: string): Promise<DeliveryResult> {
+  /** Pays a payment intent, or (given its `cs_…` id) the payment of a hosted checkout page. */
+  async confirmPayment(id: string): Promise<DeliveryResult> {
+    const paymentId = id.startsWith("cs_")
+      ? ((await localPaymentsBySessionId(id).get()).docs[0]?.id ?? id)
+      : id;
     const ref = localPaymentRef(paymentId);
     const doc = await runTransaction(async (tx) => {
       const current = (await tx.get(ref)).data();
       if (current === undefined) throw new ProviderError("no such payment", false);
       // Stripe: a canceled payment intent can no longer be confirmed.
       if (current.status === "canceled") throw new ProviderError("payment intent canceled", false);
-      if (current.status !== "succeeded") tx.update(ref, { status: "succeeded" });
+      const session =
+        current.session == null ? current.session : { ...current.session, status: "complete" as const };
+      if (current.status !== "succeeded") tx.update(ref, { status: "succeeded", session });
       return current;
     });
-    return this.send(paymentSucceededEvent(localPaymentView(doc)));
+    const view = localPaymentView(doc);
+    // A hosted page's payment: its intent's event and the session's (Stripe sends both, in no fixed order).
+    if (doc.session != null)
+      await this.send(checkoutSessionEvent(view, doc.session.id, "checkout.session.completed"));
+    return this.send(paymentSucceededEvent(view));
   }
 
   async failPayment(paymentId: string): Promise<DeliveryResult> {
