@@ -1,4 +1,5 @@
 export { enrollInCourse } from "./functions/enrollInCourse";
+export { listOverpayments } from "./functions/listOverpayments";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
 export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";

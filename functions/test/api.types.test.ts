@@ -22,6 +22,7 @@ type ResultOf<F> = F extends CallableFunction<unknown, Promise<infer R>> ? R : n
 
 type Schemas = {
   enrollInCourse: typeof schemas.enrollInCourseInput;
+  listOverpayments: typeof schemas.listOverpaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;
   startCheckoutSession: typeof schemas.startCheckoutSessionInput;

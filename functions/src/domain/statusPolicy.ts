@@ -92,3 +92,20 @@ export function statusInputsOf(stored: Readonly<Record<string, unknown>>): Statu
   }
   return inputs as StatusInputs;
 }
+
+/**
+ * The overpayment a write created, or null: the enrollment's totals now exceed its price and did not before (an
+ * enrollment that was already overpaid, or is not any more, is not reported again). Overpayments are never refunded
+ * automatically: they are surfaced to admins (`listOverpayments`, and a WARN log line per new one).
+ */
+export function newOverpayment(
+  before: Readonly<Record<string, unknown>> | undefined,
+  after: Readonly<Record<string, unknown>> | undefined,
+): number | null {
+  const overpaid = (doc: Readonly<Record<string, unknown>> | undefined): number => {
+    const inputs = doc === undefined ? null : statusInputsOf(doc);
+    return inputs === null ? 0 : deriveStatus(inputs).amountOverpaid;
+  };
+  const now = overpaid(after);
+  return now > 0 && overpaid(before) === 0 ? now : null;
+}

@@ -74,3 +74,14 @@ export const upsertCourseInput = z.strictObject({
   published: z.boolean().optional(),
 });
 export type UpsertCourseInput = z.infer<typeof upsertCourseInput>;
+
+export const listOverpaymentsInput = z.strictObject({
+  limit: z.int().min(1).max(100).optional(),
+  /** An enrollment path, `users/{uid}/courses/{courseId}`, as the previous page's `next`. */
+  startAfter: z
+    .string()
+    .max(400)
+    .regex(/^users\/[^/]+\/courses\/[^/]+$/, "not an enrollment path")
+    .optional(),
+});
+export type ListOverpaymentsInput = z.infer<typeof listOverpaymentsInput>;

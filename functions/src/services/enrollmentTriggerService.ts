@@ -31,7 +31,8 @@ import {
   type StatsContribution,
   addContributions,
 } from "../domain/courseStats";
-import { derivedDrift, deriveStatus, statusInputsOf } from "../domain/statusPolicy";
+import { derivedDrift, deriveStatus, newOverpayment, statusInputsOf } from "../domain/statusPolicy";
+import { logWarn } from "../shared/log";
 import { firestore } from "../shared/admin";
 import { GRPC, grpcCode, isCommitConflict } from "../shared/errors";
 import { Coalescer, type GroupOutcome } from "./firestore/coalescer";
@@ -236,6 +237,16 @@ export async function applyEnrollmentWrite(w: EnrollmentWrite): Promise<Enrollme
     w.after === undefined || inputs === null || w.afterUpdateTime === undefined
       ? null
       : derivedDrift(w.after, deriveStatus(inputs));
+  const overpaid = newOverpayment(w.before, w.after);
+  if (overpaid !== null) {
+    // For a log-based alert (at least once per overpayment: a redelivered event logs it again).
+    logWarn("enrollment overpaid", {
+      uid: w.uid,
+      courseId: w.courseId,
+      amountOverpaid: overpaid,
+      currency: typeof w.after?.currency === "string" ? w.after.currency : "",
+    });
+  }
   const delta = statsDelta(w.before, w.after);
   const hasStats = !isZeroDelta(delta);
   if (drift === null && !hasStats) return { derived: "current", stats: "noop" };

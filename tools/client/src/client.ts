@@ -10,6 +10,8 @@ import type {
   CallableName,
   EnrollInCourseRequest,
   EnrollInCourseResponse,
+  ListOverpaymentsRequest,
+  ListOverpaymentsResponse,
   RecordManualPaymentRequest,
   RecordManualPaymentResponse,
   RefundPaymentRequest,
@@ -72,6 +74,11 @@ export interface CoursePaymentsClient {
     request: StartCheckoutSessionInput,
     options?: CallOptions,
   ): Promise<StartCheckoutSessionResponse>;
+  /** Admin: enrollments paid beyond their price, most overpaid first (page with `next`). */
+  listOverpayments(
+    request: ListOverpaymentsRequest,
+    options?: CallOptions,
+  ): Promise<ListOverpaymentsResponse>;
   /** Admin: records a payment made outside the provider (idempotent on `reference`). */
   recordManualPayment(
     request: RecordManualPaymentRequest,
@@ -140,6 +147,7 @@ export function createCoursePaymentsClient(
 
   return {
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
+    listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
     startCheckoutSession: (request, callOptions) =>
       call("startCheckoutSession", withRequestId(request), callOptions),

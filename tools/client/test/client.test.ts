@@ -179,12 +179,13 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}, {}]);
+    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}]);
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
     });
     await client.enrollInCourse({ courseId: "c1" });
+    await client.listOverpayments({ limit: 10 });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
     await client.refundPayment({
       uid: "u1",
@@ -199,6 +200,7 @@ describe("the other callables", () => {
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
       { courseId: "c1" },
+      { limit: 10 },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },
       {

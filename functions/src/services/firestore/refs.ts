@@ -237,3 +237,17 @@ export function checkoutsByProviderPaymentId(providerPaymentId: string) {
     .limit(1)
     .withConverter(converters.checkout);
 }
+
+/**
+ * Enrollments whose payments exceed their price, most overpaid first (at most `limit`). Needs the collection-group
+ * field override on `courses.amountOverpaid` in firestore.indexes.json (the group `courses` also holds the course
+ * catalogue, whose documents have no `amountOverpaid` and so never match).
+ */
+export function overpaidEnrollments(limit: number) {
+  return firestore()
+    .collectionGroup(COLLECTIONS.userCourses)
+    .where("amountOverpaid", ">", 0)
+    .orderBy("amountOverpaid", "desc")
+    .limit(limit)
+    .withConverter(converters.enrollment);
+}

@@ -132,9 +132,33 @@ export interface UpsertCourseResponse {
   created: boolean;
 }
 
+/** Admin only. Enrollments paid beyond their price, most overpaid first; page with `next`. */
+export interface ListOverpaymentsRequest {
+  /** 1–100, default 50. */
+  limit?: number | undefined;
+  /** The `next` of the previous page. */
+  startAfter?: string | undefined;
+}
+
+export interface OverpaymentSummary {
+  uid: string;
+  courseId: string;
+  amountOverpaid: number;
+  amountPaid: number;
+  price: number;
+  currency: string;
+}
+
+export interface ListOverpaymentsResponse {
+  overpayments: OverpaymentSummary[];
+  /** Pass as `startAfter` for the next page; null on the last one. */
+  next: string | null;
+}
+
 /** Every callable: name → request and response. */
 export interface CallableApi {
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
+  listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
   startCheckoutSession: { request: StartCheckoutSessionRequest; response: StartCheckoutSessionResponse };
@@ -147,6 +171,7 @@ export type CallableName = keyof CallableApi;
 /** The callables' names, alphabetical (the deployed export names). */
 export const CALLABLE_NAMES = [
   "enrollInCourse",
+  "listOverpayments",
   "recordManualPayment",
   "refundPayment",
   "startCheckoutSession",

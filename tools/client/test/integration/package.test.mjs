@@ -31,8 +31,10 @@ test("ESM import and CJS require expose the same API, each from its own build", 
     assert.equal(retry.delayFor(2), 200);
     assert.deepEqual(api.CALLABLE_NAMES, [
       "enrollInCourse",
+      "listOverpayments",
       "recordManualPayment",
       "refundPayment",
+      "startCheckoutSession",
       "startPayment",
       "upsertCourse",
     ]);
