@@ -153,6 +153,24 @@ export interface ListOverpaymentsResponse {
   next: string | null;
 }
 
+/** Admin only. Sets a lesson of an existing course (whole: omitted optional fields are cleared). */
+export interface UpsertLessonRequest {
+  courseId: string;
+  lessonId: string;
+  title: string;
+  order: number;
+  /** Readable by anyone (course published) when true; otherwise only with active access. Default false. */
+  preview?: boolean | undefined;
+  body?: string | undefined;
+  mediaRef?: string | undefined;
+}
+
+export interface UpsertLessonResponse {
+  courseId: string;
+  lessonId: string;
+  created: boolean;
+}
+
 /** Every callable: name → request and response. */
 export interface CallableApi {
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
@@ -162,6 +180,7 @@ export interface CallableApi {
   startCheckoutSession: { request: StartCheckoutSessionRequest; response: StartCheckoutSessionResponse };
   startPayment: { request: StartPaymentRequest; response: StartPaymentResponse };
   upsertCourse: { request: UpsertCourseRequest; response: UpsertCourseResponse };
+  upsertLesson: { request: UpsertLessonRequest; response: UpsertLessonResponse };
 }
 
 export type CallableName = keyof CallableApi;
@@ -175,4 +194,5 @@ export const CALLABLE_NAMES = [
   "startCheckoutSession",
   "startPayment",
   "upsertCourse",
+  "upsertLesson",
 ] as const satisfies readonly CallableName[];

@@ -9,3 +9,4 @@ export { startCheckoutSession } from "./functions/startCheckoutSession";
 export { startPayment } from "./functions/startPayment";
 export { sweepParkedEvents } from "./functions/sweepParkedEvents";
 export { upsertCourse } from "./functions/upsertCourse";
+export { upsertLesson } from "./functions/upsertLesson";

@@ -28,6 +28,7 @@ type Schemas = {
   startCheckoutSession: typeof schemas.startCheckoutSessionInput;
   startPayment: typeof schemas.startPaymentInput;
   upsertCourse: typeof schemas.upsertCourseInput;
+  upsertLesson: typeof schemas.upsertLessonInput;
 };
 
 /** The callables whose check is not `true`; `NoneFailing` then names them in the compiler error. */

@@ -85,3 +85,18 @@ export const listOverpaymentsInput = z.strictObject({
     .optional(),
 });
 export type ListOverpaymentsInput = z.infer<typeof listOverpaymentsInput>;
+
+/**
+ * A lesson, set whole: what students read while their enrollment's access is active (firestore.rules), or anyone
+ * when `preview`. `body` (text) or `mediaRef` (a storage path or URL of the video); both may be given.
+ */
+export const upsertLessonInput = z.strictObject({
+  courseId: docIdSchema,
+  lessonId: docIdSchema,
+  title: titleSchema,
+  order: z.int().min(0).max(100_000),
+  preview: z.boolean().optional(),
+  body: z.string().max(100_000).optional(),
+  mediaRef: z.string().min(1).max(2048).optional(),
+});
+export type UpsertLessonInput = z.infer<typeof upsertLessonInput>;

@@ -1,8 +1,8 @@
 /** Enrollment creation (idempotent) and course administration. */
-import type { EnrollInCourseResponse, UpsertCourseResponse } from "../api";
+import type { EnrollInCourseResponse, UpsertCourseResponse, UpsertLessonResponse } from "../api";
 import { FieldValue } from "firebase-admin/firestore";
 import { deriveStatus } from "../domain/statusPolicy";
-import type { UpsertCourseInput } from "../schemas/callables";
+import type { UpsertCourseInput, UpsertLessonInput } from "../schemas/callables";
 import { invalidArgument, notFound } from "../shared/errors";
 import type { EnrollmentDoc } from "./firestore/models";
 import { refs } from "./firestore/refs";
@@ -93,5 +93,24 @@ export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCour
       updatedAt: FieldValue.serverTimestamp(),
     });
     return { courseId: input.courseId, created: false };
+  });
+}
+
+/** Sets a lesson of an existing course, whole (courses/{courseId}/lessons/{lessonId}). */
+export async function upsertLesson(input: UpsertLessonInput): Promise<UpsertLessonResponse> {
+  const lessonRef = refs.course(input.courseId).collection("lessons").doc(input.lessonId);
+  return runTransaction(async (tx) => {
+    const [course, existing] = await Promise.all([tx.get(refs.course(input.courseId)), tx.get(lessonRef)]);
+    if (!course.exists) throw notFound("No such course.");
+    tx.set(lessonRef, {
+      title: input.title,
+      order: input.order,
+      preview: input.preview ?? false,
+      body: input.body ?? null,
+      mediaRef: input.mediaRef ?? null,
+      createdAt: existing.exists ? existing.get("createdAt") : FieldValue.serverTimestamp(),
+      updatedAt: FieldValue.serverTimestamp(),
+    });
+    return { courseId: input.courseId, lessonId: input.lessonId, created: !existing.exists };
   });
 }

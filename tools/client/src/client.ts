@@ -22,6 +22,8 @@ import type {
   StartPaymentResponse,
   UpsertCourseRequest,
   UpsertCourseResponse,
+  UpsertLessonRequest,
+  UpsertLessonResponse,
 } from "./generated/api.js";
 import { newRequestId as randomRequestId } from "./requestId.js";
 import { RetryHandler, type RetryOptions } from "./retry.js";
@@ -88,6 +90,8 @@ export interface CoursePaymentsClient {
   refundPayment(request: RefundPaymentInput, options?: CallOptions): Promise<RefundPaymentResponse>;
   /** Admin: creates or updates a course. */
   upsertCourse(request: UpsertCourseRequest, options?: CallOptions): Promise<UpsertCourseResponse>;
+  /** Admin: sets a lesson of a course (students read it while their access is active, anyone if a preview). */
+  upsertLesson(request: UpsertLessonRequest, options?: CallOptions): Promise<UpsertLessonResponse>;
   /** Any callable by name, with retries; `request` is sent unchanged on every attempt. */
   call<N extends CallableName>(
     name: N,
@@ -154,6 +158,7 @@ export function createCoursePaymentsClient(
     recordManualPayment: (request, callOptions) => call("recordManualPayment", { ...request }, callOptions),
     refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
     upsertCourse: (request, callOptions) => call("upsertCourse", { ...request }, callOptions),
+    upsertLesson: (request, callOptions) => call("upsertLesson", { ...request }, callOptions),
     call,
     newRequestId,
     retry,

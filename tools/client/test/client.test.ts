@@ -179,7 +179,7 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}]);
+    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}]);
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
@@ -197,6 +197,7 @@ describe("the other callables", () => {
     await client.startCheckoutSession({ courseId: "c1", requestId: "r-777777", ...urls });
     await client.startPayment({ courseId: "c1", requestId: "r-654321" });
     await client.upsertCourse({ courseId: "c1", published: true });
+    await client.upsertLesson({ courseId: "c1", lessonId: "l1", title: "One", order: 1 });
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
       { courseId: "c1" },
@@ -211,6 +212,7 @@ describe("the other callables", () => {
       },
       { courseId: "c1", requestId: "r-654321" },
       { courseId: "c1", published: true },
+      { courseId: "c1", lessonId: "l1", title: "One", order: 1 },
     ]);
   });
 

@@ -37,6 +37,7 @@ test("ESM import and CJS require expose the same API, each from its own build", 
       "startCheckoutSession",
       "startPayment",
       "upsertCourse",
+      "upsertLesson",
     ]);
     assert.equal(api.errorCodeOf({ code: "functions/unavailable" }), "unavailable");
   }

@@ -28,6 +28,9 @@ export const PATHS = {
   ownerLedgerEntry: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/ledger/pi_alice_1`,
   otherLedgerEntry: `users/${OTHER_UID}/courses/${PUBLISHED_COURSE}/ledger/pi_bob_1`,
   checkout: `checkouts/${OWNER_UID}_req-1`,
+  previewLesson: `courses/${PUBLISHED_COURSE}/lessons/intro`,
+  paidLesson: `courses/${PUBLISHED_COURSE}/lessons/deep-dive`,
+  draftPreviewLesson: `courses/${DRAFT_COURSE}/lessons/draft-intro`,
   webhookEvent: "webhookEvents/evt_1",
   deadLetter: "deadLetters/evt_unknown_user",
   triggerEvent: "triggerEvents/enrollment-write-1",
@@ -49,6 +52,9 @@ export const PATHS = {
 export const SEED: Readonly<Record<string, DocumentData>> = {
   [PATHS.publishedCourse]: course("Intro to Firestore", 4900, true),
   [PATHS.draftCourse]: course("Advanced rules (draft)", 9900, false),
+  [PATHS.previewLesson]: lesson("Why Firestore", 1, true),
+  [PATHS.paidLesson]: lesson("Security rules in depth", 2, false),
+  [PATHS.draftPreviewLesson]: lesson("Coming soon", 1, true),
   [PATHS.courseStats]: { enrolledCount: 2, paidCount: 0, revenue: 4000, updatedAt: UPDATED },
   [PATHS.ownerProfile]: {
     displayName: "Alice",
@@ -245,4 +251,8 @@ export function useSeededEnvironment(): EnvironmentHolder {
     await holder.cleanup();
   });
   return holder;
+}
+
+function lesson(title: string, order: number, preview: boolean): DocumentData {
+  return { title, order, preview, body: `${title}: the lesson text.`, mediaRef: null, updatedAt: UPDATED };
 }
