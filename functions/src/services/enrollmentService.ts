@@ -108,7 +108,7 @@ export async function upsertLesson(input: UpsertLessonInput): Promise<UpsertLess
       preview: input.preview ?? false,
       body: input.body ?? null,
       mediaRef: input.mediaRef ?? null,
-      createdAt: existing.exists ? existing.get("createdAt") : FieldValue.serverTimestamp(),
+      createdAt: existing.exists ? (existing.get("createdAt") as unknown) : FieldValue.serverTimestamp(),
       updatedAt: FieldValue.serverTimestamp(),
     });
     return { courseId: input.courseId, lessonId: input.lessonId, created: !existing.exists };
