@@ -171,8 +171,22 @@ export interface UpsertLessonResponse {
   created: boolean;
 }
 
+/** Marks a lesson completed for the caller (idempotent: a lesson counts once, however often it is sent). */
+export interface CompleteLessonRequest {
+  courseId: string;
+  lessonId: string;
+}
+
+export interface CompleteLessonResponse {
+  courseId: string;
+  lessonId: string;
+  /** False when the lesson was already completed (nothing changed). */
+  newlyCompleted: boolean;
+}
+
 /** Every callable: name → request and response. */
 export interface CallableApi {
+  completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
@@ -187,6 +201,7 @@ export type CallableName = keyof CallableApi;
 
 /** The callables' names, alphabetical (the deployed export names). */
 export const CALLABLE_NAMES = [
+  "completeLesson",
   "enrollInCourse",
   "listOverpayments",
   "recordManualPayment",

@@ -1,3 +1,4 @@
+export { completeLesson } from "./functions/completeLesson";
 export { enrollInCourse } from "./functions/enrollInCourse";
 export { listOverpayments } from "./functions/listOverpayments";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";

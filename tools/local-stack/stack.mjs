@@ -43,6 +43,28 @@ export const DEMO = Object.freeze({
     currency: "usd",
     published: true,
   }),
+  /** The demo course's content: one free preview, the rest readable once the course is paid (firestore.rules). */
+  lessons: Object.freeze([
+    Object.freeze({
+      lessonId: "welcome",
+      title: "Welcome (free preview)",
+      order: 1,
+      preview: true,
+      body: "What this course covers.",
+    }),
+    Object.freeze({
+      lessonId: "first-steps",
+      title: "First steps",
+      order: 2,
+      body: "The first paid lesson.",
+    }),
+    Object.freeze({
+      lessonId: "going-further",
+      title: "Going further",
+      order: 3,
+      mediaRef: "videos/demo-course/going-further.mp4",
+    }),
+  ]),
   student: Object.freeze({ email: "student@example.com", password: "student-password" }),
   admin: Object.freeze({ email: "admin@example.com", password: "admin-password" }),
   /** The web app's Firebase app id, as App Check tokens name it (`sub`). */
@@ -545,6 +567,18 @@ export async function startLocalStack({
         }
       }),
     );
+    for (const lesson of DEMO.lessons) {
+      const reply = await callFunction(
+        "upsertLesson",
+        { courseId: DEMO.course.courseId, ...lesson },
+        tokens.admin,
+      );
+      if (reply.status !== 200) {
+        throw new Error(
+          `seeding lesson ${lesson.lessonId} via upsertLesson: ${reply.status} ${JSON.stringify(reply.body)}`,
+        );
+      }
+    }
     const readyMs = Date.now() - startedAt;
 
     let stopping;

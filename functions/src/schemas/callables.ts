@@ -100,3 +100,6 @@ export const upsertLessonInput = z.strictObject({
   mediaRef: z.string().min(1).max(2048).optional(),
 });
 export type UpsertLessonInput = z.infer<typeof upsertLessonInput>;
+
+export const completeLessonInput = z.strictObject({ courseId: docIdSchema, lessonId: docIdSchema });
+export type CompleteLessonInput = z.infer<typeof completeLessonInput>;

@@ -37,6 +37,8 @@ export const resourceExhausted = (message: string, details?: Record<string, unkn
   new AppError("resource-exhausted", message, details);
 export const alreadyExists = (message: string, details?: Record<string, unknown>): AppError =>
   new AppError("already-exists", message, details);
+export const permissionDenied = (message: string, details?: Record<string, unknown>): AppError =>
+  new AppError("permission-denied", message, details);
 
 /** A failure of the payment provider. `transient` ones may be retried with the same idempotency key. */
 export class ProviderError extends Error {

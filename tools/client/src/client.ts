@@ -9,6 +9,8 @@ import type {
   CallableApi,
   CallableName,
   EnrollInCourseRequest,
+  CompleteLessonRequest,
+  CompleteLessonResponse,
   EnrollInCourseResponse,
   ListOverpaymentsRequest,
   ListOverpaymentsResponse,
@@ -67,6 +69,8 @@ export type StartCheckoutSessionInput = WithOptionalRequestId<StartCheckoutSessi
 export type RefundPaymentInput = WithOptionalRequestId<RefundPaymentRequest>;
 
 export interface CoursePaymentsClient {
+  /** Marks a lesson completed for the signed-in user (counted once, however often it is sent). */
+  completeLesson(request: CompleteLessonRequest, options?: CallOptions): Promise<CompleteLessonResponse>;
   /** Enrolls the signed-in user (idempotent; a free course is paid and active at once). */
   enrollInCourse(request: EnrollInCourseRequest, options?: CallOptions): Promise<EnrollInCourseResponse>;
   /** Starts (or resumes) a payment; one requestId per call, reused on every retry. */
@@ -150,6 +154,7 @@ export function createCoursePaymentsClient(
   }
 
   return {
+    completeLesson: (request, callOptions) => call("completeLesson", { ...request }, callOptions),
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
     listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),

@@ -179,11 +179,12 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}]);
+    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}, {}]);
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
     });
+    await client.completeLesson({ courseId: "c1", lessonId: "l1" });
     await client.enrollInCourse({ courseId: "c1" });
     await client.listOverpayments({ limit: 10 });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
@@ -200,6 +201,7 @@ describe("the other callables", () => {
     await client.upsertLesson({ courseId: "c1", lessonId: "l1", title: "One", order: 1 });
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
+      { courseId: "c1", lessonId: "l1" },
       { courseId: "c1" },
       { limit: 10 },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },

@@ -291,3 +291,13 @@ test("a refund that overtakes its payment is parked, and the emulator's onLedger
     assert.equal((await parked.get()).size, 0);
   });
 });
+
+test("the demo course's lessons: the preview is public, the rest opens once the student's access is active", async () => {
+  const lessons = (
+    await stack.db.collection(`courses/${DEMO.course.courseId}/lessons`).orderBy("order").get()
+  ).docs;
+  assert.deepEqual(
+    lessons.map((d) => [d.id, d.data().preview]),
+    DEMO.lessons.map((l) => [l.lessonId, l.preview === true]),
+  );
+});

@@ -59,6 +59,8 @@ export const enrollmentDocSchema = z.object({
   disputes: z.record(z.string(), disputeRecordSchema),
   /** The checkout paying the remaining balance, reused by a second tab while it is still open. */
   openCheckout: openCheckoutSchema.nullable(),
+  /** Lessons the student completed (completeLesson: one `progress/{lessonId}` each, counted once). */
+  lessonsCompleted: z.int().nonnegative().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

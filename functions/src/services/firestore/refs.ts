@@ -7,6 +7,7 @@ import type {
   QueryDocumentSnapshot,
   Timestamp,
   Transaction,
+  WriteBatch,
   WithFieldValue,
 } from "firebase-admin/firestore";
 import type { z } from "zod";
@@ -202,13 +203,14 @@ export function ledgerEntriesByProviderPaymentId(providerPaymentId: string) {
     .limit(MAX_ENTRIES_PER_PAYMENT);
 }
 
-/** `tx.update` with the field names checked against the document type. */
+/** `tx.update` (or a batch's) with the field names checked against the document type. */
 export function updateIn<T extends DocumentData>(
-  tx: Transaction,
+  tx: Transaction | WriteBatch,
   ref: DocumentReference<T>,
   data: Partial<WithFieldValue<T>>,
 ): void {
-  tx.update(ref, data as DocumentData);
+  if ("getAll" in tx) tx.update(ref, data as DocumentData);
+  else tx.update(ref, data as DocumentData);
 }
 
 /** The events waiting for payment `providerPaymentId` (at most `limit`). */

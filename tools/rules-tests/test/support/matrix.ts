@@ -193,6 +193,17 @@ export const TARGETS = {
     create: { path: "refundHolds/pi_forged", data: { uid: "someone", holds: {} } },
     update: { holds: {} },
   },
+  ownerProgress: {
+    label: "progress (the owner's completed lessons)",
+    doc: PATHS.ownerProgress,
+    list: { path: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/progress` },
+    listReturns: [PATHS.ownerProgress],
+    create: {
+      path: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}/progress/deep-dive`,
+      data: { lessonId: "deep-dive", completedAt: 0 },
+    },
+    update: { completedAt: 0 },
+  },
   previewLesson: {
     label: "lessons (preview of a published course; list constrained)",
     doc: PATHS.previewLesson,
@@ -348,6 +359,10 @@ export const POLICY: readonly PolicyRow[] = [
   ["refundHold",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["refundHold",                  "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ownerProgress",               "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ownerProgress",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ownerProgress",               "owner",      ALLOW, ALLOW, DENY,  DENY,  DENY ],
+  ["ownerProgress",               "admin",      ALLOW, ALLOW, DENY,  DENY,  DENY ],
   ["previewLesson",               "anonymous",  ALLOW, ALLOW, DENY,  DENY,  DENY ],
   ["previewLesson",               "otherUser",  ALLOW, ALLOW, DENY,  DENY,  DENY ],
   ["previewLesson",               "owner",      ALLOW, ALLOW, DENY,  DENY,  DENY ],
