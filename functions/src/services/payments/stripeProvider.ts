@@ -54,10 +54,25 @@ function refundOf(refund: Stripe.Refund): CreatedRefund {
 export class StripePaymentProvider implements PaymentProvider {
   readonly name = "stripe" as const;
 
-  constructor(private readonly secretKey: () => string) {}
+  private own: Stripe | undefined;
+
+  /** `api`: another Stripe API endpoint (tests point it at a local stand-in); default Stripe's, one shared client. */
+  constructor(
+    private readonly secretKey: () => string,
+    private readonly api?: { host: string; port: number; protocol: "http" | "https" },
+  ) {}
+
+  private async client(): Promise<Stripe> {
+    if (this.api === undefined) return stripeClient(this.secretKey());
+    if (this.own === undefined) {
+      const { default: StripeCtor } = await import("stripe");
+      this.own = new StripeCtor(this.secretKey(), { ...this.api, maxNetworkRetries: 0, timeout: 5_000 });
+    }
+    return this.own;
+  }
 
   async createPayment(params: CreatePaymentParams): Promise<CreatedPayment> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       const intent = await stripe.paymentIntents.create(
         {
@@ -78,7 +93,7 @@ export class StripePaymentProvider implements PaymentProvider {
   }
 
   async createRefund(params: CreateRefundParams): Promise<CreatedRefund> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       const refund = await stripe.refunds.create(
         {
@@ -100,7 +115,7 @@ export class StripePaymentProvider implements PaymentProvider {
    * is one request in practice.
    */
   async findRefund(params: FindRefundParams): Promise<CreatedRefund | null> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       for await (const refund of stripe.refunds.list({ payment_intent: params.paymentId, limit: 100 })) {
         if (isRefundOfRequest(refund, params.refundRequest)) return refundOf(refund);
@@ -116,7 +131,7 @@ export class StripePaymentProvider implements PaymentProvider {
    * already (`payment_intent_unexpected_state`); the intent's own status then says which.
    */
   async cancelPayment(params: CancelPaymentParams): Promise<CancelOutcome> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       await stripe.paymentIntents.cancel(
         params.paymentId,
@@ -143,7 +158,7 @@ export class StripePaymentProvider implements PaymentProvider {
    * set. A missing object (`resource_missing`: another account, a deleted test object) is null.
    */
   async findPayment(paymentId: string): Promise<ProviderPayment | null> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       if (!paymentId.startsWith("pi_")) {
         const charge = await stripe.charges.retrieve(paymentId);
@@ -168,7 +183,7 @@ export class StripePaymentProvider implements PaymentProvider {
    * so `payment_intent.*` events, refunds and disputes of it are recognised as ours.
    */
   async createCheckoutSession(params: CreateCheckoutSessionParams): Promise<CreatedCheckoutSession> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       const session = await stripe.checkout.sessions.create(
         {
@@ -201,7 +216,7 @@ export class StripePaymentProvider implements PaymentProvider {
 
   /** `checkout.sessions.expire`; a session that is no longer open answers with its own status. */
   async expireCheckoutSession(params: { sessionId: string; idempotencyKey: string }): Promise<CancelOutcome> {
-    const stripe = await stripeClient(this.secretKey());
+    const stripe = await this.client();
     try {
       await stripe.checkout.sessions.expire(params.sessionId, {}, { idempotencyKey: params.idempotencyKey });
       return { canceled: true };
