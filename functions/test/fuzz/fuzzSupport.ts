@@ -132,18 +132,14 @@ export class FuzzDb {
     );
   }
 
-  /**
-   * Throws unless every document changed since `before` is described by `allowed` (matched against
-   * "created|changed|deleted <path>") and at most one document was written.
-   */
-  async expectOnlySince(before: DbMark, allowed: RegExp, what: string): Promise<void> {
+  /** Throws unless exactly one document was written since `before`: the change `only` ("created <path>"). */
+  async expectOnlySince(before: DbMark, only: string, what: string): Promise<void> {
     const after = await this.mark();
     const changed = changedDocuments(before.dump, after.dump);
-    const unexpected = changed.filter((c) => !allowed.test(c));
-    if (unexpected.length === 0 && after.writes - before.writes <= 1) return;
+    if (changed.length === 1 && changed[0] === only && after.writes - before.writes === 1) return;
     throw new Error(
-      `${what}: expected at most one write matching ${String(allowed)}, but ${after.writes - before.writes} ` +
-        `document write(s) were applied; changed documents: ${changed.join(", ") || "(none by content)"}`,
+      `${what}: expected exactly "${only}", but ${after.writes - before.writes} document write(s) were applied; ` +
+        `changed documents: ${changed.join(", ") || "(none by content)"}`,
     );
   }
 

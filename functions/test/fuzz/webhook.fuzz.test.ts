@@ -627,12 +627,18 @@ function oracleAccepts(signature: unknown, body: Buffer | undefined): boolean {
 
 // --------------------------------------------------------------------------------- property 1: requests
 
-/** What an accepted answer may write besides ledger changes: an ignored event its record, a parked one itself. */
-const ONLY_WRITES: Readonly<Record<string, RegExp>> = {
-  duplicate: /^$/,
-  ignored: /^created webhookEvents\//,
-  parked: /^created parkedEvents\//,
-};
+/**
+ * The one document an accepted answer that moves no money writes: an ignored event of a handled type (a payment
+ * that is not ours) its record, a parked event itself. Null: nothing at all (a duplicate, an unhandled type).
+ * Undefined: the answer may move money (checked by the ledger audit instead).
+ */
+function onlyWrite(outcome: string | undefined, text: Buffer | undefined): string | null | undefined {
+  if (outcome === "duplicate") return null;
+  if (outcome !== "ignored" && outcome !== "parked") return undefined;
+  const event = JSON.parse(text?.toString("utf8") ?? "{}") as { id?: unknown; type?: unknown };
+  if (outcome === "ignored" && !(typeof event.type === "string" && HANDLED.has(event.type))) return null;
+  return `created ${outcome === "parked" ? "parkedEvents" : "webhookEvents"}/${String(event.id)}`;
+}
 
 async function checkRequest(method: string, body: Body, spec: SignatureSpec): Promise<string> {
   await db.restoreFixture();
@@ -651,8 +657,8 @@ async function checkRequest(method: string, body: Body, spec: SignatureSpec): Pr
   const ok = expected === "200 or 400" ? reply.status === 200 || reply.status === 400 : got === expected;
   if (!ok) throw new Error(`${context}; expected ${expected}`);
 
-  const only = outcome === undefined ? undefined : ONLY_WRITES[outcome];
-  if (reply.status !== 200) {
+  const only = reply.status === 200 ? onlyWrite(outcome, body.text) : null;
+  if (only === null) {
     await db.expectUnchangedSince(before, context);
   } else if (only !== undefined) {
     await db.expectOnlySince(before, only, context);
