@@ -47,7 +47,10 @@ export function lookupPaymentId(command: WebhookCommand): string | null {
 
 export type ParkedDecision = "replay" | "dead-letter" | "wait";
 
-/** What the sweep does with a parked event: replay it once its payment is known, give up after its deadline. */
+/**
+ * What the sweep makes of a parked event it has just replayed: `replay` when its payment was known (it applied),
+ * else dead-lettered past its deadline or left waiting.
+ */
 export function decideParked(paymentKnown: boolean, deadlineMs: number, nowMs: number): ParkedDecision {
   if (paymentKnown) return "replay";
   return nowMs >= deadlineMs ? "dead-letter" : "wait";

@@ -14,7 +14,7 @@
  *   the trigger queries the parked events after the payment's entry is committed. Whichever of the two comes
  *   last sees the other; both apply through the event's `webhookEvents` record, so applying twice is impossible.
  */
-import { Timestamp } from "firebase-admin/firestore";
+import { Timestamp, type DocumentReference } from "firebase-admin/firestore";
 import type { LedgerSource } from "../domain/ledger";
 import {
   PARK_LIMIT_MS,
@@ -199,6 +199,14 @@ export async function replayParked(eventId: string): Promise<CommandOutcome> {
   const ref = refs.parkedEvent(eventId);
   const parked = (await ref.get()).data();
   if (parked === undefined) return { kind: "duplicate" };
+  return replay(ref, parked);
+}
+
+/** Applies a parked event (as read) if its payment is known now, and deletes it once handled. */
+async function replay(
+  ref: DocumentReference<ParkedEventDoc>,
+  parked: ParkedEventDoc,
+): Promise<CommandOutcome> {
   const outcome = await executeCommand(
     parked.command as unknown as WebhookCommand,
     contextOf(parked),
@@ -206,7 +214,7 @@ export async function replayParked(eventId: string): Promise<CommandOutcome> {
     { park: false },
   );
   if (outcome.kind !== "parked") await ref.delete();
-  logInfo("parked webhook event replayed", { eventId, outcome: outcome.kind });
+  logInfo("parked webhook event replayed", { eventId: parked.eventId, outcome: outcome.kind });
   return outcome;
 }
 
@@ -217,7 +225,7 @@ function contextOf(parked: ParkedEventDoc): EventContext {
 /** The trigger's work when a payment's ledger entry is created: replay what waited for it. */
 export async function replayParkedFor(providerPaymentId: string): Promise<number> {
   const waiting = await parkedEventsFor(providerPaymentId, REPLAY_BATCH).get();
-  for (const doc of waiting.docs) await replayParked(doc.id);
+  for (const doc of waiting.docs) await replay(doc.ref, doc.data());
   return waiting.size;
 }
 
@@ -229,9 +237,9 @@ export interface SweepReport {
 }
 
 /**
- * The scheduled sweep: the `limit` longest-waiting parked events are replayed if their payment is known (a
- * trigger that never ran), dead-lettered `unknown-payment` past their deadline, else left waiting. Bounded, and
- * safe to run twice or concurrently with the trigger.
+ * The scheduled sweep: the `limit` longest-waiting parked events are replayed (applied if their payment is known
+ * now: a trigger that never ran), dead-lettered `unknown-payment` past their deadline, else left waiting. Bounded,
+ * and safe to run twice or concurrently with the trigger.
  */
 export async function sweepParkedEvents(nowMs = Date.now(), limit = 200): Promise<SweepReport> {
   const report: SweepReport = { examined: 0, replayed: 0, deadLettered: 0, waiting: 0 };
@@ -239,11 +247,9 @@ export async function sweepParkedEvents(nowMs = Date.now(), limit = 200): Promis
   for (const doc of parked.docs) {
     report.examined++;
     const event = doc.data();
-    const known =
-      (await resolveTarget({ kind: "lookup", providerPaymentId: event.providerPaymentId })) !== null;
-    switch (decideParked(known, event.deadline.toMillis(), nowMs)) {
+    const outcome = await replay(doc.ref, event);
+    switch (decideParked(outcome.kind !== "parked", event.deadline.toMillis(), nowMs)) {
       case "replay":
-        await replayParked(doc.id);
         report.replayed++;
         break;
       case "dead-letter":

@@ -18,6 +18,7 @@ import {
   installLocalProvider,
   ledgerSum,
   providerHolds,
+  providerWith,
   readDoc,
   snapshotAll,
   startPayment,
@@ -155,6 +156,33 @@ describe("an event about one of our payments that arrives before it", () => {
     expect(await readDoc("parkedEvents/evt_early2")).toBeUndefined();
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_late2", "re_early2"] });
     expect(await readDoc(ENROLLMENT)).toMatchObject({ paymentStatus: "refunded", accessStatus: "revoked" });
+  });
+});
+
+describe("a payment that lands while its early event is being parked", () => {
+  it("is seen by the park's second look at the ledger: the event applies at once and nothing stays parked", async () => {
+    await providerHoldsPayment("pi_race", 1000, { uid: UID, courseId: "c1" });
+    const base = installLocalProvider();
+    // The webhook asks the provider whose payment it is after finding no ledger entry: the payment is applied
+    // right then, before the park is written (its trigger, which looks for parked events, would find none).
+    setPaymentProviderForTesting(
+      providerWith(base, {
+        findPayment: async (id) => {
+          await deliverStripeEvent("evt_race_pay", "payment_intent.succeeded", paid("pi_race", 1000));
+          return base.findPayment(id);
+        },
+      }),
+    );
+    const refund = stripeRefund({
+      id: "re_race",
+      amount: 300,
+      currency: "usd",
+      paymentIntent: "pi_race",
+      status: "succeeded",
+    });
+    expect(await outcomeOf(deliverStripeEvent("evt_race", "refund.created", refund))).toBe("applied");
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_race", "re_race"] });
+    expect(await countDocs("parkedEvents")).toBe(0);
   });
 });
 
