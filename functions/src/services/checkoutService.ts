@@ -207,8 +207,19 @@ async function startCheckout(
   return { id, checkout, object: created, status };
 }
 
+/** What nobody must be able to pay: a payment intent, or a hosted page. */
+type Payable = { kind: "intent"; paymentId: string } | { kind: "session"; sessionId: string };
+
+/** What to cancel at the provider for a checkout: its payment intent once known, else its hosted page, if any. */
+function payableOf(checkout: CheckoutView): Payable | null {
+  if (checkout.providerPaymentId !== null) return { kind: "intent", paymentId: checkout.providerPaymentId };
+  return checkout.providerSessionId == null
+    ? null
+    : { kind: "session", sessionId: checkout.providerSessionId };
+}
+
 /** Makes nobody able to pay `object`: cancels a payment intent, expires a hosted page. */
-function cancelProviderObject(provider: PaymentProvider, object: ProviderObject, idempotencyKey: string) {
+function cancelProviderObject(provider: PaymentProvider, object: Payable, idempotencyKey: string) {
   return object.kind === "intent"
     ? provider.cancelPayment({ paymentId: object.paymentId, idempotencyKey })
     : provider.expireCheckoutSession({ sessionId: object.sessionId, idempotencyKey });
@@ -476,17 +487,9 @@ async function cancelCheckout(provider: PaymentProvider, checkoutId: string, att
   const seen = (await ref.get()).data();
   if (seen === undefined) throw new Error("checkout vanished");
   if (isFinalCheckoutStatus(seen.status)) return seen.status === "canceled";
-  const object = providerObjectOf(seen);
-  if (seen.providerPaymentId !== null || object !== null) {
-    const outcome =
-      seen.providerPaymentId !== null
-        ? await provider.cancelPayment({
-            paymentId: seen.providerPaymentId,
-            idempotencyKey: cancelKeyOf(seen),
-          })
-        : await cancelProviderObject(provider, object as ProviderObject, cancelKeyOf(seen));
-    if (!outcome.canceled) return false;
-  }
+  const payable = payableOf(seen);
+  if (payable !== null && !(await cancelProviderObject(provider, payable, cancelKeyOf(seen))).canceled)
+    return false;
   const done = await runTransaction(async (tx) => {
     const current = (await tx.get(ref)).data();
     if (current === undefined) throw new Error("checkout vanished");
