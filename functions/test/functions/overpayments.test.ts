@@ -3,7 +3,11 @@
  * enrollments paid beyond their price, most overpaid first, through the collection-group index the repo declares;
  * onEnrollmentWritten logs each new one.
  */
+import type { DocumentSnapshot } from "firebase-admin/firestore";
+import { Change } from "firebase-functions/v2";
 import { listOverpayments } from "../../src/functions/listOverpayments";
+import { onEnrollmentWritten } from "../../src/functions/onEnrollmentWritten";
+import { firestore } from "../../src/shared/admin";
 import { newOverpayment } from "../../src/domain/statusPolicy";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import {
@@ -12,6 +16,7 @@ import {
   createCourse,
   enroll,
   expectHttpsError,
+  fft,
   installLocalProvider,
   readDoc,
 } from "../support/harness";
@@ -82,6 +87,48 @@ describe("listOverpayments", () => {
       "invalid-argument",
     );
     await expectHttpsError(call(listOverpayments, ADMIN, { limit: 0 }), "invalid-argument");
+  });
+});
+
+describe("onEnrollmentWritten logs each new overpayment", () => {
+  it("logs `enrollment overpaid` (WARN) for the write that overpays, not for a later one", async () => {
+    const snap = () => firestore().doc("users/erin/courses/c1").get();
+    const s0 = await snap();
+    await enroll("erin", "c1");
+    const s1 = await snap();
+    const deliver = async (id: string, before: DocumentSnapshot, after: DocumentSnapshot) => {
+      await fft.wrap(onEnrollmentWritten)({
+        id,
+        params: { uid: "erin", courseId: "c1" },
+        data: new Change(before, after),
+      });
+    };
+    const warn = jest.spyOn(console, "warn");
+    const warned = () =>
+      warn.mock.calls.map((args) => String(args[0])).filter((line) => line.includes("enrollment overpaid"));
+    const intent = stripePaymentIntent({
+      id: "pi_3OverErin",
+      amount: 1250,
+      currency: "usd",
+      metadata: { uid: "erin", courseId: "c1" },
+    });
+    await deliverStripeEvent("evt_over_erin", "payment_intent.succeeded", intent);
+    const s2 = await snap();
+    const before = warned().length;
+    await deliver("ce-erin-1", s0, s1);
+    expect(warned()).toHaveLength(before);
+    await deliver("ce-erin-2", s1, s2);
+    const lines = warned().slice(before);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({
+      message: "enrollment overpaid",
+      uid: "erin",
+      courseId: "c1",
+      amountOverpaid: 250,
+      currency: "usd",
+    });
+    await deliver("ce-erin-3", s2, s2);
+    expect(warned().slice(before)).toHaveLength(1);
   });
 });
 
