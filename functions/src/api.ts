@@ -18,6 +18,28 @@ export type AccessStatus = "locked" | "active" | "suspended" | "revoked";
 
 export interface EnrollInCourseRequest {
   courseId: string;
+  /**
+   * One of the course's installment plans (`courses/{courseId}.plans`). Its schedule is fixed at enrollment; a
+   * second call with another planId is refused (`failed-precondition`). Omitted: no plan.
+   */
+  planId?: string | undefined;
+}
+
+/** An installment of an enrollment's plan; times are ISO 8601 strings. */
+export interface InstallmentView {
+  amount: number;
+  dueAt: string;
+  /** Due date + grace: unpaid past it, the installment suspends access. */
+  deadline: string;
+}
+
+export interface EnrollmentPlanView {
+  planId: string;
+  installments: InstallmentView[];
+  /** How many deadlines have passed (as of the scheduler's last run). */
+  deadlinesPassed: number;
+  /** The earliest installment not yet covered by amountPaid (what is left of it), or null when all are. */
+  nextInstallment: (InstallmentView & { index: number }) | null;
 }
 
 /** The caller's enrollment; `created` is false when it already existed (the call is idempotent). */
@@ -30,6 +52,8 @@ export interface EnrollInCourseResponse {
   amountOverpaid: number;
   paymentStatus: PaymentStatus;
   accessStatus: AccessStatus;
+  /** The installment plan, or null without one. */
+  plan: EnrollmentPlanView | null;
   created: boolean;
 }
 
@@ -123,6 +147,37 @@ export interface UpsertCourseRequest {
   price?: number | undefined;
   currency?: string | undefined;
   published?: boolean | undefined;
+  /** Installment plans offered, by planId; replaces the previous set ({} offers none). */
+  plans?: Record<string, InstallmentPlan> | undefined;
+}
+
+/** 2–12 installments, 1–365 days apart, 0–60 days of grace after each due date. */
+export interface InstallmentPlan {
+  installments: number;
+  intervalDays: number;
+  graceDays: number;
+}
+
+/**
+ * Admin only. Runs the installment deadline check now (what the hourly schedule does): enrollments whose next
+ * deadline has passed get their count of passed deadlines raised and their access derived again. Bounded;
+ * `more` says a further run has work left.
+ */
+export interface CheckInstallmentDeadlinesRequest {
+  /** At most this many enrollments (default 500). */
+  limit?: number | undefined;
+}
+
+export interface CheckInstallmentDeadlinesResponse {
+  /** Enrollments read whose next deadline had passed. */
+  scanned: number;
+  /** Enrollments whose count of passed deadlines was raised. */
+  advanced: number;
+  /** Of those, enrollments whose access became suspended. */
+  suspended: number;
+  /** Enrollments changed concurrently three times in a row, left for the next run. */
+  conflicts: number;
+  more: boolean;
 }
 
 export interface UpsertCourseResponse {
@@ -186,6 +241,10 @@ export interface CompleteLessonResponse {
 
 /** Every callable: name → request and response. */
 export interface CallableApi {
+  checkInstallmentDeadlines: {
+    request: CheckInstallmentDeadlinesRequest;
+    response: CheckInstallmentDeadlinesResponse;
+  };
   completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
@@ -201,6 +260,7 @@ export type CallableName = keyof CallableApi;
 
 /** The callables' names, alphabetical (the deployed export names). */
 export const CALLABLE_NAMES = [
+  "checkInstallmentDeadlines",
   "completeLesson",
   "enrollInCourse",
   "listOverpayments",

@@ -1,6 +1,8 @@
+export { checkInstallmentDeadlines } from "./functions/checkInstallmentDeadlines";
 export { completeLesson } from "./functions/completeLesson";
 export { enrollInCourse } from "./functions/enrollInCourse";
 export { listOverpayments } from "./functions/listOverpayments";
+export { markInstallmentDeadlines } from "./functions/markInstallmentDeadlines";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
 export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";

@@ -21,6 +21,7 @@ type Assert<T extends true> = T;
 type ResultOf<F> = F extends CallableFunction<unknown, Promise<infer R>> ? R : never;
 
 type Schemas = {
+  checkInstallmentDeadlines: typeof schemas.checkInstallmentDeadlinesInput;
   completeLesson: typeof schemas.completeLessonInput;
   enrollInCourse: typeof schemas.enrollInCourseInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;

@@ -10,11 +10,16 @@
  *   accessStatus   = 'suspended' while any dispute is open
  *                    'revoked'   if paymentStatus is 'refunded'
  *                    'active'    if paymentStatus is 'paid'
+ *                    on an installment plan (domain/installments.ts), by its standing:
+ *                      'active'    while amountPaid covers the first installment and every one whose deadline passed
+ *                      'suspended' when it covers the first but not an overdue one
  *                    'locked'    otherwise
  *
- * It depends only on totals (sums of ledger entries and a count of open disputes), so any arrival order of
- * the same events yields the same statuses.
+ * It depends only on totals (sums of ledger entries and a count of open disputes) and, on a plan, on the fixed
+ * schedule and the count of deadlines passed (raised by the scheduler, never lowered), so any arrival order of the
+ * same events yields the same statuses.
  */
+import { planStanding } from "./installments";
 
 export const PAYMENT_STATUSES = ["unpaid", "partial", "paid", "refunded"] as const;
 export const ACCESS_STATUSES = ["locked", "active", "suspended", "revoked"] as const;
@@ -30,6 +35,10 @@ export interface StatusInputs {
   refundCount: number;
   /** Number of disputes currently open. */
   openDisputes: number;
+  /** An installment plan's schedule (amounts in order); absent or empty without a plan. */
+  installments?: readonly { amount: number }[] | null | undefined;
+  /** How many of those installments' deadlines have passed (set by the scheduler); absent = 0. */
+  deadlinesPassed?: number | undefined;
 }
 
 export interface DerivedStatus {
@@ -46,21 +55,35 @@ export function derivePaymentStatus(price: number, amountPaid: number, refundCou
   return "unpaid";
 }
 
-export function deriveAccessStatus(paymentStatus: PaymentStatus, openDisputes: number): AccessStatus {
+export function deriveAccessStatus(
+  paymentStatus: PaymentStatus,
+  openDisputes: number,
+  plan?: { installments: readonly { amount: number }[]; deadlinesPassed: number; amountPaid: number },
+): AccessStatus {
   if (openDisputes > 0) return "suspended";
   if (paymentStatus === "refunded") return "revoked";
   if (paymentStatus === "paid") return "active";
+  if (plan !== undefined && plan.installments.length > 0) {
+    const standing = planStanding(plan.installments, plan.deadlinesPassed, plan.amountPaid);
+    if (standing === "current") return "active";
+    if (standing === "overdue") return "suspended";
+  }
   return "locked";
 }
 
 export function deriveStatus(inputs: StatusInputs): DerivedStatus {
-  const { price, amountPaid, refundCount, openDisputes } = inputs;
+  const { price, amountPaid, refundCount, openDisputes, deadlinesPassed = 0 } = inputs;
+  const installments = inputs.installments ?? [];
   const paymentStatus = derivePaymentStatus(price, amountPaid, refundCount);
   return {
     amountDue: Math.max(price - amountPaid, 0),
     amountOverpaid: Math.max(amountPaid - price, 0),
     paymentStatus,
-    accessStatus: deriveAccessStatus(paymentStatus, openDisputes),
+    accessStatus: deriveAccessStatus(paymentStatus, openDisputes, {
+      installments,
+      deadlinesPassed,
+      amountPaid,
+    }),
   };
 }
 
@@ -83,14 +106,25 @@ export function derivedDrift(
   return drifted ? drift : null;
 }
 
-/** The policy's inputs from a stored enrollment of unknown shape, or null when they are not all valid numbers. */
+/**
+ * The policy's inputs from a stored enrollment of unknown shape, or null when they are not all valid numbers (a
+ * plan's `installments` must be a list of `{amount}` with integer amounts; absent means no plan).
+ */
 export function statusInputsOf(stored: Readonly<Record<string, unknown>>): StatusInputs | null {
-  const { price, amountPaid, refundCount, openDisputes } = stored;
-  const inputs = { price, amountPaid, refundCount, openDisputes };
-  for (const value of Object.values(inputs)) {
+  const { price, amountPaid, refundCount, openDisputes, installments, deadlinesPassed = 0 } = stored;
+  const totals = { price, amountPaid, refundCount, openDisputes };
+  for (const value of [...Object.values(totals), deadlinesPassed]) {
     if (typeof value !== "number" || !Number.isSafeInteger(value)) return null;
   }
-  return inputs as StatusInputs;
+  if (installments === undefined || installments === null) return totals as StatusInputs;
+  if (!Array.isArray(installments)) return null;
+  const amounts: { amount: number }[] = [];
+  for (const item of installments as unknown[]) {
+    const amount = (item as { amount?: unknown } | null)?.amount;
+    if (typeof amount !== "number" || !Number.isSafeInteger(amount)) return null;
+    amounts.push({ amount });
+  }
+  return { ...(totals as StatusInputs), installments: amounts, deadlinesPassed: deadlinesPassed as number };
 }
 
 /**

@@ -10,7 +10,7 @@ export const enrollInCourse = validatedOnCall({
     ]);
     return {
       schema: enrollInCourseInput,
-      handler: (input, ctx) => service.enrollInCourse(ctx.uid, input.courseId),
+      handler: (input, ctx) => service.enrollInCourse(ctx.uid, input),
     };
   },
 });

@@ -1,5 +1,6 @@
 /** Input schemas of every callable. `.strict` objects: unknown keys are an `invalid-argument`. */
 import { z } from "zod";
+import { PLAN_LIMITS } from "../domain/installments";
 import {
   currencySchema,
   docIdSchema,
@@ -11,7 +12,11 @@ import {
   uidSchema,
 } from "./common";
 
-export const enrollInCourseInput = z.strictObject({ courseId: docIdSchema });
+export const enrollInCourseInput = z.strictObject({
+  courseId: docIdSchema,
+  /** One of the course's installment plans; omitted: pay the price in any parts, access once paid in full. */
+  planId: docIdSchema.optional(),
+});
 export type EnrollInCourseInput = z.infer<typeof enrollInCourseInput>;
 
 export const startPaymentInput = z.strictObject({
@@ -66,12 +71,28 @@ export const refundPaymentInput = z.strictObject({
 });
 export type RefundPaymentInput = z.infer<typeof refundPaymentInput>;
 
+const bounded = (range: { min: number; max: number }) => z.int().min(range.min).max(range.max);
+
+/** An installment plan a course offers (domain/installments). */
+export const installmentPlanInput = z.strictObject({
+  installments: bounded(PLAN_LIMITS.installments),
+  intervalDays: bounded(PLAN_LIMITS.intervalDays),
+  graceDays: bounded(PLAN_LIMITS.graceDays),
+});
+
 export const upsertCourseInput = z.strictObject({
   courseId: docIdSchema,
   title: titleSchema.optional(),
   price: priceCentsSchema.optional(),
   currency: currencySchema.optional(),
   published: z.boolean().optional(),
+  /** The plans offered, by planId, replacing the previous ones ({} offers none). Enrollments keep their schedule. */
+  plans: z
+    .record(docIdSchema, installmentPlanInput)
+    .refine((plans) => Object.keys(plans).length <= PLAN_LIMITS.plansPerCourse, {
+      error: `at most ${PLAN_LIMITS.plansPerCourse} plans`,
+    })
+    .optional(),
 });
 export type UpsertCourseInput = z.infer<typeof upsertCourseInput>;
 
@@ -103,3 +124,8 @@ export type UpsertLessonInput = z.infer<typeof upsertLessonInput>;
 
 export const completeLessonInput = z.strictObject({ courseId: docIdSchema, lessonId: docIdSchema });
 export type CompleteLessonInput = z.infer<typeof completeLessonInput>;
+
+export const checkInstallmentDeadlinesInput = z.strictObject({
+  limit: z.int().min(1).max(2000).optional(),
+});
+export type CheckInstallmentDeadlinesInput = z.infer<typeof checkInstallmentDeadlinesInput>;

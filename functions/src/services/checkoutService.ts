@@ -37,6 +37,7 @@ import {
   type PaymentAmountDecision,
 } from "../domain/money";
 import { decideRate } from "../domain/rateLimit";
+import { planPaymentAmount, storedSchedule } from "../domain/installments";
 import { deriveStatus } from "../domain/statusPolicy";
 import type { StartCheckoutSessionInput, StartPaymentInput } from "../schemas/callables";
 import { checkoutRedirectOrigins, maxOpenCheckouts, startPaymentRateLimit } from "../shared/config";
@@ -328,9 +329,10 @@ async function joinOpenCheckout(
 ): Promise<ChosenCheckout | undefined> {
   const { uid, input } = request;
   const openCheckout = enrollment.openCheckout;
-  // An explicit amount equal to the balance is a balance payment too: it joins like an omitted one.
-  const paysBalance = input.amount === undefined || input.amount === enrollment.amountDue;
-  if (!paysBalance || openCheckout === null || openCheckout.amount !== enrollment.amountDue) return undefined;
+  // An explicit amount equal to the default one is a default payment too: it joins like an omitted one.
+  const defaultAmount = defaultAmountOf(enrollment);
+  const paysDefault = input.amount === undefined || input.amount === defaultAmount;
+  if (!paysDefault || openCheckout === null || openCheckout.amount !== defaultAmount) return undefined;
   const open = (await tx.get(refs.checkout(openCheckout.checkoutId))).data();
   // A tab paying in the app does not join a hosted page, nor the other way round: it replaces it.
   if (open === undefined || open.uid !== uid || !isOpenCheckoutStatus(open.status)) return undefined;
@@ -356,12 +358,29 @@ async function joinOpenCheckout(
 }
 
 /**
+ * What a payment with no amount pays: the whole remaining balance, or on an installment plan what is due now
+ * (everything overdue, else the next open installment; domain/installments). A checkout for exactly this amount is
+ * the enrollment's "default" one (`isRemainingBalance`, `openCheckout`) that a second tab joins.
+ */
+function defaultAmountOf(enrollment: EnrollmentDoc): number {
+  const schedule = storedSchedule(enrollment.installments);
+  const { deadlinesPassed = 0, amountPaid, amountDue, currency } = enrollment;
+  if (schedule.length === 0) return amountDue;
+  return planPaymentAmount(schedule, deadlinesPassed, amountPaid, amountDue, currency) ?? amountDue;
+}
+
+/**
  * A new checkout in 'creating', for an amount the money rules allow; a remaining-balance one becomes the open one,
  * and names the open checkout it replaces (if any) so that one is canceled before this one's payment is created.
  */
 function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: EnrollmentDoc): ChosenCheckout {
   const { uid, input, checkoutId } = request;
-  const decision = decidePaymentAmount(input.amount, enrollment.amountDue, enrollment.currency);
+  const defaultAmount = defaultAmountOf(enrollment);
+  const decision = decidePaymentAmount(
+    input.amount ?? defaultAmount,
+    enrollment.amountDue,
+    enrollment.currency,
+  );
   if (!decision.ok) throw failedPrecondition(amountMessage(decision.reason, enrollment.currency));
   const checkout: CheckoutView = {
     uid,
@@ -371,7 +390,7 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     requestId: input.requestId,
     idempotencyKey: checkoutId,
     provider: request.provider.name,
-    isRemainingBalance: decision.amount === enrollment.amountDue,
+    isRemainingBalance: decision.amount === defaultAmount,
     providerPaymentId: null,
     clientSecret: null,
     status: "creating",

@@ -1,21 +1,60 @@
 /** Enrollment creation (idempotent) and course administration. */
-import type { EnrollInCourseResponse, UpsertCourseResponse, UpsertLessonResponse } from "../api";
-import { FieldValue } from "firebase-admin/firestore";
+import type {
+  EnrollInCourseResponse,
+  EnrollmentPlanView,
+  UpsertCourseResponse,
+  UpsertLessonResponse,
+} from "../api";
+import { FieldValue, Timestamp } from "firebase-admin/firestore";
+import { nextOpenInstallment, scheduleOf, storedSchedule } from "../domain/installments";
 import { deriveStatus } from "../domain/statusPolicy";
-import type { UpsertCourseInput, UpsertLessonInput } from "../schemas/callables";
-import { invalidArgument, notFound } from "../shared/errors";
+import type { EnrollInCourseInput, UpsertCourseInput, UpsertLessonInput } from "../schemas/callables";
+import { failedPrecondition, invalidArgument, notFound } from "../shared/errors";
 import type { EnrollmentDoc } from "./firestore/models";
 import { refs } from "./firestore/refs";
 import { runTransaction } from "./firestore/transactions";
 
-function summary(
-  courseId: string,
-  e: Pick<
-    EnrollmentDoc,
-    "price" | "currency" | "amountPaid" | "amountDue" | "amountOverpaid" | "paymentStatus" | "accessStatus"
-  >,
-  created: boolean,
-): EnrollInCourseResponse {
+type EnrollmentSummaryFields = Pick<
+  EnrollmentDoc,
+  | "price"
+  | "currency"
+  | "amountPaid"
+  | "amountDue"
+  | "amountOverpaid"
+  | "paymentStatus"
+  | "accessStatus"
+  | "planId"
+  | "installments"
+  | "deadlinesPassed"
+>;
+
+/** The plan part of an enrollment as the API shows it, or null without a plan. */
+export function planView(e: EnrollmentSummaryFields): EnrollmentPlanView | null {
+  const schedule = storedSchedule(e.installments);
+  if (e.planId === undefined || e.planId === null || schedule.length === 0) return null;
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const next = nextOpenInstallment(schedule, e.amountPaid);
+  return {
+    planId: e.planId,
+    installments: schedule.map((i) => ({
+      amount: i.amount,
+      dueAt: iso(i.dueAtMs),
+      deadline: iso(i.deadlineMs),
+    })),
+    deadlinesPassed: e.deadlinesPassed ?? 0,
+    nextInstallment:
+      next === null
+        ? null
+        : {
+            index: next.index,
+            amount: next.amount,
+            dueAt: iso(next.dueAtMs),
+            deadline: iso(next.deadlineMs),
+          },
+  };
+}
+
+function summary(courseId: string, e: EnrollmentSummaryFields, created: boolean): EnrollInCourseResponse {
   return {
     courseId,
     price: e.price,
@@ -25,22 +64,55 @@ function summary(
     amountOverpaid: e.amountOverpaid,
     paymentStatus: e.paymentStatus,
     accessStatus: e.accessStatus,
+    plan: planView(e),
     created,
   };
 }
 
-/** Creates the enrollment if absent (a free course is paid/active at once); returns the existing one otherwise. */
-export async function enrollInCourse(uid: string, courseId: string): Promise<EnrollInCourseResponse> {
+/**
+ * Creates the enrollment if absent (a free course is paid/active at once); returns the existing one otherwise. With
+ * a `planId`, the plan's schedule is fixed on the enrollment from the price snapshot and the server's clock; the
+ * same call again answers the existing enrollment, and one with another plan is refused.
+ */
+export async function enrollInCourse(
+  uid: string,
+  input: EnrollInCourseInput,
+): Promise<EnrollInCourseResponse> {
+  const { courseId, planId } = input;
   const courseRef = refs.course(courseId);
   const enrollmentRef = refs.enrollment(uid, courseId);
   return runTransaction(async (tx) => {
     const [enrollmentSnap, courseSnap] = await Promise.all([tx.get(enrollmentRef), tx.get(courseRef)]);
     const existing = enrollmentSnap.data();
-    if (existing !== undefined) return summary(courseId, existing, false);
+    if (existing !== undefined) {
+      if (planId !== undefined && planId !== (existing.planId ?? undefined))
+        throw failedPrecondition("Already enrolled in this course on another payment plan.", {
+          planId: existing.planId ?? null,
+        });
+      return summary(courseId, existing, false);
+    }
     const course = courseSnap.data();
     // An unpublished course answers exactly as a missing one: no oracle for drafts (the rules hide them too).
     if (course?.published !== true) throw notFound("No such course open for enrollment.");
-    const derived = deriveStatus({ price: course.price, amountPaid: 0, refundCount: 0, openDisputes: 0 });
+    const plan = planId === undefined ? undefined : course.plans?.[planId];
+    if (planId !== undefined && plan === undefined)
+      throw notFound("This course offers no such payment plan.", { planId });
+    const decision =
+      plan === undefined ? undefined : scheduleOf(course.price, course.currency, plan, Date.now());
+    if (decision !== undefined && !decision.ok)
+      throw failedPrecondition("This plan's installments would be below the smallest charge.", { planId });
+    const installments = decision?.schedule.map((i) => ({
+      amount: i.amount,
+      dueAt: Timestamp.fromMillis(i.dueAtMs),
+      deadline: Timestamp.fromMillis(i.deadlineMs),
+    }));
+    const derived = deriveStatus({
+      price: course.price,
+      amountPaid: 0,
+      refundCount: 0,
+      openDisputes: 0,
+      installments,
+    });
     const doc = {
       uid,
       courseId,
@@ -54,6 +126,9 @@ export async function enrollInCourse(uid: string, courseId: string): Promise<Enr
       openDisputes: 0,
       disputes: {},
       openCheckout: null,
+      ...(installments === undefined
+        ? {}
+        : { planId, installments, deadlinesPassed: 0, nextDeadline: installments[0]?.deadline ?? null }),
       createdAt: FieldValue.serverTimestamp(),
       updatedAt: FieldValue.serverTimestamp(),
     };
@@ -80,6 +155,7 @@ export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCour
         price: input.price,
         currency: input.currency,
         published: input.published ?? false,
+        ...(input.plans === undefined ? {} : { plans: input.plans }),
         createdAt: FieldValue.serverTimestamp(),
         updatedAt: FieldValue.serverTimestamp(),
       });
@@ -90,6 +166,8 @@ export async function upsertCourse(input: UpsertCourseInput): Promise<UpsertCour
       ...(input.price === undefined ? {} : { price: input.price }),
       ...(input.currency === undefined ? {} : { currency: input.currency }),
       ...(input.published === undefined ? {} : { published: input.published }),
+      // A whole map, not merged: a plan left out is no longer offered (enrollments keep their schedule).
+      ...(input.plans === undefined ? {} : { plans: input.plans }),
       updatedAt: FieldValue.serverTimestamp(),
     });
     return { courseId: input.courseId, created: false };

@@ -69,7 +69,7 @@ import {
   standingOf,
 } from "../domain/eventClaims";
 import { decideRefundAmount } from "../domain/money";
-import { deriveStatus } from "../domain/statusPolicy";
+import { deriveStatus, type StatusInputs } from "../domain/statusPolicy";
 import type { DeadLetterReason } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
 import { failedPrecondition, GRPC, grpcCode, isCommitConflict, notFound } from "../shared/errors";
@@ -99,8 +99,11 @@ export type LedgerOutcome =
   /** An event about a payment that is not this backend's: recorded, nothing else. */
   | { kind: "ignored" };
 
-function totalsOf(enrollment: EnrollmentDoc): LedgerTotals {
+/** The totals ledger entries change, with the plan's schedule riding along for the status policy. */
+function totalsOf(enrollment: EnrollmentDoc): LedgerTotals & StatusInputs {
   return {
+    installments: enrollment.installments,
+    deadlinesPassed: enrollment.deadlinesPassed,
     price: enrollment.price,
     currency: enrollment.currency,
     amountPaid: enrollment.amountPaid,
@@ -183,7 +186,8 @@ function movementUpdate(
   for (const [paymentId, cents] of Object.entries(delta.refundedByPayment)) {
     increment(new FieldPath("refundedByPayment", paymentId), cents);
   }
-  const derived = deriveStatus(applyDelta(totalsOf(enrollment), delta));
+  const totals = totalsOf(enrollment);
+  const derived = deriveStatus({ ...totals, ...applyDelta(totals, delta) });
   for (const [key, value] of Object.entries({ ...derived, ...extra }))
     fields.push([new FieldPath(key), value]);
   return fields;

@@ -6,6 +6,8 @@
  */
 import { httpsCallable, type Functions, type HttpsCallableOptions } from "firebase/functions";
 import type {
+  CheckInstallmentDeadlinesRequest,
+  CheckInstallmentDeadlinesResponse,
   CallableApi,
   CallableName,
   EnrollInCourseRequest,
@@ -80,6 +82,11 @@ export interface CoursePaymentsClient {
     request: StartCheckoutSessionInput,
     options?: CallOptions,
   ): Promise<StartCheckoutSessionResponse>;
+  /** Admin: runs the installment deadline check now (what the hourly schedule does); bounded, rerun while `more`. */
+  checkInstallmentDeadlines(
+    request: CheckInstallmentDeadlinesRequest,
+    options?: CallOptions,
+  ): Promise<CheckInstallmentDeadlinesResponse>;
   /** Admin: enrollments paid beyond their price, most overpaid first (page with `next`). */
   listOverpayments(
     request: ListOverpaymentsRequest,
@@ -154,6 +161,8 @@ export function createCoursePaymentsClient(
   }
 
   return {
+    checkInstallmentDeadlines: (request, callOptions) =>
+      call("checkInstallmentDeadlines", { ...request }, callOptions),
     completeLesson: (request, callOptions) => call("completeLesson", { ...request }, callOptions),
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
     listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),

@@ -179,11 +179,12 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}, {}]);
+    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]);
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
     });
+    await client.checkInstallmentDeadlines({ limit: 50 });
     await client.completeLesson({ courseId: "c1", lessonId: "l1" });
     await client.enrollInCourse({ courseId: "c1" });
     await client.listOverpayments({ limit: 10 });
@@ -201,6 +202,7 @@ describe("the other callables", () => {
     await client.upsertLesson({ courseId: "c1", lessonId: "l1", title: "One", order: 1 });
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
+      { limit: 50 },
       { courseId: "c1", lessonId: "l1" },
       { courseId: "c1" },
       { limit: 10 },

@@ -16,11 +16,19 @@ export const cents = z.int();
  * A course. The catalogue fields are all an admin has to write (in the console or a script); the timestamps
  * are set by `upsertCourse` and optional on read.
  */
+export const installmentPlanSchema = z.object({
+  installments: z.int().positive(),
+  intervalDays: z.int().positive(),
+  graceDays: z.int().nonnegative(),
+});
+
 export const courseDocSchema = z.object({
   title: z.string(),
   price: cents.nonnegative(),
   currency: z.string(),
   published: z.boolean(),
+  /** Installment plans offered, by planId (see domain/installments). */
+  plans: z.record(z.string(), installmentPlanSchema).optional(),
   createdAt: timestamp.optional(),
   updatedAt: timestamp.optional(),
 });
@@ -59,6 +67,18 @@ export const enrollmentDocSchema = z.object({
   disputes: z.record(z.string(), disputeRecordSchema),
   /** The checkout paying the remaining balance, reused by a second tab while it is still open. */
   openCheckout: openCheckoutSchema.nullable(),
+  /**
+   * An installment plan's schedule, fixed at enrollment (domain/installments): absent or null without a plan.
+   * `deadlinesPassed` counts the installments whose deadline (due date + grace) has passed, raised by the
+   * scheduler; `nextDeadline` is the first deadline not yet counted (null once all are), which it queries.
+   */
+  planId: z.string().nullable().optional(),
+  installments: z
+    .array(z.object({ amount: cents.positive(), dueAt: timestamp, deadline: timestamp }))
+    .nullable()
+    .optional(),
+  deadlinesPassed: z.int().nonnegative().optional(),
+  nextDeadline: timestamp.nullable().optional(),
   /** Lessons the student completed (completeLesson: one `progress/{lessonId}` each, counted once). */
   lessonsCompleted: z.int().nonnegative().optional(),
   createdAt: timestamp,

@@ -253,3 +253,13 @@ export function overpaidEnrollments(limit: number) {
     .limit(limit)
     .withConverter(converters.enrollment);
 }
+
+/** Enrollments on a plan whose next installment deadline is at or before `now`, oldest deadline first. */
+export function enrollmentsPastDeadline(now: Timestamp, limit: number) {
+  return firestore()
+    .collectionGroup(COLLECTIONS.userCourses)
+    .where("nextDeadline", "<=", now)
+    .orderBy("nextDeadline", "asc")
+    .limit(limit)
+    .withConverter(converters.enrollment);
+}

@@ -30,6 +30,7 @@ test("ESM import and CJS require expose the same API, each from its own build", 
     const retry = new api.RetryHandler({ random: () => 0.5 });
     assert.equal(retry.delayFor(2), 200);
     assert.deepEqual(api.CALLABLE_NAMES, [
+      "checkInstallmentDeadlines",
       "completeLesson",
       "enrollInCourse",
       "listOverpayments",
