@@ -35,6 +35,10 @@ export const DEMO = Object.freeze({
     price: 4900,
     currency: "usd",
     published: true,
+    /** Pay in three parts, 30 days apart, each with 3 days of grace (`enrollInCourse({planId: "three-parts"})`). */
+    plans: Object.freeze({
+      "three-parts": Object.freeze({ installments: 3, intervalDays: 30, graceDays: 3 }),
+    }),
   }),
   freeCourse: Object.freeze({
     courseId: "free-course",
@@ -527,6 +531,21 @@ export async function startLocalStack({
       return sendEvent(localEvents.paymentSucceededEvent(view));
     };
 
+    /**
+     * The simulated clock: runs the installment deadline job (the deployed code, services/installmentService, which
+     * markInstallmentDeadlines runs every hour) as if `aheadDays` days had passed, against this stack's Firestore.
+     * The functions emulator does not run schedules, so this is also how the job runs at all here.
+     */
+    const runInstallmentDeadlines = async ({ aheadDays = 0, limit } = {}) => {
+      // The backend's firebase-admin (loaded lazily by the service) finds the local Firestore as in the emulator.
+      process.env.FIRESTORE_EMULATOR_HOST = firestoreServer.address;
+      process.env.GCLOUD_PROJECT = projectId;
+      const { markPassedDeadlines } = requireBuilt(
+        path.join(FUNCTIONS_DIR, "lib/services/installmentService.js"),
+      );
+      return markPassedDeadlines({ nowMs: Date.now() + aheadDays * 24 * 3600 * 1000, limit });
+    };
+
     /** A declined card: sends a signed `payment_intent.payment_failed`. */
     const failPayment = async (paymentId) =>
       sendEvent(localEvents.paymentFailedEvent(localPaymentView(await loadLocalPayment(paymentId))));
@@ -613,6 +632,7 @@ export async function startLocalStack({
       localEvents,
       confirmPayment,
       failPayment,
+      runInstallmentDeadlines,
       signIn,
       waitForDoc: (docPath, predicate, timeoutMs) => waitForDoc(db, docPath, predicate, timeoutMs),
       stop: () => {

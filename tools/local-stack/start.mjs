@@ -3,7 +3,7 @@
  * `npm start`: the local stack on the default ports (Firestore 8080, functions 5001, auth 9099), seeded with a
  * demo course, a free course, a demo student and a demo admin. Prints the URLs, the demo users' ID tokens and
  * one curl line per function (each works pasted as printed, in order), then reads commands from stdin
- * (`confirm <paymentId|sessionId>`, `fail <paymentId>`, `tokens`, `help`) until Ctrl-C, which stops everything.
+ * (`confirm <paymentId|sessionId>`, `fail <paymentId>`, `deadlines <days>`, `tokens`, `help`) until Ctrl-C, which stops everything.
  *
  * Environment: FIRESTORE_PORT, FUNCTIONS_PORT, AUTH_PORT, DEMO_PORT override the ports (checked before the build);
  * STRIPE_WEBHOOK_SECRET chooses the webhook signing secret (else one is generated and printed); STRIPE_SECRET_KEY
@@ -112,12 +112,15 @@ function printUsage(stack, demo) {
     "Every callable enforces App Check: a call without x-firebase-appcheck answers 401 UNAUTHENTICATED. The",
     "App Check token above is unsigned (valid for 1 hour): only the functions emulator accepts it.",
     "",
-    "Courses: demo-course (4900 usd, published), free-course (free, published).",
+    "Courses: demo-course (4900 usd, published; installment plan three-parts: 3 parts 30 days apart, 3 days",
+    "of grace — enroll with {courseId, planId: 'three-parts'} instead of the first line below), free-course",
+    "(free, published).",
     "",
     "One call per function:",
     `  ${callable("enrollInCourse", "STUDENT_TOKEN", { courseId: DEMO.course.courseId })}`,
     `  ${callable("startPayment", "STUDENT_TOKEN", { courseId: DEMO.course.courseId, requestId: "req-0001-demo" })}`,
     `  ${callable("upsertCourse", "ADMIN_TOKEN", { courseId: "new-course", title: "New course", price: 1999, currency: "usd", published: true })}`,
+    `  ${callable("checkInstallmentDeadlines", "ADMIN_TOKEN", {})}`,
     `  ${callable("recordManualPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, amount: 1000, reference: "cash-0001" })}`,
     `  ${callable("refundPayment", "ADMIN_TOKEN", { uid: users.student.uid, courseId: DEMO.course.courseId, paymentId: "manual_cash-0001", amount: 500, requestId: "refund-0001-demo" })}`,
     `  curl -s -X POST ${urls.webhook} -H 'content-type: application/json' -H 'stripe-signature: t=0,v1=bad' -d '{}'   # 400: signed events come from "confirm"`,
@@ -135,6 +138,8 @@ function printUsage(stack, demo) {
     "  confirm <paymentId>     sends a signed payment_intent.succeeded to the webhook (a cs_… id: pays that",
     "                          hosted page: checkout.session.completed, then payment_intent.succeeded)",
     "  fail <paymentId>        sends a signed payment_intent.payment_failed",
+    "  deadlines <days>        runs the installment deadline job as if <days> days had passed (the simulated",
+    "                          clock): an unpaid overdue installment suspends access; paying it restores it",
     "  tokens                  prints fresh ID and App Check tokens",
     "A new token from another shell:",
     `  curl -s -X POST '${urls.auth}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=fake' ` +
@@ -198,7 +203,12 @@ async function main() {
       );
     if (command === "confirm" && arg) void report(stack.confirmPayment(arg));
     else if (command === "fail" && arg) void report(stack.failPayment(arg));
-    else if (command === "tokens") {
+    else if (command === "deadlines" && /^\d+$/.test(arg ?? "")) {
+      void stack.runInstallmentDeadlines({ aheadDays: Number(arg) }).then(
+        (result) => console.log(`deadline job (clock +${arg} days): ${JSON.stringify(result)}`),
+        (error) => console.log(`failed: ${error instanceof Error ? error.message : String(error)}`),
+      );
+    } else if (command === "tokens") {
       void Promise.all([stack.signIn(DEMO.student), stack.signIn(DEMO.admin)]).then(([s, a]) => {
         console.log(
           `export STUDENT_TOKEN=${s.idToken}\nexport ADMIN_TOKEN=${a.idToken}\n` +
@@ -206,7 +216,9 @@ async function main() {
         );
       });
     } else if (command) {
-      console.log("commands: confirm <paymentId> | fail <paymentId> | tokens   (Ctrl-C stops)");
+      console.log(
+        "commands: confirm <paymentId> | fail <paymentId> | deadlines <days> | tokens   (Ctrl-C stops)",
+      );
     }
   });
 }

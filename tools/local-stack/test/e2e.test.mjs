@@ -301,3 +301,50 @@ test("the demo course's lessons: the preview is public, the rest opens once the 
     DEMO.lessons.map((l) => [l.lessonId, l.preview === true]),
   );
 });
+
+test("an installment plan: the first part opens access, the simulated clock's overdue part suspends it, paying restores it", async () => {
+  await withOutput(async () => {
+    const courseId = "e2e-plan";
+    const made = await stack.callFunction(
+      "upsertCourse",
+      {
+        courseId,
+        title: "E2E plan",
+        price: 3000,
+        currency: "usd",
+        published: true,
+        plans: { halves: { installments: 2, intervalDays: 30, graceDays: 2 } },
+      },
+      stack.tokens.admin,
+    );
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const enrolled = await stack.callFunction(
+      "enrollInCourse",
+      { courseId, planId: "halves" },
+      stack.tokens.student,
+    );
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    assert.deepEqual(
+      enrolled.result.plan.installments.map((i) => i.amount),
+      [1500, 1500],
+    );
+    const path = `users/${stack.users.student.uid}/courses/${courseId}`;
+    const payDue = async () => {
+      const requestId = `e2e-plan-${randomUUID()}`;
+      const started = await stack.callFunction("startPayment", { courseId, requestId }, stack.tokens.student);
+      assert.equal(started.status, 200, JSON.stringify(started.body));
+      assert.equal(started.result.amount, 1500);
+      assert.equal((await stack.confirmPayment(started.result.paymentId)).status, 200);
+    };
+    await payDue();
+    await stack.waitForDoc(path, (d) => d.amountPaid === 1500 && d.accessStatus === "active");
+    // 33 days on: installment 2 (due at day 30, 2 days of grace) is overdue.
+    const run = await stack.runInstallmentDeadlines({ aheadDays: 33 });
+    assert.equal(run.suspended, 1, JSON.stringify(run));
+    await stack.waitForDoc(path, (d) => d.deadlinesPassed === 2 && d.accessStatus === "suspended");
+    const again = await stack.runInstallmentDeadlines({ aheadDays: 33 });
+    assert.equal(again.advanced, 0, JSON.stringify(again));
+    await payDue();
+    await stack.waitForDoc(path, (d) => d.paymentStatus === "paid" && d.accessStatus === "active");
+  });
+});
