@@ -177,6 +177,8 @@ export function expectedStatuses(e: {
   amountPaid: number;
   refundCount: number;
   openDisputes: number;
+  /** On an installment plan: its amounts in order, and how many deadlines have passed. */
+  plan?: { amounts: readonly number[]; deadlinesPassed: number } | undefined;
 }): {
   amountDue: number;
   amountOverpaid: number;
@@ -191,6 +193,14 @@ export function expectedStatuses(e: {
   if (e.openDisputes > 0) accessStatus = "suspended";
   else if (paymentStatus === "refunded") accessStatus = "revoked";
   else if (paymentStatus === "paid") accessStatus = "active";
+  else if (e.plan !== undefined && e.plan.amounts.length > 0) {
+    // Owed by now: the first installment, and every one whose deadline passed.
+    const owed = e.plan.amounts
+      .slice(0, Math.max(1, e.plan.deadlinesPassed))
+      .reduce((sum, amount) => sum + amount, 0);
+    if (e.amountPaid >= owed) accessStatus = "active";
+    else if (e.amountPaid >= (e.plan.amounts[0] ?? 0)) accessStatus = "suspended";
+  }
   return {
     amountDue: Math.max(e.price - e.amountPaid, 0),
     amountOverpaid: Math.max(e.amountPaid - e.price, 0),

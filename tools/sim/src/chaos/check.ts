@@ -43,6 +43,9 @@ export interface CheckResult {
     refundReversals: number;
     /** Ledger entries giving back a dispute's take-back (won after a loss, or funds reinstated). */
     disputeReinstatements: number;
+    /** Enrollments on an installment plan, and those of them suspended for an overdue installment. */
+    planEnrollments: number;
+    overdueSuspended: number;
   };
 }
 
@@ -236,6 +239,11 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       canceledCheckouts: [...checkouts.values()].filter((c) => c.status === "canceled").length,
       refundReversals: ledgerSnap.docs.filter((d) => d.data()?.type === "refund-reversal").length,
       disputeReinstatements: ledgerSnap.docs.filter((d) => d.ref.path.endsWith("_reinstated")).length,
+      planEnrollments: [...input.expected.enrollments.values()].filter((e) => e.deadlinesPassed !== null)
+        .length,
+      overdueSuspended: [...input.expected.enrollments.values()].filter(
+        (e) => e.deadlinesPassed !== null && e.accessStatus === "suspended" && e.openDisputes === 0,
+      ).length,
     },
   };
 }
@@ -333,6 +341,7 @@ function checkEnrollment(
   // Statuses as the policy says (computed independently in the model).
   scalar("paymentStatus", exp.paymentStatus);
   scalar("accessStatus", exp.accessStatus);
+  if (exp.deadlinesPassed !== null) scalar("deadlinesPassed", exp.deadlinesPassed);
   // An open checkout, when recorded, is one of this enrollment's checkouts that may still be paid (a failed intent
   // may be: Stripe lets the customer retry it).
   const open = doc.openCheckout as { checkoutId?: unknown } | null | undefined;

@@ -18,7 +18,10 @@
  *   is seen; closed is final; won (or reinstated) beats lost, whatever the order.
  * - Status policy: amountDue = max(price − paid, 0), amountOverpaid = max(paid − price, 0);
  *   paymentStatus refunded (refunds recorded and paid ≤ 0) | paid (paid ≥ price) | partial (paid > 0) | unpaid;
- *   accessStatus suspended (open dispute) | revoked (refunded) | active (paid) | locked.
+ *   accessStatus suspended (open dispute) | revoked (refunded) | active (paid) | on an installment plan active
+ *   while paid ≥ the first installment and every one whose deadline passed, suspended when only the first is
+ *   covered | locked. The deadline job runs with a simulated clock 10 or 35 days ahead; its last run (35 days,
+ *   two deadlines: +3 and +33 days) leaves every plan enrollment with 2 deadlines passed.
  * - Permanent failures dead-letter once per event: metadata missing, no such enrollment, currency different from
  *   the enrollment's.
  * - Unknown event types are ignored (not recorded); every other event is recorded once.
@@ -57,6 +60,8 @@ export interface ExpectedEnrollment {
   openDisputes: number;
   paymentStatus: "unpaid" | "partial" | "paid" | "refunded";
   accessStatus: "locked" | "active" | "suspended" | "revoked";
+  /** On a plan: the deadlines passed (the job raised the count to it); null without a plan. */
+  deadlinesPassed: number | null;
 }
 
 export interface ExpectedWorld {
@@ -73,7 +78,14 @@ export interface ExpectedWorld {
 }
 
 export interface ModelInput {
-  enrollments: readonly { uid: string; courseId: string; price: number; currency: string }[];
+  enrollments: readonly {
+    uid: string;
+    courseId: string;
+    price: number;
+    currency: string;
+    /** On an installment plan: its amounts and the deadlines passed by the simulated clock's last run. */
+    plan?: { amounts: readonly number[]; deadlinesPassed: number } | undefined;
+  }[];
   /** Every checkout startPayment made, by checkout id: what its provider payment is (the backend's record). */
   checkouts: ReadonlyMap<
     string,
@@ -346,6 +358,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       amountPaid,
       refundCount,
       openDisputes,
+      plan: e.plan,
     });
     enrollments.set(key, {
       uid: e.uid,
@@ -363,6 +376,7 @@ export function expectedWorld(input: ModelInput): ExpectedWorld {
       openDisputes,
       paymentStatus,
       accessStatus,
+      deadlinesPassed: e.plan?.deadlinesPassed ?? null,
     });
     const stats = courseStats.get(e.courseId) ?? { enrolledCount: 0, paidCount: 0, revenue: 0 };
     stats.enrolledCount++;

@@ -4,7 +4,12 @@
  * provider does) while clients keep calling — all with faults injected into the local Firestore. When
  * everything has settled, check the invariants against the model computed from the event set.
  */
-import { heldPaymentRecord, type CallableLike, type LocalPaymentView } from "../shared/backend";
+import {
+  heldPaymentRecord,
+  runInstallmentDeadlines,
+  type CallableLike,
+  type LocalPaymentView,
+} from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
 import { Rng } from "../shared/rng";
@@ -13,7 +18,14 @@ import { checkInvariants, type ReturnedCheckout } from "./check";
 import { buildEvents, loadProviderViews, type BuiltEvent } from "./events";
 import { faultRules, Outages, type FaultProfile } from "./faults";
 import { expectedWorld } from "./model";
-import { enrollmentKey, generateScenario, type Scenario } from "./scenario";
+import {
+  DEADLINE_CLOCK_DAYS,
+  FINAL_DEADLINES_PASSED,
+  enrollmentKey,
+  generateScenario,
+  planAmounts,
+  type Scenario,
+} from "./scenario";
 import { readDoc, sleep, TIMED_OUT, withTimeout, runAll, setDoc, updateDoc } from "./util";
 
 export type { FaultProfile };
@@ -271,7 +283,7 @@ async function setUpWorld(ctx: RunContext): Promise<void> {
           ctx,
           stack.functions.enrollInCourse,
           { uid: e.uid },
-          { courseId: e.courseId },
+          { courseId: e.courseId, ...(e.planId === undefined ? {} : { planId: e.planId }) },
         ),
       ),
     );
@@ -376,6 +388,7 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
         },
         call: (fn, caller, data) => call(ctx, fn, caller, data),
         violations: ctx.violations,
+        notes: ctx.notes,
       });
     });
   }
@@ -481,11 +494,17 @@ function recordAnswer(ctx: RunContext, event: BuiltEvent, reply: HttpReply, pref
   return reply;
 }
 
-/** Phase 4: every trigger event delivered (with its duplicates and retries), then faults off. */
+/**
+ * Phase 4: every trigger event delivered (with its duplicates and retries), then faults off, and the deadline job's
+ * next run (at the simulated clock's latest time) for whatever a fault or a conflict left to it.
+ */
 async function settle(ctx: RunContext): Promise<void> {
   await awaitBackground(ctx);
   await ctx.stack.settle();
   ctx.stack.clearFaults();
+  await ctx.stack.settle();
+  const latest = Math.max(...DEADLINE_CLOCK_DAYS);
+  for (let run = 0; run < 100 && (await runInstallmentDeadlines(latest)).more; run++);
   await ctx.stack.settle();
 }
 
@@ -501,7 +520,17 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
   const expected = expectedWorld({
     enrollments: scenario.enrollments.map((e) => {
       const course = scenario.courses.find((c) => c.courseId === e.courseId);
-      return { ...e, price: course?.price ?? 0, currency: course?.currency ?? "usd" };
+      const price = course?.price ?? 0;
+      const plan = e.planId === undefined ? undefined : course?.plans?.[e.planId];
+      return {
+        ...e,
+        price,
+        currency: course?.currency ?? "usd",
+        plan:
+          plan === undefined
+            ? undefined
+            : { amounts: planAmounts(price, plan), deadlinesPassed: FINAL_DEADLINES_PASSED },
+      };
     }),
     checkouts: new Map(
       [...ctx.providerViews.values()].flatMap((v) => {
@@ -694,6 +723,7 @@ interface LateCallContext {
   remember: (requestId: string, r: ReturnedCheckout) => void;
   call: <T>(fn: CallableLike, caller: Caller, data: unknown) => Promise<CallResult<T>>;
   violations: string[];
+  notes: string[];
 }
 
 /** startPayment's answer to a retry of a checkout that is for more than is owed now. */
@@ -737,6 +767,18 @@ async function lateCall(
       if (r.ok) remember(c.requestId, { ...pick(r.value), uid: c.uid, courseId: c.courseId });
       else if (r.code !== "failed-precondition")
         violations.push(`startPayment ${c.requestId} failed: ${r.code} ${r.message}`);
+      return;
+    }
+    case "deadlines": {
+      // The scheduled job, once or twice at the same time, while payments land. A run that a Firestore fault
+      // stops is retried by the schedule (here: the next run, and the one in settle).
+      const runs = await Promise.allSettled(
+        Array.from({ length: c.copies }, () => runInstallmentDeadlines(c.aheadDays)),
+      );
+      for (const r of runs) {
+        if (r.status === "rejected")
+          ctx.notes.push(`a deadline run failed (the next run redoes it): ${String(r.reason).slice(0, 120)}`);
+      }
       return;
     }
     case "enrollRetry": {

@@ -11,17 +11,42 @@
 import type { LocalPaymentView } from "../shared/backend";
 import { Rng } from "../shared/rng";
 
+export interface PlanSpec {
+  installments: number;
+  intervalDays: number;
+  graceDays: number;
+}
+
 export interface CourseSpec {
   courseId: string;
   title: string;
   price: number;
   currency: string;
   published: boolean;
+  /** Installment plans offered (some priced courses): enrollments may choose one. */
+  plans?: Record<string, PlanSpec>;
 }
 
 export interface EnrollmentSpec {
   uid: string;
   courseId: string;
+  /** Enrolled on this installment plan of the course. */
+  planId?: string;
+}
+
+/** Every plan is due every 30 days with 3 days of grace: at +35 days two deadlines have passed (+3, +33). */
+export const PLAN_INTERVAL_DAYS = 30;
+export const PLAN_GRACE_DAYS = 3;
+/** The simulated clock of the deadline runs: some at +10 days (one deadline passed), the rest at +35 (two). */
+export const DEADLINE_CLOCK_DAYS = [10, 35] as const;
+export const FINAL_DEADLINES_PASSED = 2;
+
+/** The amounts of `plan`'s installments for `price` (written apart from the backend: equal parts, remainder first). */
+export function planAmounts(price: number, plan: PlanSpec): number[] {
+  const part = Math.floor(price / plan.installments);
+  return Array.from({ length: plan.installments }, (_, i) =>
+    i === 0 ? price - part * (plan.installments - 1) : part,
+  );
 }
 
 /** One logical client payment: a startPayment request (retried with the same requestId). */
@@ -102,7 +127,9 @@ export interface RawEvent {
 export type LateCall =
   | { kind: "startPaymentRetry"; plan: number }
   | { kind: "startPaymentNew"; uid: string; courseId: string; requestId: string; amount: number | undefined }
-  | { kind: "enrollRetry"; uid: string; courseId: string };
+  | { kind: "enrollRetry"; uid: string; courseId: string }
+  /** The installment deadline job, run with the clock this many days ahead (some in concurrent pairs). */
+  | { kind: "deadlines"; aheadDays: number; copies: number };
 
 /** A call that must be refused and write nothing. */
 export interface RefusedCall {
@@ -210,12 +237,24 @@ function generateWorld(g: Generator): World {
   const courses: CourseSpec[] = [];
   for (let i = 0; i < courseCount; i++) {
     const free = i === 0 || (i > 2 && rng.chance(0.15));
+    // Every third priced course offers an installment plan (2 or 3 parts).
+    const plans =
+      !free && i % 3 === 1
+        ? {
+            parts: {
+              installments: rng.int(2, 3),
+              intervalDays: PLAN_INTERVAL_DAYS,
+              graceDays: PLAN_GRACE_DAYS,
+            },
+          }
+        : undefined;
     courses.push({
       courseId: `course_${tag}_${i}`,
       title: `Course ${i}`,
       price: free ? 0 : rng.pick(PRICES),
       currency: i === 2 ? "eur" : "usd",
       published: true,
+      ...(plans === undefined ? {} : { plans }),
     });
   }
   const unpublished: CourseSpec = {
@@ -234,7 +273,10 @@ function generateWorld(g: Generator): World {
   const enrollments: EnrollmentSpec[] = [];
   for (const uid of students) {
     const picked = rng.shuffle(published).slice(0, rng.int(1, 3));
-    for (const c of picked) enrollments.push({ uid, courseId: c.courseId });
+    for (const c of picked) {
+      const onPlan = c.plans !== undefined && rng.chance(0.5);
+      enrollments.push({ uid, courseId: c.courseId, ...(onPlan ? { planId: "parts" } : {}) });
+    }
   }
   const paidEnrollments = enrollments.filter((e) => (priceOf.get(e.courseId)?.price ?? 0) > 0);
   if (paidEnrollments.length === 0) {
@@ -295,8 +337,10 @@ function paymentStory(g: Generator, world: World, events: EventSpec[], checkoutP
     };
     checkoutPlans.push(plan);
     pay = { kind: "checkout", plan: plan.index };
-    // A remaining-balance request pays the whole price (nothing is paid while requests are made).
-    amount = requested ?? course.price;
+    // A request with no amount pays the whole price, or on a plan its first installment (nothing is paid while
+    // requests are made, and no deadline has passed).
+    const onPlan = enrollment.planId === undefined ? undefined : course.plans?.[enrollment.planId];
+    amount = requested ?? (onPlan === undefined ? course.price : (planAmounts(course.price, onPlan)[0] ?? 0));
   } else {
     const overpay = rng.chance(0.1);
     amount = overpay
@@ -637,6 +681,13 @@ function generateLateCalls(g: Generator, world: World, checkoutPlans: readonly C
     const e = rng.pick(world.enrollments);
     lateCalls.push({ kind: "enrollRetry", uid: e.uid, courseId: e.courseId });
   }
+  for (let i = 0; i < Math.max(3, Math.round(eventCount / 300)); i++) {
+    lateCalls.push({
+      kind: "deadlines",
+      aheadDays: rng.pick(DEADLINE_CLOCK_DAYS),
+      copies: rng.chance(0.3) ? 2 : 1,
+    });
+  }
   return lateCalls;
 }
 
@@ -674,6 +725,19 @@ function generateRefusedCalls(g: Generator, world: World): RefusedCall[] {
       fn: "startPayment",
       uid: next("stranger"),
       data: { courseId: anyPaid.courseId, requestId: next("req") },
+      expectedCode: "failed-precondition",
+    },
+    // A plan the course does not offer; another plan than the one enrolled on (or none).
+    {
+      fn: "enrollInCourse",
+      uid: next("stranger"),
+      data: { courseId: anyPaid.courseId, planId: "no-such-plan" },
+      expectedCode: "not-found",
+    },
+    {
+      fn: "enrollInCourse",
+      uid: anyPaid.uid,
+      data: { courseId: anyPaid.courseId, planId: anyPaid.planId === undefined ? "parts" : "other-plan" },
       expectedCode: "failed-precondition",
     },
   ];

@@ -188,3 +188,18 @@ export function heldPaymentRecord(
 ): ReturnType<LocalProviderModule["heldPaymentRecord"]> {
   return localProviderModule().heldPaymentRecord(...args);
 }
+
+type InstallmentServiceModule = typeof import("../../../../functions/lib/services/installmentService");
+
+/**
+ * The installment deadline job from the build (what markInstallmentDeadlines runs every hour), with the clock
+ * `aheadDays` days ahead of now: the simulated clock.
+ */
+export function runInstallmentDeadlines(
+  aheadDays: number,
+): ReturnType<InstallmentServiceModule["markPassedDeadlines"]> {
+  const service = requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/installmentService.js"),
+  ) as InstallmentServiceModule;
+  return service.markPassedDeadlines({ nowMs: Date.now() + aheadDays * 24 * 3600 * 1000 });
+}
