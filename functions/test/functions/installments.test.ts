@@ -4,7 +4,9 @@
  * concurrent runs and racing payments.
  */
 import { Timestamp } from "firebase-admin/firestore";
+import { Change } from "firebase-functions/v2";
 import { checkInstallmentDeadlines } from "../../src/functions/checkInstallmentDeadlines";
+import { onEnrollmentWritten } from "../../src/functions/onEnrollmentWritten";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
 import type { LocalPaymentProvider } from "../../src/services/payments/local/localProvider";
 import { markPassedDeadlines } from "../../src/services/installmentService";
@@ -16,6 +18,7 @@ import {
   call,
   enrollInCourse,
   expectHttpsError,
+  fft,
   installLocalProvider,
   ledgerSum,
   readDoc,
@@ -326,5 +329,24 @@ describe("the deadline job (markPassedDeadlines / checkInstallmentDeadlines)", (
       more: false,
     });
     expect(await enrollment()).toMatchObject({ deadlinesPassed: 2, accessStatus: "locked" });
+  });
+
+  it("onEnrollmentWritten corrects a status left stale by a payment racing the job, judging the plan's standing", async () => {
+    await enrollOnPlan();
+    await pay();
+    const start = await startOf();
+    await markPassedDeadlines({ nowMs: start + 36 * DAY_MS });
+    expect(await enrollment()).toMatchObject({ accessStatus: "suspended" });
+    // A payment decided from a read taken before the job's write derives the status from stale inputs; as such a
+    // commit can leave it: the totals moved (6000 covers both passed deadlines), the stored status did not.
+    await firestore().doc(ENROLLMENT).update({ amountPaid: 6000, ledgerCount: 2 });
+    const after = await firestore().doc(ENROLLMENT).get();
+    expect(after.get("accessStatus")).toBe("suspended");
+    await fft.wrap(onEnrollmentWritten)({
+      id: "ce-plan-1",
+      params: { uid: UID, courseId: "c1" },
+      data: new Change(after, after),
+    });
+    expect(await enrollment()).toMatchObject({ accessStatus: "active", amountDue: 3000 });
   });
 });
