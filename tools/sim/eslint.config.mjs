@@ -11,4 +11,9 @@ export default tseslint.config(
       "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true }],
     },
   },
+  {
+    // The node:test tests of the build: plain JS, no type information.
+    files: ["**/*.mjs"],
+    ...tseslint.configs.disableTypeChecked,
+  },
 );

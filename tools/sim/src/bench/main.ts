@@ -20,6 +20,7 @@ import { startTriggerHost, TriggerGate } from "./triggers";
 import { markdown, svg } from "./report";
 import type { BenchResult, MachineInfo, VariantResult } from "./types";
 import { round, seededRandom } from "./util";
+import { ProgressBoard, progressSink } from "../shared/progress";
 import {
   batchedIncrement,
   CLIENT_RETRY,
@@ -56,7 +57,11 @@ function argValue(name: string): string | undefined {
 /** The directory the user typed the command in (npm runs scripts from the package root, and says so). */
 const invokedFrom = process.env.INIT_CWD ?? process.cwd();
 
+/** The operations of the phase running, on a terminal (see shared/progress); silent elsewhere. */
+const board = new ProgressBoard();
+
 function progress(message: string): void {
+  board.clear();
   process.stderr.write(`[bench] ${message}\n`);
 }
 
@@ -119,7 +124,7 @@ async function main(): Promise<void> {
     b: (random) => batchedIncrement(backend, random, AMOUNT_CENTS),
     c: (random) => thisBackend(backend, random, AMOUNT_CENTS),
   };
-  const base = { amount: AMOUNT_CENTS, concurrency: CONCURRENCY, seed };
+  const base = { amount: AMOUNT_CENTS, concurrency: CONCURRENCY, seed, progress: progressSink(board) };
   const specs = {
     ops: {
       ...base,
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, "bench-latest.json"), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(path.join(outDir, "bench-latest.svg"), svg(result));
+  board.clear();
   process.stdout.write(`${markdown(result)}\n\n`);
   process.stdout.write(
     `Wrote ${path.relative(invokedFrom, path.join(outDir, "bench-latest.json"))} and bench-latest.svg\n`,

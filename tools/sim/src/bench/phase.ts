@@ -3,6 +3,7 @@
  * the Firestore counters reset and the faults on, then the database read back to count lost and doubled
  * payments.
  */
+import { PhaseCounter, type ProgressSink } from "../shared/progress";
 import type { LocalFirestore, Stats } from "@course-payments/local-firestore";
 import { settleTriggers, type TriggerGate } from "./triggers";
 import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult, TriggerShare } from "./types";
@@ -23,6 +24,8 @@ export interface PhaseSpec {
   viaStartPayment?: boolean;
   /** Hold trigger deliveries until the operations have answered, to count the critical path and the trigger apart. */
   holdTriggers?: boolean;
+  /** Where progress goes (operations done/total), when a terminal watches. */
+  progress?: ProgressSink | undefined;
 }
 
 function counts(stats: Stats): FirestoreCounts {
@@ -51,6 +54,7 @@ async function runOperations(
   ops: readonly Operation[],
   payments: number,
   concurrency: number,
+  progress?: PhaseCounter,
 ): Promise<Tally> {
   const tally: Tally = {
     firstStart: Array.from({ length: payments }, () => undefined),
@@ -75,6 +79,7 @@ async function runOperations(
     if (outcome.attempts > 1) tally.retried++;
     tally.outcomes[outcome.label] = (tally.outcomes[outcome.label] ?? 0) + 1;
     for (const f of outcome.failedAttempts) tally.failedAttempts[f] = (tally.failedAttempts[f] ?? 0) + 1;
+    progress?.tick();
   });
   return tally;
 }
@@ -134,7 +139,13 @@ export async function runPhase(
   if (spec.holdTriggers === true) gate.close();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const tally = await runOperations(ops, paymentList.length, spec.concurrency);
+  const progress = new PhaseCounter(
+    spec.progress,
+    `(${variant.key}) ${spec.scenario}`,
+    "operations",
+    ops.length,
+  );
+  const tally = await runOperations(ops, paymentList.length, spec.concurrency, progress);
   const answeredMs = performance.now() - t0;
   const answered = counts(server.stats());
   gate.release();
@@ -217,7 +228,13 @@ export async function runOpsPhase(
   );
   const before = await variant.count(enrollmentList, paymentList);
   server.resetStats();
-  await runOperations(ops, paymentList.length, spec.concurrency);
+  const again = new PhaseCounter(
+    spec.progress,
+    `(${variant.key}) ${spec.scenario}`,
+    "duplicates",
+    ops.length,
+  );
+  await runOperations(ops, paymentList.length, spec.concurrency, again);
   await settleTriggers(server);
   const firestore = counts(server.stats());
   const after = await variant.count(enrollmentList, paymentList);

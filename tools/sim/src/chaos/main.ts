@@ -16,6 +16,7 @@
  * and on a broken invariant the seed, the first broken invariant and how to replay; exits 1.
  */
 import { spawn } from "node:child_process";
+import { ProgressBoard, progressSink, type ProgressUpdate } from "../shared/progress";
 import { startSimStack } from "../shared/stack";
 import { DEFAULT_CONCURRENCY, runChaos, type FaultProfile, type RunResult } from "./run";
 
@@ -118,7 +119,11 @@ function parseArgs(argv: readonly string[]): Args {
   return args;
 }
 
+/** The progress line on this terminal (nothing when stderr is not one). */
+const board = new ProgressBoard();
+
 function out(line: string): void {
+  board.clear();
   process.stdout.write(`${line}\n`);
 }
 
@@ -179,13 +184,20 @@ async function runParallel(args: Args): Promise<boolean> {
   const runOne = (index: number): Promise<void> =>
     new Promise((resolve) => {
       const seed = args.seeds[index] ?? 0;
+      // Progress comes over IPC (one line for all children); the seed's report over stdout, printed in order.
       const child = spawn(process.execPath, [__filename, ...seedArgs(args, seed), ...extra], {
-        stdio: ["ignore", "pipe", "inherit"],
+        stdio: ["ignore", "pipe", "inherit", "ipc"],
+        env: { ...process.env, PROGRESS_IPC: board.active ? "1" : "0" },
       });
       let text = "";
-      child.stdout.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      child.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
+      child.on("message", (message: { progress?: ProgressUpdate }) => {
+        if (message.progress !== undefined) board.update(message.progress);
+      });
       child.on("close", (code) => {
+        board.remove(`seed ${seed}`);
         outputs.set(index, { text, ok: code === 0 });
+        board.clear();
         flush();
         resolve();
       });
@@ -221,7 +233,9 @@ async function main(): Promise<void> {
         concurrency: args.concurrency,
         faults: args.faults,
         lookupOnlyEvents: args.lookupOnlyEvents,
+        progress: progressSink(board),
       });
+      board.remove(`seed ${seed}`);
       if (args.verbose || !result.ok) for (const line of details(result)) out(line);
       out(summaryLine(result));
       if (!result.ok) {
@@ -241,6 +255,9 @@ async function main(): Promise<void> {
     );
   }
   process.exitCode = failed ? 1 : 0;
+  board.clear();
+  // A child of a parallel run: its IPC channel would keep it alive.
+  if (process.connected) process.disconnect();
 }
 
 main().catch((error: unknown) => {

@@ -12,6 +12,7 @@ import {
 } from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
+import { PhaseCounter, type ProgressSink } from "../shared/progress";
 import { Rng } from "../shared/rng";
 import type { Stack } from "../shared/stack";
 import { checkInvariants, type ReturnedCheckout } from "./check";
@@ -40,6 +41,8 @@ export interface RunOptions {
   faults?: FaultProfile;
   /** See ScenarioOptions.lookupOnlyEvents (default true). */
   lookupOnlyEvents?: boolean;
+  /** Where progress goes (phase, done/total), when someone watches. */
+  progress?: ProgressSink | undefined;
 }
 
 export interface RunResult {
@@ -158,6 +161,8 @@ interface RunContext {
   /** Every successful answer per (uid, requestId): same requestId ⇒ same checkout and payment, always. */
   answersByRequest: Map<string, Set<string>>;
   phaseMs: Record<string, number>;
+  /** Counts the items of the phase running (see shared/progress). */
+  counter: (phase: string, total: number) => PhaseCounter;
 }
 
 /** Runs one seed on `stack` (reset first, so runs are independent). */
@@ -216,6 +221,7 @@ async function createContext(stack: Stack, options: RunOptions): Promise<RunCont
     planResults: new Map(),
     answersByRequest: new Map(),
     phaseMs: { start: Date.now() - started },
+    counter: (phase, total) => new PhaseCounter(options.progress, `seed ${options.seed}`, phase, total),
   };
 }
 
@@ -275,6 +281,7 @@ async function setUpWorld(ctx: RunContext): Promise<void> {
     const r = await call(ctx, stack.functions.upsertCourse, ADMIN, c);
     if (!r.ok) violations.push(`upsertCourse ${c.courseId} failed: ${r.code} ${r.message}`);
   });
+  const progress = ctx.counter("setup", scenario.enrollments.length);
   await runAll(ctx.concurrency, scenario.enrollments, async (e) => {
     const copies = ctx.rng.chance(0.2) ? 2 : 1; // a double-clicked enroll button
     const results = await Promise.all(
@@ -290,6 +297,7 @@ async function setUpWorld(ctx: RunContext): Promise<void> {
     for (const r of results) {
       if (!r.ok) violations.push(`enrollInCourse ${e.uid}/${e.courseId} failed: ${r.code} ${r.message}`);
     }
+    progress.tick();
   });
   for (const refused of scenario.refusedCalls) {
     const fn =
@@ -306,7 +314,9 @@ async function setUpWorld(ctx: RunContext): Promise<void> {
 /** Phase 2: clients start payments (some requests retried concurrently with the same requestId). */
 async function startPayments(ctx: RunContext): Promise<void> {
   const { scenario, violations } = ctx;
+  const progress = ctx.counter("startPayment", scenario.checkoutPlans.length);
   await runAll(ctx.concurrency, scenario.checkoutPlans, async (plan) => {
+    progress.tick();
     ctx.outages.maybeStart();
     const data = {
       courseId: plan.courseId,
@@ -374,8 +384,10 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
     else for (let i = 0; i < copies; i++) items.push({ kind: "event", event, copies: 1 });
   }
   scenario.lateCalls.forEach((_, index) => items.push({ kind: "call", index }));
+  const progress = ctx.counter("deliveries", items.length);
   for (const item of ctx.rng.shuffle(items)) {
     state.pool.add(async () => {
+      progress.tick();
       ctx.outages.maybeStart();
       if (item.kind === "event") {
         await Promise.all(Array.from({ length: item.copies }, () => deliver(ctx, state, item.event, 1)));
