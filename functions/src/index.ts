@@ -8,6 +8,8 @@ export { recordManualPayment } from "./functions/recordManualPayment";
 export { refundPayment } from "./functions/refundPayment";
 export { startCheckoutSession } from "./functions/startCheckoutSession";
 export { startPayment } from "./functions/startPayment";
+export { submitQuizAttempt } from "./functions/submitQuizAttempt";
 export { sweepParkedEvents } from "./functions/sweepParkedEvents";
 export { upsertCourse } from "./functions/upsertCourse";
 export { upsertLesson } from "./functions/upsertLesson";
+export { upsertQuiz } from "./functions/upsertQuiz";

@@ -28,8 +28,10 @@ type Schemas = {
   refundPayment: typeof schemas.refundPaymentInput;
   startCheckoutSession: typeof schemas.startCheckoutSessionInput;
   startPayment: typeof schemas.startPaymentInput;
+  submitQuizAttempt: typeof schemas.submitQuizAttemptInput;
   upsertCourse: typeof schemas.upsertCourseInput;
   upsertLesson: typeof schemas.upsertLessonInput;
+  upsertQuiz: typeof schemas.upsertQuizInput;
 };
 
 /** The callables whose check is not `true`; `NoneFailing` then names them in the compiler error. */
