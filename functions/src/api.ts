@@ -240,10 +240,22 @@ export interface SubmitQuizAttemptResponse {
   duplicate: boolean;
 }
 
+/** Creates the caller's `users/{uid}` profile if needed (idempotent; call it after sign-in). Takes no fields. */
+export type EnsureProfileRequest = Record<string, never>;
+
+export interface EnsureProfileResponse {
+  uid: string;
+  /** The email of the caller's ID token, as stored on the first call (null for accounts without one). */
+  email: string | null;
+  /** True when this call wrote the server fields (the first call, or a profile the client had created alone). */
+  created: boolean;
+}
+
 /** Every callable: name → request and response. */
 export interface CallableApi {
   completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
+  ensureProfile: { request: EnsureProfileRequest; response: EnsureProfileResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
@@ -261,6 +273,7 @@ export type CallableName = keyof CallableApi;
 export const CALLABLE_NAMES = [
   "completeLesson",
   "enrollInCourse",
+  "ensureProfile",
   "listOverpayments",
   "recordManualPayment",
   "refundPayment",

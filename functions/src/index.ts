@@ -1,5 +1,6 @@
 export { completeLesson } from "./functions/completeLesson";
 export { enrollInCourse } from "./functions/enrollInCourse";
+export { ensureProfile } from "./functions/ensureProfile";
 export { listOverpayments } from "./functions/listOverpayments";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
 export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";

@@ -23,6 +23,7 @@ type ResultOf<F> = F extends CallableFunction<unknown, Promise<infer R>> ? R : n
 type Schemas = {
   completeLesson: typeof schemas.completeLessonInput;
   enrollInCourse: typeof schemas.enrollInCourseInput;
+  ensureProfile: typeof schemas.ensureProfileInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;

@@ -160,3 +160,7 @@ export const submitQuizAttemptInput = z.strictObject({
   requestId: requestIdSchema,
 });
 export type SubmitQuizAttemptInput = z.infer<typeof submitQuizAttemptInput>;
+
+/** Creates the caller's `users/{uid}` profile (server fields only if absent); takes no input. */
+export const ensureProfileInput = z.strictObject({});
+export type EnsureProfileInput = z.infer<typeof ensureProfileInput>;
