@@ -32,13 +32,16 @@ test("ESM import and CJS require expose the same API, each from its own build", 
     assert.deepEqual(api.CALLABLE_NAMES, [
       "completeLesson",
       "enrollInCourse",
+      "ensureProfile",
       "listOverpayments",
       "recordManualPayment",
       "refundPayment",
       "startCheckoutSession",
       "startPayment",
+      "submitQuizAttempt",
       "upsertCourse",
       "upsertLesson",
+      "upsertQuiz",
     ]);
     assert.equal(api.errorCodeOf({ code: "functions/unavailable" }), "unavailable");
   }
