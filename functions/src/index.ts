@@ -1,6 +1,7 @@
 export { checkInstallmentDeadlines } from "./functions/checkInstallmentDeadlines";
 export { completeLesson } from "./functions/completeLesson";
 export { enrollInCourse } from "./functions/enrollInCourse";
+export { ensureProfile } from "./functions/ensureProfile";
 export { listOverpayments } from "./functions/listOverpayments";
 export { markInstallmentDeadlines } from "./functions/markInstallmentDeadlines";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
@@ -10,6 +11,8 @@ export { recordManualPayment } from "./functions/recordManualPayment";
 export { refundPayment } from "./functions/refundPayment";
 export { startCheckoutSession } from "./functions/startCheckoutSession";
 export { startPayment } from "./functions/startPayment";
+export { submitQuizAttempt } from "./functions/submitQuizAttempt";
 export { sweepParkedEvents } from "./functions/sweepParkedEvents";
 export { upsertCourse } from "./functions/upsertCourse";
 export { upsertLesson } from "./functions/upsertLesson";
+export { upsertQuiz } from "./functions/upsertQuiz";

@@ -24,13 +24,16 @@ type Schemas = {
   checkInstallmentDeadlines: typeof schemas.checkInstallmentDeadlinesInput;
   completeLesson: typeof schemas.completeLessonInput;
   enrollInCourse: typeof schemas.enrollInCourseInput;
+  ensureProfile: typeof schemas.ensureProfileInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;
   startCheckoutSession: typeof schemas.startCheckoutSessionInput;
   startPayment: typeof schemas.startPaymentInput;
+  submitQuizAttempt: typeof schemas.submitQuizAttemptInput;
   upsertCourse: typeof schemas.upsertCourseInput;
   upsertLesson: typeof schemas.upsertLessonInput;
+  upsertQuiz: typeof schemas.upsertQuizInput;
 };
 
 /** The callables whose check is not `true`; `NoneFailing` then names them in the compiler error. */

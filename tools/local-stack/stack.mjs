@@ -69,6 +69,56 @@ export const DEMO = Object.freeze({
       mediaRef: "videos/demo-course/going-further.mp4",
     }),
   ]),
+  /** Graded on the server; the answer keys (`correct`) go to quizKeys, which no client can read. */
+  quizzes: Object.freeze([
+    Object.freeze({
+      quizId: "first-steps-check",
+      title: "First steps: check your understanding",
+      kind: "quiz",
+      lessonId: "first-steps",
+      questions: [
+        {
+          id: "q1",
+          prompt: "Who decides what a student paid?",
+          choices: [
+            { id: "a", text: "The browser" },
+            { id: "b", text: "The server" },
+          ],
+          correct: ["b"],
+        },
+        {
+          id: "q2",
+          prompt: "Which writes can a client make to its enrollment? (all that apply)",
+          choices: [
+            { id: "a", text: "amountPaid" },
+            { id: "b", text: "accessStatus" },
+            { id: "c", text: "none" },
+          ],
+          correct: ["c"],
+          multiple: true,
+          points: 2,
+        },
+      ],
+    }),
+    Object.freeze({
+      quizId: "going-further-video",
+      title: "Going further: questions in the video",
+      kind: "video",
+      lessonId: "going-further",
+      questions: [
+        {
+          id: "q1",
+          prompt: "What did the video just show?",
+          choices: [
+            { id: "a", text: "A refund" },
+            { id: "b", text: "A payment" },
+          ],
+          correct: ["b"],
+          atSeconds: 42,
+        },
+      ],
+    }),
+  ]),
   student: Object.freeze({ email: "student@example.com", password: "student-password" }),
   admin: Object.freeze({ email: "admin@example.com", password: "admin-password" }),
   /** The web app's Firebase app id, as App Check tokens name it (`sub`). */
@@ -595,6 +645,18 @@ export async function startLocalStack({
       if (reply.status !== 200) {
         throw new Error(
           `seeding lesson ${lesson.lessonId} via upsertLesson: ${reply.status} ${JSON.stringify(reply.body)}`,
+        );
+      }
+    }
+    for (const quiz of DEMO.quizzes) {
+      const reply = await callFunction(
+        "upsertQuiz",
+        { courseId: DEMO.course.courseId, ...quiz },
+        tokens.admin,
+      );
+      if (reply.status !== 200) {
+        throw new Error(
+          `seeding quiz ${quiz.quizId} via upsertQuiz: ${reply.status} ${JSON.stringify(reply.body)}`,
         );
       }
     }

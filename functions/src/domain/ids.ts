@@ -32,6 +32,14 @@ export function refundRequestIdFor(uid: string, requestId: string): string {
   return sha256Hex(`refund\u0000${uid}\u0000${requestId}`);
 }
 
+/**
+ * Quiz attempt id for one student request (`users/{uid}/courses/{courseId}/quizAttempts/{id}`): the same
+ * (uid, requestId) always names the same attempt, so a retry finds the attempt it repeats.
+ */
+export function quizAttemptIdFor(uid: string, requestId: string): string {
+  return sha256Hex(`quizAttempt\u0000${uid}\u0000${requestId}`);
+}
+
 /** Ledger id of a manual payment. */
 export function manualPaymentLedgerId(reference: string): string {
   return `manual_${reference}`;

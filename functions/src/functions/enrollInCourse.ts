@@ -4,13 +4,18 @@ import { validatedOnCall } from "../shared/validatedOnCall";
 export const enrollInCourse = validatedOnCall({
   name: "enrollInCourse",
   load: async () => {
-    const [{ enrollInCourseInput }, service] = await Promise.all([
+    const [{ enrollInCourseInput }, service, profiles] = await Promise.all([
       import("../schemas/callables"),
       import("../services/enrollmentService"),
+      import("../services/profileService"),
     ]);
     return {
       schema: enrollInCourseInput,
-      handler: (input, ctx) => service.enrollInCourse(ctx.uid, input),
+      handler: async (input, ctx) => {
+        const enrollment = await service.enrollInCourse(ctx.uid, input);
+        await profiles.ensureProfile(ctx.uid, ctx.email); // first enrollment: users/{uid} (services/profileService)
+        return enrollment;
+      },
     };
   },
 });

@@ -11,6 +11,7 @@ import {
   titleSchema,
   uidSchema,
 } from "./common";
+import { QUIZ_ITEM_ID_PATTERN, QUIZ_KINDS, QUIZ_LIMITS, quizDefinitionProblems } from "../domain/quiz";
 
 export const enrollInCourseInput = z.strictObject({
   courseId: docIdSchema,
@@ -129,3 +130,62 @@ export const checkInstallmentDeadlinesInput = z.strictObject({
   limit: z.int().min(1).max(2000).optional(),
 });
 export type CheckInstallmentDeadlinesInput = z.infer<typeof checkInstallmentDeadlinesInput>;
+const quizItemId = z.string().regex(QUIZ_ITEM_ID_PATTERN, "must be 1-64 chars of A-Z a-z 0-9 _ -");
+const quizText = (max: number) => z.string().trim().min(1).max(max);
+
+/**
+ * A quiz (or a video's questions), set whole with its answer key: `correct` names the right choice(s) of each
+ * question and is stored apart from what students read (domain/quiz). Checked beyond shapes by
+ * `quizDefinitionProblems` (ids unique, correct choices among the choices, one for a single-choice question).
+ */
+export const upsertQuizInput = z
+  .strictObject({
+    courseId: docIdSchema,
+    quizId: docIdSchema,
+    title: titleSchema,
+    kind: z.enum(QUIZ_KINDS),
+    /** The lesson (video) it belongs to; required for `video`. */
+    lessonId: docIdSchema.optional(),
+    questions: z
+      .array(
+        z.strictObject({
+          id: quizItemId,
+          prompt: quizText(QUIZ_LIMITS.promptChars),
+          choices: z
+            .array(z.strictObject({ id: quizItemId, text: quizText(QUIZ_LIMITS.choiceChars) }))
+            .min(2)
+            .max(QUIZ_LIMITS.choices),
+          correct: z.array(quizItemId).min(1).max(QUIZ_LIMITS.choices),
+          multiple: z.boolean().optional(),
+          points: z.int().min(1).max(QUIZ_LIMITS.points).optional(),
+          atSeconds: z.int().min(0).max(QUIZ_LIMITS.atSeconds).optional(),
+        }),
+      )
+      .min(1)
+      .max(QUIZ_LIMITS.questions),
+  })
+  .superRefine((quiz, ctx) => {
+    if (quiz.kind === "video" && quiz.lessonId === undefined) {
+      ctx.addIssue({ code: "custom", path: ["lessonId"], message: "per-video questions name their lesson" });
+    }
+    for (const problem of quizDefinitionProblems(quiz.kind, quiz.questions)) {
+      ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+    }
+  });
+export type UpsertQuizInput = z.infer<typeof upsertQuizInput>;
+
+export const submitQuizAttemptInput = z.strictObject({
+  courseId: docIdSchema,
+  quizId: docIdSchema,
+  /** Question id → the chosen choice id, or the chosen ids of a `multiple` question. Unanswered: left out. */
+  answers: z
+    .record(quizItemId, z.union([quizItemId, z.array(quizItemId).min(1).max(QUIZ_LIMITS.choices)]))
+    .refine((a) => Object.keys(a).length <= QUIZ_LIMITS.questions, "too many answers"),
+  /** Retry key, as in startPayment: the same requestId is the same attempt, graded once. */
+  requestId: requestIdSchema,
+});
+export type SubmitQuizAttemptInput = z.infer<typeof submitQuizAttemptInput>;
+
+/** Creates the caller's `users/{uid}` profile (server fields only if absent); takes no input. */
+export const ensureProfileInput = z.strictObject({});
+export type EnsureProfileInput = z.infer<typeof ensureProfileInput>;

@@ -20,6 +20,8 @@ import { logError, logWarn } from "./log";
 export interface CallContext {
   uid: string;
   isAdmin: boolean;
+  /** The `email` claim of the caller's verified ID token; null when the account has none. */
+  email: string | null;
 }
 
 export interface LoadedCallable<S extends z.ZodType, R> {
@@ -94,7 +96,8 @@ export async function runCallable<S extends z.ZodType, R>(
   }
   const input = parseInput(loaded.schema, request.data);
   try {
-    return await loaded.handler(input, { uid: auth.uid, isAdmin });
+    const email = typeof auth.token.email === "string" ? auth.token.email : null;
+    return await loaded.handler(input, { uid: auth.uid, isAdmin, email });
   } catch (error) {
     throw toHttpsError(error, { fn: spec.name, uid: auth.uid });
   }

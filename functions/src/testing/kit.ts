@@ -11,6 +11,8 @@
 export interface Caller {
   uid: string;
   admin?: boolean;
+  /** The token's `email` claim. */
+  email?: string;
 }
 
 /** The request a v2 callable's handler receives (firebase-functions `CallableRequest`, as far as we use it). */
@@ -30,7 +32,11 @@ export function callableRequest(caller: Caller | null, data: unknown): CallableR
       : {
           auth: {
             uid: caller.uid,
-            token: { uid: caller.uid, ...(caller.admin === true ? { admin: true } : {}) },
+            token: {
+              uid: caller.uid,
+              ...(caller.admin === true ? { admin: true } : {}),
+              ...(caller.email === undefined ? {} : { email: caller.email }),
+            },
           },
         }),
     rawRequest: { method: "POST", headers: {}, body: { data } },
@@ -77,6 +83,7 @@ export function emulatorIdToken(projectId: string, caller: Caller, nowMs = Date.
     exp: iat + 3600,
     firebase: { identities: {}, sign_in_provider: "custom" },
     ...(caller.admin === true ? { admin: true } : {}),
+    ...(caller.email === undefined ? {} : { email: caller.email }),
   };
   return `${jwtSegment({ alg: "none", typ: "JWT" })}.${jwtSegment(payload)}.`;
 }

@@ -14,6 +14,8 @@ import type {
   CompleteLessonRequest,
   CompleteLessonResponse,
   EnrollInCourseResponse,
+  EnsureProfileRequest,
+  EnsureProfileResponse,
   ListOverpaymentsRequest,
   ListOverpaymentsResponse,
   RecordManualPaymentRequest,
@@ -24,10 +26,14 @@ import type {
   StartCheckoutSessionResponse,
   StartPaymentRequest,
   StartPaymentResponse,
+  SubmitQuizAttemptRequest,
+  SubmitQuizAttemptResponse,
   UpsertCourseRequest,
   UpsertCourseResponse,
   UpsertLessonRequest,
   UpsertLessonResponse,
+  UpsertQuizRequest,
+  UpsertQuizResponse,
 } from "./generated/api.js";
 import { newRequestId as randomRequestId } from "./requestId.js";
 import { RetryHandler, type RetryOptions } from "./retry.js";
@@ -69,12 +75,20 @@ export type WithOptionalRequestId<T extends { requestId?: string | undefined }> 
 export type StartPaymentInput = WithOptionalRequestId<StartPaymentRequest>;
 export type StartCheckoutSessionInput = WithOptionalRequestId<StartCheckoutSessionRequest>;
 export type RefundPaymentInput = WithOptionalRequestId<RefundPaymentRequest>;
+export type SubmitQuizAttemptInput = WithOptionalRequestId<SubmitQuizAttemptRequest>;
 
 export interface CoursePaymentsClient {
   /** Marks a lesson completed for the signed-in user (counted once, however often it is sent). */
   completeLesson(request: CompleteLessonRequest, options?: CallOptions): Promise<CompleteLessonResponse>;
   /** Enrolls the signed-in user (idempotent; a free course is paid and active at once). */
   enrollInCourse(request: EnrollInCourseRequest, options?: CallOptions): Promise<EnrollInCourseResponse>;
+  /** Creates the signed-in user's profile if needed (idempotent): call it once after sign-in. */
+  ensureProfile(request?: EnsureProfileRequest, options?: CallOptions): Promise<EnsureProfileResponse>;
+  /** Submits quiz answers, graded on the server; one requestId per attempt, reused on every retry. */
+  submitQuizAttempt(
+    request: SubmitQuizAttemptInput,
+    options?: CallOptions,
+  ): Promise<SubmitQuizAttemptResponse>;
   /** Starts (or resumes) a payment; one requestId per call, reused on every retry. */
   startPayment(request: StartPaymentInput, options?: CallOptions): Promise<StartPaymentResponse>;
   /** Starts (or resumes) a payment on the provider's hosted page: send the student to the answered `url`. */
@@ -103,6 +117,8 @@ export interface CoursePaymentsClient {
   upsertCourse(request: UpsertCourseRequest, options?: CallOptions): Promise<UpsertCourseResponse>;
   /** Admin: sets a lesson of a course (students read it while their access is active, anyone if a preview). */
   upsertLesson(request: UpsertLessonRequest, options?: CallOptions): Promise<UpsertLessonResponse>;
+  /** Admin: sets a quiz (or a video's questions) and its answer key, which no client can read. */
+  upsertQuiz(request: UpsertQuizRequest, options?: CallOptions): Promise<UpsertQuizResponse>;
   /** Any callable by name, with retries; `request` is sent unchanged on every attempt. */
   call<N extends CallableName>(
     name: N,
@@ -165,6 +181,7 @@ export function createCoursePaymentsClient(
       call("checkInstallmentDeadlines", { ...request }, callOptions),
     completeLesson: (request, callOptions) => call("completeLesson", { ...request }, callOptions),
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
+    ensureProfile: (request = {}, callOptions) => call("ensureProfile", { ...request }, callOptions),
     listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
     startCheckoutSession: (request, callOptions) =>
@@ -173,6 +190,9 @@ export function createCoursePaymentsClient(
     refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
     upsertCourse: (request, callOptions) => call("upsertCourse", { ...request }, callOptions),
     upsertLesson: (request, callOptions) => call("upsertLesson", { ...request }, callOptions),
+    submitQuizAttempt: (request, callOptions) =>
+      call("submitQuizAttempt", withRequestId(request), callOptions),
+    upsertQuiz: (request, callOptions) => call("upsertQuiz", { ...request }, callOptions),
     call,
     newRequestId,
     retry,

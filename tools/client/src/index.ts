@@ -7,6 +7,7 @@ export {
   type RefundPaymentInput,
   type StartCheckoutSessionInput,
   type StartPaymentInput,
+  type SubmitQuizAttemptInput,
   type WithOptionalRequestId,
 } from "./client.js";
 export {

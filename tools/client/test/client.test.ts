@@ -168,6 +168,33 @@ describe("refundPayment: the same requestId rule", () => {
   });
 });
 
+describe("submitQuizAttempt: the same requestId rule", () => {
+  it("generates one requestId per attempt and reuses it on retries, so a retried attempt is graded once", async () => {
+    const fake = fakeCallable([unavailable(), {}, {}]);
+    const client = createCoursePaymentsClient(functions, {
+      httpsCallable: fake.factory,
+      newRequestId: ids().generator,
+      retry: instant,
+    });
+    const attempt = { courseId: "c1", quizId: "q1", answers: { a: ["b", "c"] } };
+    await client.submitQuizAttempt(attempt);
+    await client.submitQuizAttempt(attempt);
+    expect(fake.invocations.map((i) => i.data)).toEqual([
+      { ...attempt, requestId: "req-0001" },
+      { ...attempt, requestId: "req-0001" },
+      { ...attempt, requestId: "req-0002" },
+    ]);
+  });
+});
+
+const QUIZ = {
+  courseId: "c1",
+  quizId: "q1",
+  title: "Quiz",
+  kind: "quiz" as const,
+  questions: [{ id: "a", prompt: "?", choices: [{ id: "b", text: "B" }], correct: ["b"] }],
+};
+
 describe("request encoding", () => {
   it("leaves out undefined fields, which httpsCallable would send as null", async () => {
     const fake = fakeCallable([PAYMENT]);
@@ -179,7 +206,7 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable([{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]);
+    const fake = fakeCallable(Array.from({ length: 13 }, () => ({})));
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
@@ -187,6 +214,7 @@ describe("the other callables", () => {
     await client.checkInstallmentDeadlines({ limit: 50 });
     await client.completeLesson({ courseId: "c1", lessonId: "l1" });
     await client.enrollInCourse({ courseId: "c1" });
+    await client.ensureProfile();
     await client.listOverpayments({ limit: 10 });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
     await client.refundPayment({
@@ -198,13 +226,21 @@ describe("the other callables", () => {
     const urls = { successUrl: "https://app.example.com/ok", cancelUrl: "https://app.example.com/c1" };
     await client.startCheckoutSession({ courseId: "c1", requestId: "r-777777", ...urls });
     await client.startPayment({ courseId: "c1", requestId: "r-654321" });
+    await client.submitQuizAttempt({
+      courseId: "c1",
+      quizId: "q1",
+      answers: { a: "b" },
+      requestId: "r-111111",
+    });
     await client.upsertCourse({ courseId: "c1", published: true });
     await client.upsertLesson({ courseId: "c1", lessonId: "l1", title: "One", order: 1 });
+    await client.upsertQuiz(QUIZ);
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
       { limit: 50 },
       { courseId: "c1", lessonId: "l1" },
       { courseId: "c1" },
+      {},
       { limit: 10 },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },
@@ -215,8 +251,10 @@ describe("the other callables", () => {
         cancelUrl: "https://app.example.com/c1",
       },
       { courseId: "c1", requestId: "r-654321" },
+      { courseId: "c1", quizId: "q1", answers: { a: "b" }, requestId: "r-111111" },
       { courseId: "c1", published: true },
       { courseId: "c1", lessonId: "l1", title: "One", order: 1 },
+      QUIZ,
     ]);
   });
 

@@ -348,3 +348,45 @@ test("an installment plan: the first part opens access, the simulated clock's ov
     await stack.waitForDoc(path, (d) => d.paymentStatus === "paid" && d.accessStatus === "active");
   });
 });
+
+test("quizzes: the demo quiz is seeded without its key; a student's attempt is graded on the server, once per requestId", async () => {
+  const seeded = (
+    await stack.db.doc(`courses/${DEMO.course.courseId}/quizzes/${DEMO.quizzes[0].quizId}`).get()
+  ).data();
+  assert.equal(seeded.questions.length, DEMO.quizzes[0].questions.length);
+  assert.ok(!JSON.stringify(seeded).includes("correct"));
+  // A free course: access is active at enrollment, so the attempt needs no payment.
+  const courseId = "e2e-quiz-course";
+  const made = await stack.callFunction(
+    "upsertCourse",
+    { courseId, title: "E2E quizzes", price: 0, currency: "usd", published: true },
+    stack.tokens.admin,
+  );
+  assert.equal(made.status, 200, JSON.stringify(made.body));
+  const quiz = await stack.callFunction(
+    "upsertQuiz",
+    { ...DEMO.quizzes[0], courseId, lessonId: undefined },
+    stack.tokens.admin,
+  );
+  assert.equal(quiz.status, 200, JSON.stringify(quiz.body));
+  const enrolled = await stack.callFunction("enrollInCourse", { courseId }, stack.tokens.student);
+  assert.equal(enrolled.result.accessStatus, "active", JSON.stringify(enrolled.body));
+  // enrollInCourse created the profile with the email of the student's ID token.
+  const profile = (await stack.db.doc(`users/${stack.users.student.uid}`).get()).data();
+  assert.equal(profile.email, DEMO.student.email);
+
+  const attempt = {
+    courseId,
+    quizId: DEMO.quizzes[0].quizId,
+    answers: { q1: "b", q2: ["a"] },
+    requestId: `e2e-quiz-${randomUUID()}`,
+  };
+  const graded = await stack.callFunction("submitQuizAttempt", attempt, stack.tokens.student);
+  assert.equal(graded.status, 200, JSON.stringify(graded.body));
+  assert.deepEqual(
+    [graded.result.score, graded.result.maxScore, graded.result.attemptCount, graded.result.duplicate],
+    [1, 3, 1, false],
+  );
+  const retried = await stack.callFunction("submitQuizAttempt", attempt, stack.tokens.student);
+  assert.deepEqual(retried.result, { ...graded.result, duplicate: true });
+});

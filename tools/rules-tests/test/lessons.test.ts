@@ -6,6 +6,7 @@
 import { assertFails, assertSucceeds } from "@firebase/rules-unit-testing";
 import { collection, deleteDoc, doc, getDoc, getDocs, query, setDoc, where } from "firebase/firestore";
 
+import { ACCESS_CASES, setOwnerAccess } from "./support/access";
 import { dbFor, firestoreOf } from "./support/env";
 import { PATHS, PUBLISHED_COURSE, seedData, useSeededEnvironment } from "./support/fixtures";
 
@@ -14,25 +15,8 @@ const holder = useSeededEnvironment();
 const owner = () => dbFor(holder.get(), "owner");
 const lessons = `courses/${PUBLISHED_COURSE}/lessons`;
 
-/** The owner's enrollment as the server would leave it in `accessStatus` (or removed). */
-async function ownerAccess(accessStatus: string | null): Promise<void> {
-  await holder.get().withSecurityRulesDisabled(async (context) => {
-    const ref = doc(firestoreOf(context), PATHS.ownerEnrollment);
-    if (accessStatus === null) await deleteDoc(ref);
-    else await setDoc(ref, { ...seedData(PATHS.ownerEnrollment), accessStatus });
-  });
-}
-
-const CASES = [
-  ["active", true],
-  ["locked", false],
-  ["suspended", false],
-  ["revoked", false],
-  [null, false],
-] as const;
-
-describe.each(CASES)("the owner's enrollment accessStatus %s", (accessStatus, readable) => {
-  beforeEach(() => ownerAccess(accessStatus));
+describe.each(ACCESS_CASES)("the owner's enrollment accessStatus %s", (accessStatus, readable) => {
+  beforeEach(() => setOwnerAccess(holder.get(), accessStatus));
 
   test(`paid lesson and the unconstrained lesson list: ${readable ? "readable" : "refused"}`, async () => {
     const get = getDoc(doc(owner(), PATHS.paidLesson));

@@ -6,6 +6,7 @@ import { Timestamp } from "firebase-admin/firestore";
 import { z } from "zod";
 import { CHECKOUT_STATUSES } from "../../domain/checkoutStatus";
 import { LEDGER_ENTRY_TYPES, LEDGER_SOURCES } from "../../domain/ledger";
+import { QUIZ_KINDS } from "../../domain/quiz";
 import { REFUND_REQUEST_STATUSES } from "../../domain/refundRequests";
 import { ACCESS_STATUSES, PAYMENT_STATUSES } from "../../domain/statusPolicy";
 
@@ -255,3 +256,64 @@ export const adminAuditDocSchema = z.object({
   createdAt: timestamp,
 });
 export type AdminAuditDoc = z.infer<typeof adminAuditDocSchema>;
+
+/** `courses/{courseId}/quizzes/{quizId}`: what students read (no answers). */
+export const quizDocSchema = z.object({
+  title: z.string(),
+  kind: z.enum(QUIZ_KINDS),
+  lessonId: z.string().nullable(),
+  questions: z.array(
+    z.object({
+      id: z.string(),
+      prompt: z.string(),
+      choices: z.array(z.object({ id: z.string(), text: z.string() })),
+      points: z.int().positive(),
+      multiple: z.boolean(),
+      atSeconds: z.int().nonnegative().nullable(),
+    }),
+  ),
+  maxScore: z.int().nonnegative(),
+  /** Increased by every upsertQuiz; the key carries the same revision (written in the same commit). */
+  revision: z.int().positive(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type QuizDoc = z.infer<typeof quizDocSchema>;
+
+/** `courses/{courseId}/quizKeys/{quizId}`: the answer key, server only (no client role can read it). */
+export const quizKeyDocSchema = z.object({
+  quizId: z.string(),
+  revision: z.int().positive(),
+  key: z.array(z.object({ questionId: z.string(), correct: z.array(z.string()) })),
+  updatedAt: timestamp,
+});
+export type QuizKeyDoc = z.infer<typeof quizKeyDocSchema>;
+
+/** `users/{uid}/courses/{courseId}/quizAttempts/{attemptId}`: one graded submission, keyed by its requestId. */
+export const quizAttemptDocSchema = z.object({
+  quizId: z.string(),
+  requestId: z.string(),
+  /** Canonical answers (domain/quiz `canonicalAnswers`), as question id → sorted choice ids. */
+  answers: z.array(z.object({ questionId: z.string(), choiceIds: z.array(z.string()) })),
+  score: z.int().nonnegative(),
+  maxScore: z.int().nonnegative(),
+  results: z.array(z.object({ questionId: z.string(), correct: z.boolean() })),
+  /** The quiz's result summary right after this attempt (this attempt included). */
+  attemptCount: z.int().positive(),
+  bestScore: z.int().nonnegative(),
+  quizRevision: z.int().positive(),
+  submittedAt: timestamp,
+});
+export type QuizAttemptDoc = z.infer<typeof quizAttemptDocSchema>;
+
+/** `users/{uid}/courses/{courseId}/quizResults/{quizId}`: attempts counted and the best score. */
+export const quizResultDocSchema = z.object({
+  quizId: z.string(),
+  attemptCount: z.int().positive(),
+  bestScore: z.int().nonnegative(),
+  lastScore: z.int().nonnegative(),
+  maxScore: z.int().nonnegative(),
+  lastAttemptId: z.string(),
+  updatedAt: timestamp,
+});
+export type QuizResultDoc = z.infer<typeof quizResultDocSchema>;

@@ -26,6 +26,10 @@ import {
   rateLimitDocSchema,
   refundHoldDocSchema,
   parkedEventDocSchema,
+  quizAttemptDocSchema,
+  quizDocSchema,
+  quizKeyDocSchema,
+  quizResultDocSchema,
   refundRequestDocSchema,
   triggerEventDocSchema,
   webhookEventDocSchema,
@@ -39,6 +43,10 @@ import {
   type RateLimitDoc,
   type RefundHoldDoc,
   type ParkedEventDoc,
+  type QuizAttemptDoc,
+  type QuizDoc,
+  type QuizKeyDoc,
+  type QuizResultDoc,
   type RefundRequestDoc,
   type TriggerEventDoc,
   type WebhookEventDoc,
@@ -79,6 +87,10 @@ const converters = {
   course: converter<CourseDoc>(courseDocSchema),
   enrollment: converter<EnrollmentDoc>(enrollmentDocSchema, withDerivedStatus),
   ledgerEntry: converter<LedgerEntryDoc>(ledgerEntryDocSchema),
+  quiz: converter<QuizDoc>(quizDocSchema),
+  quizKey: converter<QuizKeyDoc>(quizKeyDocSchema),
+  quizAttempt: converter<QuizAttemptDoc>(quizAttemptDocSchema),
+  quizResult: converter<QuizResultDoc>(quizResultDocSchema),
   checkout: converter<CheckoutDoc>(checkoutDocSchema),
   webhookEvent: converter<WebhookEventDoc>(webhookEventDocSchema),
   deadLetter: converter<DeadLetterDoc>(deadLetterDocSchema),
@@ -99,6 +111,12 @@ export const COLLECTIONS = {
   /** Enrollments are `users/{uid}/courses/{courseId}`: the subcollection under a user is named `courses`. */
   userCourses: "courses",
   ledger: "ledger",
+  /** Quizzes under a course (`courses/{courseId}/quizzes`), their answer keys (`quizKeys`, server only), and a
+   * student's graded attempts and per-quiz results under the enrollment (`quizAttempts`, `quizResults`). */
+  quizzes: "quizzes",
+  quizKeys: "quizKeys",
+  quizAttempts: "quizAttempts",
+  quizResults: "quizResults",
   checkouts: "checkouts",
   webhookEvents: "webhookEvents",
   deadLetters: "deadLetters",
@@ -136,6 +154,22 @@ export const refs = {
       .collection(COLLECTIONS.ledger)
       .doc(entryId)
       .withConverter(converters.ledgerEntry),
+  quiz: (courseId: string, quizId: string): DocumentReference<QuizDoc> =>
+    refs.course(courseId).collection(COLLECTIONS.quizzes).doc(quizId).withConverter(converters.quiz),
+  quizKey: (courseId: string, quizId: string): DocumentReference<QuizKeyDoc> =>
+    refs.course(courseId).collection(COLLECTIONS.quizKeys).doc(quizId).withConverter(converters.quizKey),
+  quizAttempt: (uid: string, courseId: string, attemptId: string): DocumentReference<QuizAttemptDoc> =>
+    refs
+      .enrollment(uid, courseId)
+      .collection(COLLECTIONS.quizAttempts)
+      .doc(attemptId)
+      .withConverter(converters.quizAttempt),
+  quizResult: (uid: string, courseId: string, quizId: string): DocumentReference<QuizResultDoc> =>
+    refs
+      .enrollment(uid, courseId)
+      .collection(COLLECTIONS.quizResults)
+      .doc(quizId)
+      .withConverter(converters.quizResult),
   checkout: (checkoutId: string): DocumentReference<CheckoutDoc> =>
     firestore().collection(COLLECTIONS.checkouts).doc(checkoutId).withConverter(converters.checkout),
   webhookEvent: (eventId: string): DocumentReference<WebhookEventDoc> =>

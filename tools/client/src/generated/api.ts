@@ -241,6 +241,73 @@ export interface CompleteLessonResponse {
   newlyCompleted: boolean;
 }
 
+/** Admin only. Sets a quiz and its answer key, whole, in one commit (the key is never readable by clients). */
+export interface UpsertQuizRequest {
+  courseId: string;
+  quizId: string;
+  title: string;
+  /** `quiz`, or `video`: per-video questions of lesson `lessonId`, each optionally asked at `atSeconds`. */
+  kind: "quiz" | "video";
+  lessonId?: string | undefined;
+  /** 1–50 questions of 2–10 choices; `correct` lists the right choice id(s): exactly one unless `multiple`. */
+  questions: {
+    id: string;
+    prompt: string;
+    choices: { id: string; text: string }[];
+    correct: string[];
+    multiple?: boolean | undefined;
+    /** 1–100, default 1. */
+    points?: number | undefined;
+    atSeconds?: number | undefined;
+  }[];
+}
+
+export interface UpsertQuizResponse {
+  courseId: string;
+  quizId: string;
+  created: boolean;
+  /** Increases with every save; each attempt records the revision it was graded against. */
+  revision: number;
+  maxScore: number;
+}
+
+/** Submits the caller's answers; graded once per requestId against the server-side key. */
+export interface SubmitQuizAttemptRequest {
+  courseId: string;
+  quizId: string;
+  /** Question id → chosen choice id (or ids, for a `multiple` question); unanswered questions left out. */
+  answers: Record<string, string | string[]>;
+  /** Retry key, 8–128 chars of [A-Za-z0-9_-]: one per attempt, reused on every retry of it. */
+  requestId: string;
+}
+
+export interface SubmitQuizAttemptResponse {
+  courseId: string;
+  quizId: string;
+  attemptId: string;
+  score: number;
+  maxScore: number;
+  /** Per question, in the quiz's order: whether it was answered correctly (the correct choices are not revealed). */
+  results: { questionId: string; correct: boolean }[];
+  /** Attempts of this quiz counted when this one was recorded, this one included. */
+  attemptCount: number;
+  /** The best score of those attempts. */
+  bestScore: number;
+  /** True when this requestId had already been graded: the stored grade, nothing counted again. */
+  duplicate: boolean;
+}
+
+/** Creates the caller's `users/{uid}` profile if needed (idempotent; call it after sign-in). Takes no fields. */
+export type EnsureProfileRequest = Record<string, never>;
+
+export interface EnsureProfileResponse {
+  uid: string;
+  /** The email of the caller's ID token, as stored on the first call (null for accounts without one). */
+  email: string | null;
+  /** True when this call wrote the server fields (the first call, or a profile the client had created alone). */
+  created: boolean;
+}
+
 /** Every callable: name → request and response. */
 export interface CallableApi {
   checkInstallmentDeadlines: {
@@ -249,13 +316,16 @@ export interface CallableApi {
   };
   completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
+  ensureProfile: { request: EnsureProfileRequest; response: EnsureProfileResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
   startCheckoutSession: { request: StartCheckoutSessionRequest; response: StartCheckoutSessionResponse };
   startPayment: { request: StartPaymentRequest; response: StartPaymentResponse };
+  submitQuizAttempt: { request: SubmitQuizAttemptRequest; response: SubmitQuizAttemptResponse };
   upsertCourse: { request: UpsertCourseRequest; response: UpsertCourseResponse };
   upsertLesson: { request: UpsertLessonRequest; response: UpsertLessonResponse };
+  upsertQuiz: { request: UpsertQuizRequest; response: UpsertQuizResponse };
 }
 
 export type CallableName = keyof CallableApi;
@@ -265,11 +335,14 @@ export const CALLABLE_NAMES = [
   "checkInstallmentDeadlines",
   "completeLesson",
   "enrollInCourse",
+  "ensureProfile",
   "listOverpayments",
   "recordManualPayment",
   "refundPayment",
   "startCheckoutSession",
   "startPayment",
+  "submitQuizAttempt",
   "upsertCourse",
   "upsertLesson",
+  "upsertQuiz",
 ] as const satisfies readonly CallableName[];

@@ -33,13 +33,16 @@ test("ESM import and CJS require expose the same API, each from its own build", 
       "checkInstallmentDeadlines",
       "completeLesson",
       "enrollInCourse",
+      "ensureProfile",
       "listOverpayments",
       "recordManualPayment",
       "refundPayment",
       "startCheckoutSession",
       "startPayment",
+      "submitQuizAttempt",
       "upsertCourse",
       "upsertLesson",
+      "upsertQuiz",
     ]);
     assert.equal(api.errorCodeOf({ code: "functions/unavailable" }), "unavailable");
   }
