@@ -46,6 +46,9 @@ export interface CheckResult {
     /** Enrollments on an installment plan, and those of them suspended for an overdue installment. */
     planEnrollments: number;
     overdueSuspended: number;
+    /** Quiz attempts stored, and submissions refused while access was not active (filled in by run.ts). */
+    quizAttempts?: number;
+    quizRefused?: number;
   };
 }
 

@@ -24,6 +24,7 @@ import {
   FINAL_DEADLINES_PASSED,
   enrollmentKey,
   generateScenario,
+  gradeAnswers,
   planAmounts,
   type Scenario,
 } from "./scenario";
@@ -163,7 +164,11 @@ interface RunContext {
   phaseMs: Record<string, number>;
   /** Counts the items of the phase running (see shared/progress). */
   counter: (phase: string, total: number) => PhaseCounter;
+  /** Every answer to a quiz attempt, by uid/requestId: graded (score, attemptId) or refused (code). */
+  quizAnswers: Map<string, QuizAnswer[]>;
 }
+
+type QuizAnswer = { ok: true; score: number; attemptId: string } | { ok: false; code: string };
 
 /** Runs one seed on `stack` (reset first, so runs are independent). */
 export async function runChaos(stack: Stack, options: RunOptions): Promise<RunResult> {
@@ -222,6 +227,7 @@ async function createContext(stack: Stack, options: RunOptions): Promise<RunCont
     answersByRequest: new Map(),
     phaseMs: { start: Date.now() - started },
     counter: (phase, total) => new PhaseCounter(options.progress, `seed ${options.seed}`, phase, total),
+    quizAnswers: new Map(),
   };
 }
 
@@ -280,6 +286,10 @@ async function setUpWorld(ctx: RunContext): Promise<void> {
   await runAll(ctx.concurrency, scenario.courses, async (c) => {
     const r = await call(ctx, stack.functions.upsertCourse, ADMIN, c);
     if (!r.ok) violations.push(`upsertCourse ${c.courseId} failed: ${r.code} ${r.message}`);
+  });
+  await runAll(ctx.concurrency, scenario.quizzes, async (quiz) => {
+    const r = await call(ctx, stack.functions.upsertQuiz, ADMIN, quiz);
+    if (!r.ok) violations.push(`upsertQuiz ${quiz.quizId} failed: ${r.code} ${r.message}`);
   });
   const progress = ctx.counter("setup", scenario.enrollments.length);
   await runAll(ctx.concurrency, scenario.enrollments, async (e) => {
@@ -401,6 +411,7 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
         call: (fn, caller, data) => call(ctx, fn, caller, data),
         violations: ctx.violations,
         notes: ctx.notes,
+        quizAnswers: ctx.quizAnswers,
       });
     });
   }
@@ -526,6 +537,62 @@ interface CheckOutcome {
   explanation: string[];
 }
 
+/**
+ * Quiz attempts against what the students were answered: per (student, quiz), the requestIds graded at least once
+ * are the attempts counted (`attemptCount`), each graded as the model grades its answers, every answer of one
+ * requestId naming the same attempt; `bestScore` is the best of them; nothing is stored for a quiz never graded.
+ */
+async function checkQuizzes(ctx: RunContext): Promise<{ quizAttempts: number; quizRefused: number }> {
+  const { stack, scenario, violations } = ctx;
+  const expected = new Map<string, { uid: string; courseId: string; quizId: string; scores: number[] }>();
+  let refused = 0;
+  const seen = new Set<string>();
+  for (const c of scenario.lateCalls) {
+    if (c.kind !== "quiz") continue;
+    const key = `${c.uid}/${c.requestId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const quiz = scenario.quizzes.find((q) => q.quizId === c.quizId);
+    const answers = ctx.quizAnswers.get(key) ?? [];
+    const graded = answers.filter((a) => a.ok);
+    refused += answers.length - graded.length;
+    const group = `${c.uid}/${c.courseId}/${c.quizId}`;
+    const entry = expected.get(group) ?? { uid: c.uid, courseId: c.courseId, quizId: c.quizId, scores: [] };
+    expected.set(group, entry);
+    if (graded.length === 0 || quiz === undefined) continue;
+    const want = gradeAnswers(quiz, c.answers);
+    if (new Set(graded.map((a) => a.attemptId)).size > 1)
+      violations.push(`quiz attempt ${key}: answered ${graded.length} times with different attempts`);
+    if (graded.some((a) => a.score !== want))
+      violations.push(
+        `quiz attempt ${key}: graded ${graded.map((a) => a.score).join("/")}, expected ${want}`,
+      );
+    entry.scores.push(want);
+  }
+  let attempts = 0;
+  for (const [group, e] of expected) {
+    const base = `users/${e.uid}/courses/${e.courseId}`;
+    const result = (await readDoc(stack, `${base}/quizResults/${e.quizId}`)) as
+      { attemptCount?: unknown; bestScore?: unknown } | undefined;
+    const stored = (await stack.db.collection(`${base}/quizAttempts`).get()).docs.filter(
+      (d) => d.data()?.quizId === e.quizId,
+    ).length;
+    attempts += stored;
+    if (e.scores.length === 0) {
+      if (result !== undefined || stored > 0)
+        violations.push(`quiz ${group}: results stored for no graded attempt`);
+      continue;
+    }
+    const best = Math.max(...e.scores);
+    if (result?.attemptCount !== e.scores.length || result.bestScore !== best || stored !== e.scores.length)
+      violations.push(
+        `quiz ${group}: attemptCount ${String(result?.attemptCount)} bestScore ${String(result?.bestScore)} ` +
+          `attempts stored ${stored}, expected ${e.scores.length} / ${best}`,
+      );
+  }
+  return { quizAttempts: attempts, quizRefused: refused };
+}
+
 /** Phase 5: the stored world against the model computed from the event set; notes on what was retried. */
 async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<CheckOutcome> {
   const { stack, scenario, violations, notes } = ctx;
@@ -568,6 +635,8 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
     directPayments: ctx.directPaymentIds,
   });
   violations.push(...checked.violations);
+  const quizCounts = await checkQuizzes(ctx);
+  Object.assign(checked.counts, quizCounts);
   const triggerStats = { ...stack.triggers.stats };
   if (triggerStats.gaveUp > 0) {
     violations.push(`${triggerStats.gaveUp} trigger deliveries abandoned after repeated failures`);
@@ -736,6 +805,7 @@ interface LateCallContext {
   call: <T>(fn: CallableLike, caller: Caller, data: unknown) => Promise<CallResult<T>>;
   violations: string[];
   notes: string[];
+  quizAnswers: Map<string, QuizAnswer[]>;
 }
 
 /** startPayment's answer to a retry of a checkout that is for more than is owed now. */
@@ -790,6 +860,29 @@ async function lateCall(
       for (const r of runs) {
         if (r.status === "rejected")
           ctx.notes.push(`a deadline run failed (the next run redoes it): ${String(r.reason).slice(0, 120)}`);
+      }
+      return;
+    }
+    case "quiz": {
+      // Graded once per requestId while the student's access is active; refused (permission-denied) while not.
+      const { uid, courseId, quizId, requestId, answers } = c;
+      const results = await Promise.all(
+        Array.from({ length: c.copies }, () =>
+          call<{ score: number; attemptId: string }>(
+            stack.functions.submitQuizAttempt,
+            { uid },
+            { courseId, quizId, requestId, answers },
+          ),
+        ),
+      );
+      const key = `${uid}/${requestId}`;
+      for (const r of results) {
+        const answer: QuizAnswer = r.ok
+          ? { ok: true, score: r.value.score, attemptId: r.value.attemptId }
+          : { ok: false, code: r.code };
+        ctx.quizAnswers.set(key, [...(ctx.quizAnswers.get(key) ?? []), answer]);
+        if (!r.ok && r.code !== "permission-denied")
+          violations.push(`submitQuizAttempt ${requestId} failed: ${r.code} ${r.message}`);
       }
       return;
     }

@@ -49,6 +49,26 @@ export function planAmounts(price: number, plan: PlanSpec): number[] {
   );
 }
 
+/** A quiz of single-choice questions, set by an admin; the key is known here to grade independently. */
+export interface QuizSpec {
+  courseId: string;
+  quizId: string;
+  title: string;
+  kind: "quiz";
+  questions: {
+    id: string;
+    prompt: string;
+    choices: { id: string; text: string }[];
+    correct: [string];
+    points: number;
+  }[];
+}
+
+/** The score of `answers` (questionId → choiceId) — the quiz contract written again: points of each right answer. */
+export function gradeAnswers(quiz: QuizSpec, answers: Readonly<Record<string, string>>): number {
+  return quiz.questions.reduce((sum, q) => sum + (answers[q.id] === q.correct[0] ? q.points : 0), 0);
+}
+
 /** One logical client payment: a startPayment request (retried with the same requestId). */
 export interface CheckoutPlan {
   index: number;
@@ -129,7 +149,17 @@ export type LateCall =
   | { kind: "startPaymentNew"; uid: string; courseId: string; requestId: string; amount: number | undefined }
   | { kind: "enrollRetry"; uid: string; courseId: string }
   /** The installment deadline job, run with the clock this many days ahead (some in concurrent pairs). */
-  | { kind: "deadlines"; aheadDays: number; copies: number };
+  | { kind: "deadlines"; aheadDays: number; copies: number }
+  /** A quiz attempt (1–3 concurrent copies of one requestId; some requestIds sent again later). */
+  | {
+      kind: "quiz";
+      uid: string;
+      courseId: string;
+      quizId: string;
+      requestId: string;
+      answers: Record<string, string>;
+      copies: number;
+    };
 
 /** A call that must be refused and write nothing. */
 export interface RefusedCall {
@@ -148,6 +178,8 @@ export interface Scenario {
   events: EventSpec[];
   lateCalls: LateCall[];
   refusedCalls: RefusedCall[];
+  /** Quizzes on the free course and on one priced course (students submit attempts while events arrive). */
+  quizzes: QuizSpec[];
 }
 
 const PRICES = [1_999, 4_900, 9_900, 25_000, 49_900, 120_000];
@@ -205,6 +237,7 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
     lookupOnly: options.lookupOnlyEvents ?? true,
   };
   const world = generateWorld(g);
+  const quizzes = generateQuizzes(g, world);
   const badBudget = Math.max(1, Math.round(eventCount * 0.03));
   const ignoredBudget = Math.max(1, Math.round(eventCount * 0.01));
   const foreignBudget = Math.max(1, Math.round(eventCount * 0.01));
@@ -221,11 +254,12 @@ export function generateScenario(seed: number, eventCount: number, options: Scen
   return {
     seed,
     courses: world.courses,
+    quizzes,
     students: world.students,
     enrollments: world.enrollments,
     checkoutPlans,
     events,
-    lateCalls: generateLateCalls(g, world, checkoutPlans),
+    lateCalls: [...generateLateCalls(g, world, checkoutPlans), ...quizAttempts(g, world, quizzes)],
     refusedCalls: generateRefusedCalls(g, world),
   };
 }
@@ -689,6 +723,55 @@ function generateLateCalls(g: Generator, world: World, checkoutPlans: readonly C
     });
   }
   return lateCalls;
+}
+
+/** A quiz on the free course (access active at once) and one on a priced course (active only once paid). */
+function generateQuizzes(g: Generator, world: World): QuizSpec[] {
+  const { rng, next } = g;
+  const free = world.published.find((c) => c.price === 0);
+  const priced = world.published.find((c) => c.price > 0);
+  return [free, priced].flatMap((course) => {
+    if (course === undefined) return [];
+    const questions = Array.from({ length: 3 }, (_, i) => {
+      const choices = Array.from({ length: rng.int(2, 4) }, (_, j) => ({ id: `c${j}`, text: `Choice ${j}` }));
+      const correct: [string] = [rng.pick(choices).id];
+      return { id: `q${i}`, prompt: `Question ${i}?`, choices, correct, points: rng.int(1, 3) };
+    });
+    return [
+      {
+        courseId: course.courseId,
+        quizId: next("quiz"),
+        title: "Chaos quiz",
+        kind: "quiz" as const,
+        questions,
+      },
+    ];
+  });
+}
+
+/** Students of the quizzes' courses submit attempts: random answers, concurrent copies, some sent again later. */
+function quizAttempts(g: Generator, world: World, quizzes: readonly QuizSpec[]): LateCall[] {
+  const { rng, next, eventCount } = g;
+  const calls: LateCall[] = [];
+  for (let i = 0; i < Math.max(4, Math.round(eventCount / 15)) && quizzes.length > 0; i++) {
+    const quiz = rng.pick(quizzes);
+    const students = world.enrollments.filter((e) => e.courseId === quiz.courseId);
+    if (students.length === 0) continue;
+    const { uid } = rng.pick(students);
+    const answers = Object.fromEntries(quiz.questions.map((q) => [q.id, rng.pick(q.choices).id]));
+    const attempt = {
+      kind: "quiz" as const,
+      uid,
+      courseId: quiz.courseId,
+      quizId: quiz.quizId,
+      requestId: next("quizreq"),
+      answers,
+      copies: rng.chance(0.3) ? rng.int(2, 3) : 1,
+    };
+    calls.push(attempt);
+    if (rng.chance(0.2)) calls.push({ ...attempt, copies: 1 }); // the same attempt sent again later
+  }
+  return calls;
 }
 
 /** Calls that must be refused with a given code. */

@@ -68,6 +68,8 @@ export interface BackendFunctions {
   upsertCourse: CallableLike;
   recordManualPayment: CallableLike;
   refundPayment: CallableLike;
+  upsertQuiz: CallableLike;
+  submitQuizAttempt: CallableLike;
   paymentWebhook: RequestHandlerLike;
   onEnrollmentWritten: CloudEventFunctionLike;
 }
@@ -86,6 +88,8 @@ function assertFunctions(mod: unknown): asserts mod is BackendFunctions {
     "upsertCourse",
     "recordManualPayment",
     "refundPayment",
+    "upsertQuiz",
+    "submitQuizAttempt",
   ];
   for (const name of callables) {
     const fn = m?.[name] as { run?: unknown } | undefined;
