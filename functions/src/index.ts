@@ -2,12 +2,14 @@ export { checkInstallmentDeadlines } from "./functions/checkInstallmentDeadlines
 export { completeLesson } from "./functions/completeLesson";
 export { enrollInCourse } from "./functions/enrollInCourse";
 export { ensureProfile } from "./functions/ensureProfile";
+export { getOpsSummary } from "./functions/getOpsSummary";
 export { listOverpayments } from "./functions/listOverpayments";
 export { markInstallmentDeadlines } from "./functions/markInstallmentDeadlines";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
 export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";
 export { recordManualPayment } from "./functions/recordManualPayment";
+export { refreshOpsSummary } from "./functions/refreshOpsSummary";
 export { refundPayment } from "./functions/refundPayment";
 export { startCheckoutSession } from "./functions/startCheckoutSession";
 export { startPayment } from "./functions/startPayment";

@@ -24,6 +24,7 @@ type Schemas = {
   checkInstallmentDeadlines: typeof schemas.checkInstallmentDeadlinesInput;
   completeLesson: typeof schemas.completeLessonInput;
   enrollInCourse: typeof schemas.enrollInCourseInput;
+  getOpsSummary: typeof schemas.getOpsSummaryInput;
   ensureProfile: typeof schemas.ensureProfileInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;

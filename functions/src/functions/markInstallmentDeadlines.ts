@@ -10,7 +10,10 @@ export const markInstallmentDeadlines = onSchedule(
   { schedule: "every 60 minutes", region: REGION, retryCount: 1, timeoutSeconds: 300 },
   async () => {
     const { markPassedDeadlines } = await import("../services/installmentService");
+    const { recordJobReport } = await import("../services/opsSummaryService");
     const { logInfo } = await import("../shared/log");
-    logInfo("installment deadlines checked", { ...(await markPassedDeadlines()) });
+    const report = await markPassedDeadlines();
+    logInfo("installment deadlines checked", { ...report });
+    await recordJobReport("installmentDeadlines", { ...report });
   },
 );

@@ -10,7 +10,10 @@ export const sweepParkedEvents = onSchedule(
   { schedule: "every 15 minutes", region: REGION, retryCount: 1, timeoutSeconds: 300 },
   async () => {
     const { sweepParkedEvents: sweep } = await import("../services/webhookCommandService");
+    const { recordJobReport } = await import("../services/opsSummaryService");
     const { logInfo } = await import("../shared/log");
-    logInfo("parked events swept", { ...(await sweep()) });
+    const report = await sweep();
+    logInfo("parked events swept", { ...report });
+    await recordJobReport("parkedEventsSweep", { ...report });
   },
 );

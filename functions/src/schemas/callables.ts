@@ -189,3 +189,6 @@ export type SubmitQuizAttemptInput = z.infer<typeof submitQuizAttemptInput>;
 /** Creates the caller's `users/{uid}` profile (server fields only if absent); takes no input. */
 export const ensureProfileInput = z.strictObject({});
 export type EnsureProfileInput = z.infer<typeof ensureProfileInput>;
+
+export const getOpsSummaryInput = z.strictObject({ refresh: z.boolean().optional() });
+export type GetOpsSummaryInput = z.infer<typeof getOpsSummaryInput>;

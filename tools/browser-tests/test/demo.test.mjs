@@ -191,6 +191,18 @@ test("the admin refunds the part payment; the student's open page shows it live"
     { timeout: WAIT_MS },
     `${COURSE} .ledger li`,
   );
+  // The health summary: refreshed by the admin callable, shown live from ops/summary (onSnapshot).
+  await waitForText(admin, "#health", "No summary yet: refresh it.");
+  await click(admin, "#refresh-health");
+  await waitForText(
+    admin,
+    "#health-now",
+    /^Now: 0 parked, 0 dead letters, 0 open disputes, 0 overdue installments/,
+  );
+  const applied = await admin.page.$eval("#health tr[data-day] td:nth-child(2)", (td) =>
+    Number(td.textContent),
+  );
+  assert.ok(applied >= 3, `today's applied events: ${applied}`); // two payments and the refund
   await screenshot(admin.page, "demo-4-admin-refund");
   await screenshot(student.page, "demo-5-student-after-refund");
 });

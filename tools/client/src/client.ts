@@ -6,6 +6,8 @@
  */
 import { httpsCallable, type Functions, type HttpsCallableOptions } from "firebase/functions";
 import type {
+  GetOpsSummaryRequest,
+  GetOpsSummaryResponse,
   CheckInstallmentDeadlinesRequest,
   CheckInstallmentDeadlinesResponse,
   CallableApi,
@@ -101,6 +103,8 @@ export interface CoursePaymentsClient {
     request: CheckInstallmentDeadlinesRequest,
     options?: CallOptions,
   ): Promise<CheckInstallmentDeadlinesResponse>;
+  /** Admin: the health summary (`ops/summary`); `refresh: true` rebuilds it first. */
+  getOpsSummary(request: GetOpsSummaryRequest, options?: CallOptions): Promise<GetOpsSummaryResponse>;
   /** Admin: enrollments paid beyond their price, most overpaid first (page with `next`). */
   listOverpayments(
     request: ListOverpaymentsRequest,
@@ -182,6 +186,7 @@ export function createCoursePaymentsClient(
     completeLesson: (request, callOptions) => call("completeLesson", { ...request }, callOptions),
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
     ensureProfile: (request = {}, callOptions) => call("ensureProfile", { ...request }, callOptions),
+    getOpsSummary: (request, callOptions) => call("getOpsSummary", { ...request }, callOptions),
     listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
     startCheckoutSession: (request, callOptions) =>

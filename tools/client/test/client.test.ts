@@ -206,7 +206,7 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable(Array.from({ length: 13 }, () => ({})));
+    const fake = fakeCallable(Array.from({ length: 14 }, () => ({})));
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
@@ -215,6 +215,7 @@ describe("the other callables", () => {
     await client.completeLesson({ courseId: "c1", lessonId: "l1" });
     await client.enrollInCourse({ courseId: "c1" });
     await client.ensureProfile();
+    await client.getOpsSummary({ refresh: true });
     await client.listOverpayments({ limit: 10 });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
     await client.refundPayment({
@@ -241,6 +242,7 @@ describe("the other callables", () => {
       { courseId: "c1", lessonId: "l1" },
       { courseId: "c1" },
       {},
+      { refresh: true },
       { limit: 10 },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },

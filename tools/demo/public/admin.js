@@ -7,7 +7,7 @@ import { connect, el, errorText, money, notify, signInPanel, statusBadges, toMin
 const { config, auth, db, payments } = await connect();
 
 /** What the listeners last delivered: courses, ledger entries by enrollment path, enrollments, dead letters. */
-const state = { courses: [], ledgers: new Map(), enrollments: new Map(), deadLetters: [] };
+const state = { courses: [], ledgers: new Map(), enrollments: new Map(), deadLetters: [], health: null };
 let stopListeners = [];
 
 function listen(ref, onNext) {
@@ -19,7 +19,13 @@ signInPanel({
   account: config.demoUsers.admin,
   onUser: (user) => {
     for (const stop of stopListeners.splice(0)) stop();
-    Object.assign(state, { courses: [], ledgers: new Map(), enrollments: new Map(), deadLetters: [] });
+    Object.assign(state, {
+      courses: [],
+      ledgers: new Map(),
+      enrollments: new Map(),
+      deadLetters: [],
+      health: null,
+    });
     render();
     if (user === null) return;
     listen(collection(db, "courses"), (snap) => {
@@ -41,6 +47,10 @@ signInPanel({
         }
       }
       state.ledgers = ledgers;
+      render();
+    });
+    listen(doc(db, "ops/summary"), (snap) => {
+      state.health = snap.data() ?? null;
       render();
     });
     listen(collection(db, "deadLetters"), (snap) => {
@@ -72,6 +82,13 @@ document.getElementById("upsert-course").addEventListener("submit", (event) => {
   void act(`Saving ${request.courseId}`, async () => {
     const result = await payments.upsertCourse(request);
     return `${result.created ? "Created" : "Updated"} ${result.courseId}.`;
+  });
+});
+
+document.getElementById("refresh-health").addEventListener("click", () => {
+  void act("Refreshing the health summary", async () => {
+    const { summary } = await payments.getOpsSummary({ refresh: true });
+    return `Health summary as of ${summary?.asOf ?? "never"}.`;
   });
 });
 
@@ -147,7 +164,49 @@ function deadLettersTable() {
   ];
 }
 
+/** The health summary: per day, events by outcome, parked and dead-lettered; now, what is waiting or wrong. */
+function healthView() {
+  const h = state.health;
+  if (h === null) return [el("p", { class: "muted" }, "No summary yet: refresh it.")];
+  const days = Object.entries(h.days ?? {}).sort(([a], [b]) => b.localeCompare(a));
+  return [
+    el(
+      "table",
+      { class: "health" },
+      el(
+        "tr",
+        {},
+        ...["day", "applied", "no-op", "dead-lettered", "ignored", "parked", "dead letters"].map((t) =>
+          el("th", {}, t),
+        ),
+      ),
+      ...days.map(([day, c]) =>
+        el(
+          "tr",
+          { "data-day": day },
+          el("td", {}, day),
+          ...[
+            c.events.applied,
+            c.events.noop,
+            c.events["dead-lettered"],
+            c.events.ignored,
+            c.parked,
+            c.deadLetters,
+          ].map((n) => el("td", {}, String(n))),
+        ),
+      ),
+    ),
+    el(
+      "p",
+      { id: "health-now" },
+      `Now: ${h.now.parkedEvents} parked, ${h.now.deadLetters} dead letters, ${h.now.openDisputes} open disputes, ` +
+        `${h.now.overdueInstallments} overdue installments (as of ${h.asOf}).`,
+    ),
+  ];
+}
+
 function render() {
+  document.getElementById("health").replaceChildren(...healthView());
   document.getElementById("courses").replaceChildren(...coursesTable());
   document.getElementById("enrollments").replaceChildren(...[...state.ledgers].map(enrollmentCard));
   document.getElementById("dead-letters").replaceChildren(...deadLettersTable());

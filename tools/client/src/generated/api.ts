@@ -309,6 +309,34 @@ export interface EnsureProfileResponse {
 }
 
 /** Every callable: name → request and response. */
+/** Admin only. The health summary (`ops/summary`); `refresh: true` rebuilds it first (else it is at most 15 min old). */
+export interface GetOpsSummaryRequest {
+  refresh?: boolean | undefined;
+}
+
+/** Counts of one UTC day. */
+export interface OpsDayCounts {
+  /** Provider events processed, by outcome (duplicates are not counted: they write nothing). */
+  events: { applied: number; noop: number; "dead-lettered": number; ignored: number };
+  parked: number;
+  deadLetters: number;
+}
+
+export interface OpsSummary {
+  /** When it was computed (ISO 8601). */
+  asOf: string;
+  /** Today and yesterday (UTC), by `YYYY-MM-DD`. */
+  days: Record<string, OpsDayCounts>;
+  now: { parkedEvents: number; deadLetters: number; openDisputes: number; overdueInstallments: number };
+  /** The last report of each scheduled job that keeps one, with when it ran. */
+  jobs: Record<string, { at: string | null; report: Record<string, unknown> }>;
+}
+
+export interface GetOpsSummaryResponse {
+  /** Null before the first refresh (ask with `refresh: true`). */
+  summary: OpsSummary | null;
+}
+
 export interface CallableApi {
   checkInstallmentDeadlines: {
     request: CheckInstallmentDeadlinesRequest;
@@ -317,6 +345,7 @@ export interface CallableApi {
   completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
   ensureProfile: { request: EnsureProfileRequest; response: EnsureProfileResponse };
+  getOpsSummary: { request: GetOpsSummaryRequest; response: GetOpsSummaryResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
@@ -336,6 +365,7 @@ export const CALLABLE_NAMES = [
   "completeLesson",
   "enrollInCourse",
   "ensureProfile",
+  "getOpsSummary",
   "listOverpayments",
   "recordManualPayment",
   "refundPayment",

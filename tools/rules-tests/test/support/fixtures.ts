@@ -40,6 +40,7 @@ export const PATHS = {
   deadLetter: "deadLetters/evt_unknown_user",
   triggerEvent: "triggerEvents/enrollment-write-1",
   adminAudit: "adminAudit/audit_1",
+  opsSummary: "ops/summary",
   rateLimit: `rateLimits/startPayment_${OWNER_UID}`,
   refundHold: "refundHolds/pi_alice_1",
   parkedEvent: "parkedEvents/evt_alice_refund",
@@ -151,6 +152,11 @@ export const SEED: Readonly<Record<string, DocumentData>> = {
     createdAt: UPDATED,
   },
   [PATHS.triggerEvent]: { createdAt: UPDATED, expireAt: EXPIRES },
+  [PATHS.opsSummary]: {
+    asOf: "2026-01-01T00:00:00.000Z",
+    now: { parkedEvents: 0, deadLetters: 1, openDisputes: 0, overdueInstallments: 0 },
+    updatedAt: UPDATED,
+  },
   [PATHS.adminAudit]: {
     action: "manual-payment",
     adminUid: "admin-1",

@@ -169,6 +169,14 @@ export const TARGETS = {
     create: { path: "triggerEvents/forged", data: { createdAt: null, expireAt: null } },
     update: { expireAt: null },
   },
+  opsSummary: {
+    label: "ops",
+    doc: PATHS.opsSummary,
+    list: { path: "ops" },
+    listReturns: [PATHS.opsSummary],
+    create: { path: "ops/forged", data: { now: {} } },
+    update: { now: { deadLetters: 0 } },
+  },
   adminAudit: {
     label: "adminAudit",
     doc: PATHS.adminAudit,
@@ -382,6 +390,11 @@ export const POLICY: readonly PolicyRow[] = [
   ["triggerEvent",                "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["triggerEvent",                "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["triggerEvent",                "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["opsSummary",                  "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["opsSummary",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["opsSummary",                  "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["opsSummary",                  "admin",      ALLOW, ALLOW, DENY,  DENY,  DENY ],
 
   ["adminAudit",                  "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["adminAudit",                  "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
