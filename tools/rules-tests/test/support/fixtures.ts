@@ -41,6 +41,7 @@ export const PATHS = {
   parkedEvent: "parkedEvents/evt_alice_refund",
   refundRequest: "refundRequests/rr_alice_1",
   localProviderPayment: "localProvider/pi_alice_1",
+  integrityCheckpoint: "ops/ledgerIntegrity",
   undeclaredCollection: "notes/n1",
   undeclaredUserSubcollection: `users/${OWNER_UID}/settings/preferences`,
 } as const;
@@ -154,6 +155,11 @@ export const SEED: Readonly<Record<string, DocumentData>> = {
     status: "succeeded",
     refunds: [],
     createdAt: CREATED,
+  },
+  [PATHS.integrityCheckpoint]: {
+    cursor: `users/${OWNER_UID}/courses/${PUBLISHED_COURSE}`,
+    lastRun: { scanned: 1, drifted: 0, repaired: 0, conflicts: 0 },
+    updatedAt: UPDATED,
   },
   [PATHS.undeclaredCollection]: { text: "not part of the data model" },
   [PATHS.undeclaredUserSubcollection]: { theme: "dark" },

@@ -267,6 +267,14 @@ export const TARGETS = {
     create: { path: "localProvider/pi_forged", data: { status: "succeeded", amount: 2900 } },
     update: { status: "succeeded" },
   },
+  ops: {
+    label: "ops",
+    doc: PATHS.integrityCheckpoint,
+    list: { path: "ops" },
+    listReturns: [PATHS.integrityCheckpoint],
+    create: { path: "ops/forged", data: { cursor: null } },
+    update: { cursor: null },
+  },
   undeclaredCollection: {
     label: "notes (no rules: deny by default)",
     doc: PATHS.undeclaredCollection,
@@ -389,6 +397,11 @@ export const POLICY: readonly PolicyRow[] = [
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
+  ["ops",                         "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ops",                         "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ops",                         "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
+  ["ops",                         "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
 
   ["undeclaredCollection",        "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["undeclaredCollection",        "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
