@@ -22,13 +22,18 @@ type ResultOf<F> = F extends CallableFunction<unknown, Promise<infer R>> ? R : n
 
 type Schemas = {
   checkInstallmentDeadlines: typeof schemas.checkInstallmentDeadlinesInput;
+  checkLedgerIntegrity: typeof schemas.checkLedgerIntegrityInput;
   completeLesson: typeof schemas.completeLessonInput;
+  dismissDeadLetter: typeof schemas.dismissDeadLetterInput;
   enrollInCourse: typeof schemas.enrollInCourseInput;
   getOpsSummary: typeof schemas.getOpsSummaryInput;
   ensureProfile: typeof schemas.ensureProfileInput;
+  getDeadLetter: typeof schemas.getDeadLetterInput;
+  listDeadLetters: typeof schemas.listDeadLettersInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;
+  replayDeadLetter: typeof schemas.replayDeadLetterInput;
   startCheckoutSession: typeof schemas.startCheckoutSessionInput;
   startPayment: typeof schemas.startPaymentInput;
   submitQuizAttempt: typeof schemas.submitQuizAttemptInput;

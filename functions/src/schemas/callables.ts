@@ -192,3 +192,41 @@ export type EnsureProfileInput = z.infer<typeof ensureProfileInput>;
 
 export const getOpsSummaryInput = z.strictObject({ refresh: z.boolean().optional() });
 export type GetOpsSummaryInput = z.infer<typeof getOpsSummaryInput>;
+
+/** A dead letter's id: the provider event id it is keyed by. */
+const deadLetterIdSchema = docIdSchema;
+
+export const listDeadLettersInput = z.strictObject({
+  limit: z.int().min(1).max(100).optional(),
+  startAfter: deadLetterIdSchema.optional(),
+  reason: z.string().min(1).max(64).optional(),
+  status: z.enum(["open", "replayed", "dismissed"]).optional(),
+});
+export type ListDeadLettersInput = z.infer<typeof listDeadLettersInput>;
+
+export const getDeadLetterInput = z.strictObject({ id: deadLetterIdSchema });
+export type GetDeadLetterInput = z.infer<typeof getDeadLetterInput>;
+
+export const replayDeadLetterInput = z.strictObject({
+  id: deadLetterIdSchema,
+  requestId: requestIdSchema.optional(),
+});
+export type ReplayDeadLetterInput = z.infer<typeof replayDeadLetterInput>;
+
+export const dismissDeadLetterInput = z.strictObject({
+  id: deadLetterIdSchema,
+  reason: z.string().trim().min(1).max(500),
+});
+export type DismissDeadLetterInput = z.infer<typeof dismissDeadLetterInput>;
+
+export const checkLedgerIntegrityInput = z.strictObject({
+  limit: z.int().min(1).max(1000).optional(),
+  repair: z.boolean().optional(),
+  /** An enrollment path, `users/{uid}/courses/{courseId}`, as the previous answer's `next`. */
+  startAfter: z
+    .string()
+    .max(400)
+    .regex(/^users\/[^/]+\/courses\/[^/]+$/, "not an enrollment path")
+    .optional(),
+});
+export type CheckLedgerIntegrityInput = z.infer<typeof checkLedgerIntegrityInput>;

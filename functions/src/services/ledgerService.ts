@@ -40,6 +40,7 @@ import {
   FieldPath,
   FieldValue,
   Timestamp,
+  type DocumentData,
   type DocumentReference,
   type DocumentSnapshot,
   type Precondition,
@@ -89,7 +90,29 @@ export interface EventContext {
   eventType: string;
   /** The provider object the event is about (payment intent, charge, dispute) — for the dead letter. */
   providerObjectId: string | null;
+  /** Set when a dead letter's original event is replayed (services/deadLetterService). */
+  replay?: ReplayOf;
 }
+
+/** How a replay concludes: the outcomes that resolve its dead letter (a dead-letter decision resolves nothing). */
+export type ReplayConclusion = Exclude<WebhookEventDoc["outcome"], "dead-lettered">;
+
+/**
+ * A replay of a dead-lettered event. `webhookEvents/{eventId}` already records the event (as dead-lettered), so a
+ * replay's exactly-once key is `marker` instead: it is read where the event record would be, and created, with the
+ * dead letter's resolution, in the very commit that applies the event (or records it as a no-op). A second or
+ * concurrent replay, or a dismissal, finds it (or loses its create) and is a duplicate. A decision to dead-letter
+ * the event again writes nothing: the dead letter stays open.
+ */
+export interface ReplayOf {
+  marker: DocumentReference;
+  /** The writes that conclude the replay with `outcome`, the marker's create among them. */
+  conclude: (outcome: ReplayConclusion) => ConcludingWrite[];
+}
+
+export type ConcludingWrite =
+  | { op: "create"; ref: DocumentReference; data: DocumentData }
+  | { op: "update"; ref: DocumentReference; data: DocumentData };
 
 export type LedgerOutcome =
   | { kind: "applied"; applied: string[]; duplicates: string[] }
@@ -131,8 +154,39 @@ function deadLetterRecord(event: EventContext, reason: DeadLetterReason) {
     type: event.eventType,
     reason,
     providerObjectId: event.providerObjectId,
+    status: "open" as const,
     createdAt: FieldValue.serverTimestamp(),
   };
+}
+
+/** The document whose existence means `event` was handled: its webhookEvents record, or a replay's marker. */
+function recordRef(event: EventContext): DocumentReference {
+  return event.replay?.marker ?? refs.webhookEvent(event.eventId);
+}
+
+/**
+ * Records `event` as handled with `outcome`, in `writer` (a batch: create; a transaction, which read the record
+ * absent: set). A replay writes its concluding writes instead. Returns the number of writes.
+ */
+function recordEvent(
+  writer: WriteBatch | Transaction,
+  event: EventContext,
+  outcome: ReplayConclusion | "dead-lettered",
+): number {
+  if (event.replay === undefined) {
+    const record = eventRecord(event, outcome);
+    if ("getAll" in writer) writer.set(refs.webhookEvent(event.eventId), record);
+    else writer.create(refs.webhookEvent(event.eventId), record);
+    return 1;
+  }
+  if (outcome === "dead-lettered") return 0;
+  const writes = event.replay.conclude(outcome);
+  for (const w of writes) {
+    // Both writer kinds take the same arguments; the union of their overloads does not type-check as one call.
+    if (w.op === "create") (writer as WriteBatch).create(w.ref, w.data);
+    else (writer as WriteBatch).update(w.ref, w.data);
+  }
+  return writes.length;
 }
 
 /** The (immutable) ledger entry of `entry`; the caller has decided that it applies. */
@@ -222,9 +276,12 @@ const MAX_COMMIT_ATTEMPTS = 8;
 /** Firestore allows 500 writes per commit; a group stops taking members before that. */
 const MAX_GROUP_WRITES = 450;
 
+/** Dead-letters `event`: 2 writes (none for a replay, whose dead letter stays as it is). */
 function deadLetterWrites(batch: WriteBatch, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
-  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "dead-lettered"));
-  batch.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
+  if (event.replay === undefined) {
+    recordEvent(batch, event, "dead-lettered");
+    batch.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
+  }
   return { kind: "dead-lettered", reason };
 }
 
@@ -239,28 +296,29 @@ async function recordOnce(batch: WriteBatch, result: LedgerOutcome): Promise<Led
   }
 }
 
-/** Returns true when the event was processed before (one read, no writes). */
-export async function isEventProcessed(eventId: string): Promise<boolean> {
-  return (await refs.webhookEvent(eventId).get()).exists;
+/** Returns true when the event (or this replay of it) was processed before (one read, no writes). */
+export async function isEventProcessed(event: EventContext): Promise<boolean> {
+  return (await recordRef(event).get()).exists;
 }
 
 /** Records a permanent failure of an authentic event: dead letter + processed-event record, exactly once. */
 export async function deadLetterEvent(event: EventContext, reason: DeadLetterReason): Promise<LedgerOutcome> {
   const batch = firestore().batch();
-  return recordOnce(batch, deadLetterWrites(batch, event, reason));
+  const outcome = deadLetterWrites(batch, event, reason);
+  return event.replay === undefined ? recordOnce(batch, outcome) : outcome;
 }
 
 /** Records an event that needs no change (e.g. a refund list with only failed refunds), exactly once. */
 export async function recordNoopEvent(event: EventContext): Promise<LedgerOutcome> {
   const batch = firestore().batch();
-  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "noop"));
+  recordEvent(batch, event, "noop");
   return recordOnce(batch, { kind: "noop" });
 }
 
 /** Records an event about something that is not this backend's (a foreign payment's refund), exactly once. */
 export async function recordIgnoredEvent(event: EventContext): Promise<LedgerOutcome> {
   const batch = firestore().batch();
-  batch.create(refs.webhookEvent(event.eventId), eventRecord(event, "ignored"));
+  recordEvent(batch, event, "ignored");
   return recordOnce(batch, { kind: "ignored" });
 }
 
@@ -282,7 +340,8 @@ interface MemberRefs {
   entries: DocumentReference<LedgerEntryDoc>[];
   /** Per entry: for a refund, the ledger entry of the payment it takes money back from (else null). */
   refundedPayments: (DocumentReference<LedgerEntryDoc> | null)[];
-  event: DocumentReference<WebhookEventDoc> | null;
+  /** The event's record (or its replay's marker). */
+  event: DocumentReference | null;
   checkout: DocumentReference<CheckoutDoc> | null;
 }
 
@@ -293,7 +352,7 @@ function memberRefs(p: ApplyEntriesParams): MemberRefs {
     refundedPayments: p.entries.map((e) =>
       e.type === "refund" ? refs.ledgerEntry(p.uid, p.courseId, e.providerPaymentId) : null,
     ),
-    event: p.event === null ? null : refs.webhookEvent(p.event.eventId),
+    event: p.event === null ? null : recordRef(p.event),
     checkout: p.checkoutId === null ? null : refs.checkout(p.checkoutId),
   };
 }
@@ -345,7 +404,7 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
     return {
       kind: "decided",
       result: deadLetterWrites(group.batch, p.event, "unknown-enrollment"),
-      writes: 2,
+      writes: p.event.replay === undefined ? 2 : 0,
     };
   }
 
@@ -371,7 +430,7 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
       return {
         kind: "decided",
         result: deadLetterWrites(group.batch, p.event, "checkout-mismatch"),
-        writes: 2,
+        writes: p.event.replay === undefined ? 2 : 0,
       };
     }
   }
@@ -393,7 +452,11 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
     if (decision.kind === "reject") {
       if (p.event === null)
         return { kind: "failed", error: failedPrecondition(`Ledger entry rejected: ${decision.reason}.`) };
-      return { kind: "decided", result: deadLetterWrites(group.batch, p.event, decision.reason), writes: 2 };
+      return {
+        kind: "decided",
+        result: deadLetterWrites(group.batch, p.event, decision.reason),
+        writes: p.event.replay === undefined ? 2 : 0,
+      };
     }
     const paymentRef = r.refundedPayments[index] ?? null;
     if (paymentRef !== null) {
@@ -419,7 +482,11 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
           providerPaymentId: pid,
           reason,
         });
-        return { kind: "decided", result: deadLetterWrites(group.batch, p.event, reason), writes: 2 };
+        return {
+          kind: "decided",
+          result: deadLetterWrites(group.batch, p.event, reason),
+          writes: p.event.replay === undefined ? 2 : 0,
+        };
       }
     }
     applied.push(index);
@@ -463,10 +530,8 @@ function decideMember(p: ApplyEntriesParams, r: MemberRefs, group: Group): Membe
       writes++;
     }
   }
-  if (r.event !== null && p.event !== null) {
-    group.batch.create(r.event, eventRecord(p.event, applied.length > 0 ? "applied" : "duplicate"));
-    writes++;
-  }
+  if (r.event !== null && p.event !== null)
+    writes += recordEvent(group.batch, p.event, applied.length > 0 ? "applied" : "duplicate");
   const result: LedgerOutcome =
     applied.length > 0
       ? { kind: "applied", applied: applied.map((i) => p.entries[i]?.id ?? ""), duplicates }
@@ -620,13 +685,15 @@ function checkoutUpdate(
 
 // ---- read-write transactions: failures, disputes, manual refunds ----
 
-function recordEventIn(tx: Transaction, event: EventContext, outcome: WebhookEventDoc["outcome"]): void {
-  tx.set(refs.webhookEvent(event.eventId), eventRecord(event, outcome));
+function recordEventIn(tx: Transaction, event: EventContext, outcome: ReplayConclusion): void {
+  recordEvent(tx, event, outcome);
 }
 
 function deadLetterIn(tx: Transaction, event: EventContext, reason: DeadLetterReason): LedgerOutcome {
-  tx.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
-  recordEventIn(tx, event, "dead-lettered");
+  if (event.replay === undefined) {
+    tx.set(refs.deadLetter(event.eventId), deadLetterRecord(event, reason));
+    recordEvent(tx, event, "dead-lettered");
+  }
   return { kind: "dead-lettered", reason };
 }
 
@@ -647,7 +714,7 @@ export async function recordPaymentEnded(p: {
 }): Promise<LedgerOutcome> {
   const enrollmentRef = refs.enrollment(p.uid, p.courseId);
   return runTransaction(async (tx): Promise<LedgerOutcome> => {
-    if ((await tx.get(refs.webhookEvent(p.event.eventId))).exists) return { kind: "duplicate" };
+    if ((await tx.get(recordRef(p.event))).exists) return { kind: "duplicate" };
     const enrollment = (await tx.get(enrollmentRef)).data();
     const checkoutRef = p.checkoutId === null ? null : refs.checkout(p.checkoutId);
     const checkout = checkoutRef === null ? undefined : (await tx.get(checkoutRef)).data();
@@ -701,7 +768,7 @@ export async function applyDisputeEvent(p: {
   const takeBackRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeId);
   const reinstatementRef = refs.ledgerEntry(p.uid, p.courseId, disputeReinstatementId(p.disputeId));
   return runTransaction(async (tx): Promise<LedgerOutcome> => {
-    if ((await tx.get(refs.webhookEvent(p.event.eventId))).exists) return { kind: "duplicate" };
+    if ((await tx.get(recordRef(p.event))).exists) return { kind: "duplicate" };
     const paymentRef = refs.ledgerEntry(p.uid, p.courseId, p.disputeEvent.providerPaymentId);
     const [enrollmentSnap, takeBackSnap, reinstatementSnap, paymentSnap] = await Promise.all([
       tx.get(enrollmentRef),

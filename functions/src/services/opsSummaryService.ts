@@ -8,7 +8,7 @@
  *  - now: events parked and waiting, dead letters, enrollments with an open dispute, enrollments suspended for an
  *    overdue installment (suspended with no open dispute);
  *  - the last report of each scheduled job that leaves one in `ops/{job}` (the installment deadline job, the parked
- *    events sweep).
+ *    events sweep, the ledger integrity check).
  *
  * Cost per refresh: 2 days × (4 outcomes + parked + dead letters) + 4 = 16 aggregation queries (each billed one read
  * per 1,000 index entries it counts, at least one), a read of the job reports and one write. The indexes it needs
@@ -25,6 +25,8 @@ export const SUMMARY_DOC = "summary";
 /** Jobs that leave their last report in `ops/{job}` (see recordJobReport). */
 export const JOB_REPORTS = ["installmentDeadlines", "parkedEventsSweep"] as const;
 export type JobName = (typeof JOB_REPORTS)[number];
+/** The ledger integrity check keeps its last run on its checkpoint (`ops/ledgerIntegrity`: `lastRun`, `updatedAt`). */
+const INTEGRITY_DOC = "ledgerIntegrity";
 
 const DAYS = 2;
 
@@ -73,15 +75,16 @@ export async function refreshOpsSummary(nowMs = Date.now()): Promise<OpsSummary>
     count(deadLetters),
     count(enrollments.where("openDisputes", ">", 0)),
     count(enrollments.where("accessStatus", "==", "suspended").where("openDisputes", "==", 0)),
-    db.getAll(...JOB_REPORTS.map((job) => db.collection(OPS_COLLECTION).doc(job))),
+    db.getAll(...[...JOB_REPORTS, INTEGRITY_DOC].map((job) => db.collection(OPS_COLLECTION).doc(job))),
   ]);
   const jobs: OpsSummary["jobs"] = {};
   for (const snap of reports) {
     if (!snap.exists) continue;
-    const at = snap.get("at") as Timestamp | undefined;
+    const integrity = snap.id === INTEGRITY_DOC;
+    const at = snap.get(integrity ? "updatedAt" : "at") as Timestamp | undefined;
     jobs[snap.id] = {
       at: at?.toDate().toISOString() ?? null,
-      report: (snap.get("report") as Record<string, unknown> | undefined) ?? {},
+      report: (snap.get(integrity ? "lastRun" : "report") as Record<string, unknown> | undefined) ?? {},
     };
   }
   const summary: OpsSummary = {

@@ -53,7 +53,10 @@ export type CommandOutcome = LedgerOutcome | { kind: "parked" };
 /** Parked events replayed per payment by the trigger (a payment has at most a few refunds and disputes). */
 const REPLAY_BATCH = 50;
 
-async function resolveTarget(target: EnrollmentTarget): Promise<{ uid: string; courseId: string } | null> {
+/** The enrollment an event's target names, or null when its payment has no ledger entry (yet). */
+export async function resolveTarget(
+  target: EnrollmentTarget,
+): Promise<{ uid: string; courseId: string } | null> {
   if (target.kind === "known") return { uid: target.uid, courseId: target.courseId };
   // The payment's own ledger entry (users/{uid}/courses/{courseId}/ledger/{paymentId}) names the enrollment.
   const entries = await ledgerEntriesByProviderPaymentId(target.providerPaymentId).get();
@@ -98,7 +101,7 @@ export async function executeCommand(
     command.kind === "deadLetter" ||
     command.kind === "noop" ||
     (command.kind === "applyEntries" && command.target.kind === "known");
-  if (!checksItself && (await isEventProcessed(event.eventId))) return { kind: "duplicate" };
+  if (!checksItself && (await isEventProcessed(event))) return { kind: "duplicate" };
   switch (command.kind) {
     case "deadLetter":
       return deadLetterEvent(event, command.reason);

@@ -20,7 +20,12 @@
 import type { LedgerSource } from "../domain/ledger";
 import { mapWebhookEvent } from "../domain/webhookMapping";
 import { hasForbiddenKeys } from "../schemas/common";
-import { parseWebhookEvent, withReadMetadataOnly } from "../schemas/webhook";
+import {
+  parseWebhookEvent,
+  withReadMetadataOnly,
+  type ParsedWebhookEvent,
+  type WebhookParseResult,
+} from "../schemas/webhook";
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
 import { deadLetterEvent, type EventContext } from "./ledgerService";
@@ -121,24 +126,19 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     logWarn("webhook signature rejected", { reason: check.reason });
     return reply(400, { received: false, error: check.reason });
   }
-  // Metadata keys are data (any string, `constructor` included): only the keys we read are kept, then the rest of
-  // the event must be free of prototype keys.
-  const verified = withReadMetadataOnly(check.event, MAX_WEBHOOK_DEPTH);
-  if (hasForbiddenKeys(verified, MAX_WEBHOOK_DEPTH))
-    return reply(400, { received: false, error: "malformed-body" });
-  const parsed = parseWebhookEvent(verified);
-  if (parsed.kind === "malformed") {
-    logWarn("webhook body malformed", { issues: parsed.issues.join("; ").slice(0, 500) });
+  const read = readVerifiedEvent(check.event, options.livemode);
+  if (read.kind === "malformed") {
+    logWarn("webhook body malformed", { issues: read.issues.join("; ").slice(0, 500) });
     return reply(400, { received: false, error: "malformed-body" });
   }
-  if (parsed.kind === "ignored") {
-    logInfo("webhook event ignored", { eventId: parsed.id, type: parsed.type });
+  if (read.kind === "ignored") {
+    logInfo("webhook event ignored", { eventId: read.id, type: read.type });
     return reply(200, { received: true, outcome: "ignored" });
   }
-  const event = parsed.event;
+  const event = read.event;
   // An event of the other Stripe mode is refused and nothing is recorded: a misconfigured STRIPE_MODE (or
   // endpoint) shows as failing deliveries that Stripe keeps retrying, and they apply once the setting is fixed.
-  if ((verified as { livemode?: unknown }).livemode !== options.livemode) {
+  if (read.kind === "livemode-mismatch") {
     logError(
       "webhook event of the other Stripe mode refused; check STRIPE_MODE",
       { eventId: event.id, expectedLivemode: options.livemode },
@@ -171,6 +171,26 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     if (transient) return reply(500, { received: false, error: "transient" });
     return deadLetterUnexpected(context);
   }
+}
+
+export type ReadEvent =
+  | Exclude<WebhookParseResult, { kind: "handled" }>
+  | { kind: "handled" | "livemode-mismatch"; event: ParsedWebhookEvent };
+
+/**
+ * An authentic event (signature verified, or fetched from the provider's API) as the backend reads it: only the
+ * metadata keys it reads are kept, then it must be free of prototype keys and match its schema, and be of the
+ * expected Stripe mode. The webhook and the dead-letter replay (services/deadLetterService) read events alike.
+ */
+export function readVerifiedEvent(verified: unknown, livemode: boolean): ReadEvent {
+  // Metadata keys are data (any string, `constructor` included): only the keys we read are kept, then the rest of
+  // the event must be free of prototype keys.
+  const kept = withReadMetadataOnly(verified, MAX_WEBHOOK_DEPTH);
+  if (hasForbiddenKeys(kept, MAX_WEBHOOK_DEPTH)) return { kind: "malformed", issues: ["forbidden keys"] };
+  const parsed = parseWebhookEvent(kept);
+  if (parsed.kind !== "handled") return parsed;
+  const mode = (kept as { livemode?: unknown }).livemode;
+  return { kind: mode === livemode ? "handled" : "livemode-mismatch", event: parsed.event };
 }
 
 /** A permanent unexpected failure: dead letter (ids and reason only) + 200; 500 only if even that fails. */

@@ -446,12 +446,13 @@ describe("unexpected failures: dead letter when permanent, 500 only when transie
       body: { received: true, outcome: "dead-lettered" },
     });
     const letter = await readDoc("deadLetters/evt_corrupt");
-    // Ids, type and reason only: no payload.
+    // Ids, type, reason and status only: no payload.
     expect(Object.keys(letter ?? {}).sort()).toEqual([
       "createdAt",
       "eventId",
       "providerObjectId",
       "reason",
+      "status",
       "type",
     ]);
     expect(letter).toMatchObject({

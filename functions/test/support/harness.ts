@@ -109,6 +109,7 @@ export function providerWith(base: PaymentProvider, overrides: Partial<PaymentPr
     findRefund: (p) => base.findRefund(p),
     cancelPayment: (p) => base.cancelPayment(p),
     findPayment: (id) => base.findPayment(id),
+    retrieveEvent: (id) => base.retrieveEvent(id),
     createCheckoutSession: (p) => base.createCheckoutSession(p),
     expireCheckoutSession: (p) => base.expireCheckoutSession(p),
     ...overrides,

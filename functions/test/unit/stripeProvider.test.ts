@@ -115,6 +115,27 @@ describe("findPayment", () => {
   });
 });
 
+describe("retrieveEvent", () => {
+  it("GET /v1/events/{id}: the event as Stripe holds it; past its 30-day retention (resource_missing): null", async () => {
+    const event = { id: "evt_1", object: "event", type: "payment_intent.succeeded", data: { object: {} } };
+    answer = (r) => (r.path === "/v1/events/evt_1" ? { status: 200, body: event } : missing("id"));
+    expect(await provider.retrieveEvent("evt_1")).toMatchObject(event);
+    expect(await provider.retrieveEvent("evt_expired")).toBeNull();
+    expect(seen.map((r) => `${r.method} ${r.path}`)).toEqual([
+      "GET /v1/events/evt_1",
+      "GET /v1/events/evt_expired",
+    ]);
+  });
+
+  it("a Stripe outage is a transient provider error", async () => {
+    answer = () => ({ status: 500, body: { error: { type: "api_error", message: "boom" } } });
+    await expect(provider.retrieveEvent("evt_1")).rejects.toMatchObject({
+      name: "ProviderError",
+      transient: true,
+    });
+  });
+});
+
 describe("Checkout Sessions", () => {
   it("creates a payment-mode session with the metadata on the session and its payment intent, once per key", async () => {
     answer = () => ({

@@ -10,6 +10,16 @@ import type {
   GetOpsSummaryResponse,
   CheckInstallmentDeadlinesRequest,
   CheckInstallmentDeadlinesResponse,
+  CheckLedgerIntegrityRequest,
+  CheckLedgerIntegrityResponse,
+  DismissDeadLetterRequest,
+  DismissDeadLetterResponse,
+  GetDeadLetterRequest,
+  GetDeadLetterResponse,
+  ListDeadLettersRequest,
+  ListDeadLettersResponse,
+  ReplayDeadLetterRequest,
+  ReplayDeadLetterResponse,
   CallableApi,
   CallableName,
   EnrollInCourseRequest,
@@ -117,6 +127,25 @@ export interface CoursePaymentsClient {
   ): Promise<RecordManualPaymentResponse>;
   /** Admin: refunds (part of) a payment; one requestId per call, reused on every retry. */
   refundPayment(request: RefundPaymentInput, options?: CallOptions): Promise<RefundPaymentResponse>;
+  /** Admin: compares enrollments with their ledgers and the status policy; `repair: true` repairs the drift. */
+  checkLedgerIntegrity(
+    request: CheckLedgerIntegrityRequest,
+    options?: CallOptions,
+  ): Promise<CheckLedgerIntegrityResponse>;
+  /** Admin: dead letters, newest first (page with `next`; filter by `reason`, `status`). */
+  listDeadLetters(request: ListDeadLettersRequest, options?: CallOptions): Promise<ListDeadLettersResponse>;
+  /** Admin: one dead letter and what replaying it would do now. */
+  getDeadLetter(request: GetDeadLetterRequest, options?: CallOptions): Promise<GetDeadLetterResponse>;
+  /** Admin: replays a dead letter's original event, once; one requestId per call, reused on every retry. */
+  replayDeadLetter(
+    request: ReplayDeadLetterRequest,
+    options?: CallOptions,
+  ): Promise<ReplayDeadLetterResponse>;
+  /** Admin: closes an open dead letter with a reason, without replaying it. */
+  dismissDeadLetter(
+    request: DismissDeadLetterRequest,
+    options?: CallOptions,
+  ): Promise<DismissDeadLetterResponse>;
   /** Admin: creates or updates a course. */
   upsertCourse(request: UpsertCourseRequest, options?: CallOptions): Promise<UpsertCourseResponse>;
   /** Admin: sets a lesson of a course (students read it while their access is active, anyone if a preview). */
@@ -183,16 +212,21 @@ export function createCoursePaymentsClient(
   return {
     checkInstallmentDeadlines: (request, callOptions) =>
       call("checkInstallmentDeadlines", { ...request }, callOptions),
+    checkLedgerIntegrity: (request, callOptions) => call("checkLedgerIntegrity", { ...request }, callOptions),
     completeLesson: (request, callOptions) => call("completeLesson", { ...request }, callOptions),
+    dismissDeadLetter: (request, callOptions) => call("dismissDeadLetter", { ...request }, callOptions),
     enrollInCourse: (request, callOptions) => call("enrollInCourse", { ...request }, callOptions),
     ensureProfile: (request = {}, callOptions) => call("ensureProfile", { ...request }, callOptions),
     getOpsSummary: (request, callOptions) => call("getOpsSummary", { ...request }, callOptions),
+    getDeadLetter: (request, callOptions) => call("getDeadLetter", { ...request }, callOptions),
+    listDeadLetters: (request, callOptions) => call("listDeadLetters", { ...request }, callOptions),
     listOverpayments: (request, callOptions) => call("listOverpayments", { ...request }, callOptions),
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
     startCheckoutSession: (request, callOptions) =>
       call("startCheckoutSession", withRequestId(request), callOptions),
     recordManualPayment: (request, callOptions) => call("recordManualPayment", { ...request }, callOptions),
     refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
+    replayDeadLetter: (request, callOptions) => call("replayDeadLetter", withRequestId(request), callOptions),
     upsertCourse: (request, callOptions) => call("upsertCourse", { ...request }, callOptions),
     upsertLesson: (request, callOptions) => call("upsertLesson", { ...request }, callOptions),
     submitQuizAttempt: (request, callOptions) =>

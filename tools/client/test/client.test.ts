@@ -206,16 +206,20 @@ describe("request encoding", () => {
 
 describe("the other callables", () => {
   it("each method calls its own callable, with the request unchanged and no requestId added", async () => {
-    const fake = fakeCallable(Array.from({ length: 14 }, () => ({})));
+    const fake = fakeCallable(Array.from({ length: CALLABLE_NAMES.length }, () => ({})));
     const client = createCoursePaymentsClient(functions, {
       httpsCallable: fake.factory,
       newRequestId: ids().generator,
     });
     await client.checkInstallmentDeadlines({ limit: 50 });
+    await client.checkLedgerIntegrity({ limit: 20, repair: true });
     await client.completeLesson({ courseId: "c1", lessonId: "l1" });
+    await client.dismissDeadLetter({ id: "evt_1", reason: "credited by hand" });
     await client.enrollInCourse({ courseId: "c1" });
     await client.ensureProfile();
+    await client.getDeadLetter({ id: "evt_1" });
     await client.getOpsSummary({ refresh: true });
+    await client.listDeadLetters({ status: "open" });
     await client.listOverpayments({ limit: 10 });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
     await client.refundPayment({
@@ -224,6 +228,7 @@ describe("the other callables", () => {
       paymentId: "manual_bank-1",
       requestId: "r-123456",
     });
+    await client.replayDeadLetter({ id: "evt_2", requestId: "r-888888" });
     const urls = { successUrl: "https://app.example.com/ok", cancelUrl: "https://app.example.com/c1" };
     await client.startCheckoutSession({ courseId: "c1", requestId: "r-777777", ...urls });
     await client.startPayment({ courseId: "c1", requestId: "r-654321" });
@@ -239,13 +244,18 @@ describe("the other callables", () => {
     expect(fake.invocations.map((i) => i.name)).toEqual([...CALLABLE_NAMES]);
     expect(fake.invocations.map((i) => i.data)).toEqual([
       { limit: 50 },
+      { limit: 20, repair: true },
       { courseId: "c1", lessonId: "l1" },
+      { id: "evt_1", reason: "credited by hand" },
       { courseId: "c1" },
       {},
+      { id: "evt_1" },
       { refresh: true },
+      { status: "open" },
       { limit: 10 },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },
+      { id: "evt_2", requestId: "r-888888" },
       {
         courseId: "c1",
         requestId: "r-777777",

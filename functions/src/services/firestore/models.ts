@@ -142,11 +142,29 @@ export const webhookEventDocSchema = z.object({
 });
 export type WebhookEventDoc = z.infer<typeof webhookEventDocSchema>;
 
+export const DEAD_LETTER_STATUSES = ["open", "replayed", "dismissed"] as const;
+
 export const deadLetterDocSchema = z.object({
   eventId: z.string(),
   type: z.string(),
   reason: z.string(),
   providerObjectId: z.string().nullable(),
+  /** Absent on dead letters written before they could be replayed: open. */
+  status: z.enum(DEAD_LETTER_STATUSES).optional(),
+  /** How it was resolved (services/deadLetterService); the adminAudit record keyed by its id says the same. */
+  resolution: z
+    .object({
+      by: z.string(),
+      at: timestamp,
+      /** A replay's outcome (`applied`, `duplicate`, `noop`, `ignored`), or null for a dismissal. */
+      outcome: z.string().nullable(),
+      /** A dismissal's reason, or null. */
+      note: z.string().nullable(),
+      requestId: z.string().nullable(),
+    })
+    .optional(),
+  /** The last replay that did not resolve it (the event still fails), and why. */
+  lastReplay: z.object({ by: z.string(), at: timestamp, reason: z.string() }).optional(),
   createdAt: timestamp,
 });
 export type DeadLetterDoc = z.infer<typeof deadLetterDocSchema>;
@@ -245,7 +263,7 @@ export const refundRequestDocSchema = z.object({
 export type RefundRequestDoc = z.infer<typeof refundRequestDocSchema>;
 
 /** Who recorded a manual ledger entry (server only; students read their ledger, never an admin's uid). */
-export const adminAuditDocSchema = z.object({
+export const manualEntryAuditSchema = z.object({
   action: z.enum(["manual-payment", "manual-refund"]),
   adminUid: z.string(),
   uid: z.string(),
@@ -255,6 +273,43 @@ export const adminAuditDocSchema = z.object({
   currency: z.string(),
   createdAt: timestamp,
 });
+
+/**
+ * Who resolved a dead letter, and how: `adminAudit/{deadLetterAuditId}` is created once, in the commit that
+ * resolves it (a replay that applied the event, or a dismissal), and is the replay's exactly-once key; a replay
+ * that still failed is recorded under its own attempt id (`dead-letter-replay-failed`).
+ */
+export const deadLetterAuditSchema = z.object({
+  action: z.enum(["dead-letter-replay", "dead-letter-dismiss", "dead-letter-replay-failed"]),
+  adminUid: z.string(),
+  deadLetterId: z.string(),
+  eventId: z.string(),
+  eventType: z.string(),
+  /** The replay's outcome, or why it still failed; null for a dismissal. */
+  outcome: z.string().nullable(),
+  /** A dismissal's reason, else null. */
+  note: z.string().nullable(),
+  requestId: z.string().nullable(),
+  createdAt: timestamp,
+});
+
+/** The server's repair of an enrollment's stored totals or derived fields to what its ledger says. */
+export const ledgerRepairAuditSchema = z.object({
+  action: z.literal("ledger-repair"),
+  /** The admin who ran the check, or `scheduler`. */
+  adminUid: z.string(),
+  uid: z.string(),
+  courseId: z.string(),
+  /** Each repaired field: what was stored and what was written (JSON). */
+  changes: z.record(z.string(), z.object({ stored: z.string(), repaired: z.string() })),
+  createdAt: timestamp,
+});
+
+export const adminAuditDocSchema = z.union([
+  manualEntryAuditSchema,
+  deadLetterAuditSchema,
+  ledgerRepairAuditSchema,
+]);
 export type AdminAuditDoc = z.infer<typeof adminAuditDocSchema>;
 
 /** `courses/{courseId}/quizzes/{quizId}`: what students read (no answers). */
@@ -317,3 +372,13 @@ export const quizResultDocSchema = z.object({
   updatedAt: timestamp,
 });
 export type QuizResultDoc = z.infer<typeof quizResultDocSchema>;
+/**
+ * `ops/ledgerIntegrity` (server only): where the scheduled integrity check stopped (the last enrollment path it
+ * examined; null: start over), and what its last run found.
+ */
+export const integrityCheckpointDocSchema = z.object({
+  cursor: z.string().nullable(),
+  lastRun: z.object({ scanned: z.int(), drifted: z.int(), repaired: z.int(), conflicts: z.int() }),
+  updatedAt: timestamp,
+});
+export type IntegrityCheckpointDoc = z.infer<typeof integrityCheckpointDocSchema>;

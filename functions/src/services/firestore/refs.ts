@@ -1,9 +1,11 @@
 /** Typed references. Every read goes through a converter that checks the stored shape. */
+import { FieldPath } from "firebase-admin/firestore";
 import type {
   DocumentData,
   DocumentReference,
   FirestoreDataConverter,
   PartialWithFieldValue,
+  Query,
   QueryDocumentSnapshot,
   Timestamp,
   Transaction,
@@ -22,6 +24,7 @@ import {
   courseStatsDocSchema,
   deadLetterDocSchema,
   enrollmentDocSchema,
+  integrityCheckpointDocSchema,
   ledgerEntryDocSchema,
   rateLimitDocSchema,
   refundHoldDocSchema,
@@ -39,6 +42,7 @@ import {
   type CourseStatsDoc,
   type DeadLetterDoc,
   type EnrollmentDoc,
+  type IntegrityCheckpointDoc,
   type LedgerEntryDoc,
   type RateLimitDoc,
   type RefundHoldDoc,
@@ -101,6 +105,7 @@ const converters = {
   refundHold: converter<RefundHoldDoc>(refundHoldDocSchema),
   parkedEvent: converter<ParkedEventDoc>(parkedEventDocSchema),
   refundRequest: converter<RefundRequestDoc>(refundRequestDocSchema),
+  integrityCheckpoint: converter<IntegrityCheckpointDoc>(integrityCheckpointDocSchema),
 };
 
 /** Collection names: the public contract (firestore.rules is written against them). */
@@ -131,6 +136,8 @@ export const COLLECTIONS = {
   parkedEvents: "parkedEvents",
   /** Provider refund requests by (student uid, requestId), recorded before the provider is asked (server only). */
   refundRequests: "refundRequests",
+  /** Operations bookkeeping: the ledger integrity check's checkpoint (server only). */
+  ops: "ops",
 } as const;
 
 export const refs = {
@@ -187,6 +194,24 @@ export const refs = {
       .collection(COLLECTIONS.adminAudit)
       .doc(`audit_${shortHash(JSON.stringify([uid, courseId, entryId]), 40)}`)
       .withConverter(converters.adminAudit),
+  /** `adminAudit/deadletter_{hash}`: who resolved dead letter `deadLetterId` (one per dead letter). */
+  deadLetterAudit: (deadLetterId: string): DocumentReference<AdminAuditDoc> =>
+    firestore()
+      .collection(COLLECTIONS.adminAudit)
+      .doc(`deadletter_${shortHash(deadLetterId, 40)}`)
+      .withConverter(converters.adminAudit),
+  /** `adminAudit/{prefix}_{hash}`: an audit record keyed by `parts` (a failed replay, a ledger repair). */
+  auditOf: (prefix: "replayattempt" | "repair", parts: readonly string[]): DocumentReference<AdminAuditDoc> =>
+    firestore()
+      .collection(COLLECTIONS.adminAudit)
+      .doc(`${prefix}_${shortHash(JSON.stringify(parts), 40)}`)
+      .withConverter(converters.adminAudit),
+  /** `ops/ledgerIntegrity`: the scheduled integrity check's checkpoint. */
+  integrityCheckpoint: (): DocumentReference<IntegrityCheckpointDoc> =>
+    firestore()
+      .collection(COLLECTIONS.ops)
+      .doc("ledgerIntegrity")
+      .withConverter(converters.integrityCheckpoint),
   /** `parkedEvents/{eventId}`: an event waiting for its payment. */
   parkedEvent: (eventId: string): DocumentReference<ParkedEventDoc> =>
     firestore().collection(COLLECTIONS.parkedEvents).doc(eventId).withConverter(converters.parkedEvent),
@@ -296,4 +321,36 @@ export function enrollmentsPastDeadline(now: Timestamp, limit: number) {
     .orderBy("nextDeadline", "asc")
     .limit(limit)
     .withConverter(converters.enrollment);
+}
+
+/**
+ * Dead letters, newest first (at most `limit`), optionally of one `reason` and/or `status`. Needs the composite
+ * indexes on deadLetters (reason, createdAt desc), (status, createdAt desc), (reason, status, createdAt desc).
+ */
+export function deadLettersNewestFirst(limit: number, filter: { reason?: string; status?: string }) {
+  let q: Query<DeadLetterDoc> = firestore()
+    .collection(COLLECTIONS.deadLetters)
+    .withConverter(converters.deadLetter);
+  if (filter.reason !== undefined) q = q.where("reason", "==", filter.reason);
+  if (filter.status !== undefined) q = q.where("status", "==", filter.status);
+  return q.orderBy("createdAt", "desc").limit(limit);
+}
+
+/**
+ * Every `courses` document under any parent in document-path order (at most `limit`), raw (no converter: the
+ * integrity check reads stored fields as they are). The group also holds the top-level course catalogue, whose
+ * documents the caller skips (see isEnrollmentPath).
+ */
+export function userCoursesGroupPage(limit: number, startAfterPath: string | null) {
+  const query = firestore()
+    .collectionGroup(COLLECTIONS.userCourses)
+    .orderBy(FieldPath.documentId())
+    .limit(limit);
+  return startAfterPath === null ? query : query.startAfter(startAfterPath);
+}
+
+/** True for `users/{uid}/courses/{courseId}` (an enrollment), false for a catalogue course `courses/{id}`. */
+export function isEnrollmentPath(path: string): boolean {
+  const parts = path.split("/");
+  return parts.length === 4 && parts[0] === COLLECTIONS.users && parts[2] === COLLECTIONS.userCourses;
 }

@@ -114,4 +114,10 @@ export interface PaymentProvider {
    * that overtook it from one about a payment of something else on the same account.
    */
   findPayment(paymentId: string): Promise<ProviderPayment | null>;
+  /**
+   * The event `eventId` as the provider holds it (the JSON it posts to the webhook), or null when it has no such
+   * event: an unknown id, or one past the provider's retention (Stripe keeps events 30 days). Read only; how a
+   * dead letter is replayed from its original event (services/deadLetterService).
+   */
+  retrieveEvent(eventId: string): Promise<unknown>;
 }

@@ -47,6 +47,13 @@ function toProviderError(error: unknown): ProviderError {
   );
 }
 
+/** Stripe's answer for an object it does not hold (another account, a deleted test object, an expired event). */
+function isResourceMissing(error: unknown): boolean {
+  return (
+    typeof error === "object" && error !== null && (error as { code?: unknown }).code === "resource_missing"
+  );
+}
+
 function refundOf(refund: Stripe.Refund): CreatedRefund {
   return { refundId: refund.id, amount: refund.amount, status: refund.status ?? "pending" };
 }
@@ -170,9 +177,18 @@ export class StripePaymentProvider implements PaymentProvider {
       const intent = await stripe.paymentIntents.retrieve(paymentId);
       return { paymentId: intent.id, metadata: intent.metadata };
     } catch (error) {
-      const code =
-        typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
-      if (code === "resource_missing") return null;
+      if (isResourceMissing(error)) return null;
+      throw toProviderError(error);
+    }
+  }
+
+  /** `events.retrieve` (`GET /v1/events/{id}`); Stripe answers `resource_missing` past its 30-day retention: null. */
+  async retrieveEvent(eventId: string): Promise<unknown> {
+    const stripe = await this.client();
+    try {
+      return await stripe.events.retrieve(eventId);
+    } catch (error) {
+      if (isResourceMissing(error)) return null;
       throw toProviderError(error);
     }
   }

@@ -308,6 +308,133 @@ export interface EnsureProfileResponse {
   created: boolean;
 }
 
+/** What became of a dead letter: `open` until an admin replays it successfully or dismisses it. */
+export type DeadLetterStatus = "open" | "replayed" | "dismissed";
+
+/** Admin only. Dead letters, newest first; `reason` and `status` filter (times are ISO 8601 strings). */
+export interface ListDeadLettersRequest {
+  /** 1–100, default 50. */
+  limit?: number | undefined;
+  /** The previous page's `next` (a dead letter id). */
+  startAfter?: string | undefined;
+  reason?: string | undefined;
+  status?: DeadLetterStatus | undefined;
+}
+
+export interface DeadLetterView {
+  /** The dead letter's id: the provider event's id. */
+  id: string;
+  eventType: string;
+  reason: string;
+  providerObjectId: string | null;
+  status: DeadLetterStatus;
+  createdAt: string;
+  /** Who replayed or dismissed it, when, with what outcome (`applied`, `duplicate`, `noop`, `ignored`) or note. */
+  resolution: {
+    by: string;
+    at: string;
+    outcome: string | null;
+    note: string | null;
+    requestId: string | null;
+  } | null;
+  /** The last replay that did not resolve it, and why (the reason it failed again). */
+  lastReplay: { by: string; at: string; reason: string } | null;
+}
+
+export interface ListDeadLettersResponse {
+  deadLetters: DeadLetterView[];
+  /** Pass as `startAfter` for the next page; null on the last one. */
+  next: string | null;
+}
+
+export interface GetDeadLetterRequest {
+  id: string;
+}
+
+/** What a replay would do now, from the event as the provider holds it. */
+export interface DeadLetterReplayPreview {
+  /** False when the provider no longer has the event (Stripe keeps events 30 days): it cannot be replayed. */
+  retrievable: boolean;
+  /** `applyEntries`, `paymentEnded`, `dispute`, `noop` or `deadLetter`; null when not retrievable. */
+  command: string | null;
+  /** Why it would be dead-lettered again or is a no-op (a `deadLetter` command's reason), or why not retrievable. */
+  note: string | null;
+  /** The enrollment the event names in its metadata, and whether it exists now (null: found via its payment). */
+  uid: string | null;
+  courseId: string | null;
+  enrollmentExists: boolean | null;
+  /** The payment it is about; refunds and disputes find their enrollment by its ledger entry. */
+  providerPaymentId: string | null;
+  paymentKnown: boolean | null;
+  /** The ledger entries it would create (those not in the ledger yet). */
+  entries: { id: string; type: string; amount: number; currency: string }[];
+}
+
+export interface GetDeadLetterResponse {
+  deadLetter: DeadLetterView;
+  /** Only for an open dead letter, else null. */
+  replay: DeadLetterReplayPreview | null;
+}
+
+/** Admin only. Re-runs the dead letter's original event (fetched from the provider) through the webhook's path. */
+export interface ReplayDeadLetterRequest {
+  id: string;
+  /** Retry key (8–128 chars of [A-Za-z0-9_-]): a retry of a replay that resolved it gets the same answer. */
+  requestId?: string | undefined;
+}
+
+export interface ReplayDeadLetterResponse {
+  id: string;
+  /** `replayed` when it applied (or found nothing left to do); `open` when the event still fails. */
+  status: DeadLetterStatus;
+  /** `applied`, `duplicate`, `noop`, `ignored`; or `dead-lettered` / `parked` when it still fails. */
+  outcome: string;
+  /** Why it still fails (a dead-letter reason, `unknown-payment`), else null. */
+  reason: string | null;
+}
+
+/** Admin only. Closes a dead letter without replaying it (e.g. credited by hand with recordManualPayment). */
+export interface DismissDeadLetterRequest {
+  id: string;
+  /** Why (1–500 chars), kept in the audit record. */
+  reason: string;
+}
+
+export interface DismissDeadLetterResponse {
+  id: string;
+  status: DeadLetterStatus;
+}
+
+/** Admin only. Compares enrollments with their ledgers and the status policy (see README, ledger integrity). */
+export interface CheckLedgerIntegrityRequest {
+  /** Enrollments to examine, 1–1000, default 200. */
+  limit?: number | undefined;
+  /** Write the repairs (default false: report only). */
+  repair?: boolean | undefined;
+  /** The previous answer's `next` (an enrollment path); omitted: from the first enrollment. */
+  startAfter?: string | undefined;
+}
+
+export interface LedgerDriftView {
+  uid: string;
+  courseId: string;
+  /** Each drifted field: stored value and the ledger's or policy's value, as JSON. */
+  fields: { field: string; stored: string; expected: string }[];
+  /** `repaired`, `reported` (repair off), `conflict` (kept changing; left for the next run), `unreadable`. */
+  action: "repaired" | "reported" | "conflict" | "unreadable";
+}
+
+export interface CheckLedgerIntegrityResponse {
+  scanned: number;
+  drifted: number;
+  repaired: number;
+  conflicts: number;
+  /** At most 100, in scan order. */
+  drifts: LedgerDriftView[];
+  /** Pass as `startAfter` to go on; null when the scan reached the last enrollment. */
+  next: string | null;
+}
+
 /** Every callable: name → request and response. */
 /** Admin only. The health summary (`ops/summary`); `refresh: true` rebuilds it first (else it is at most 15 min old). */
 export interface GetOpsSummaryRequest {
@@ -342,13 +469,18 @@ export interface CallableApi {
     request: CheckInstallmentDeadlinesRequest;
     response: CheckInstallmentDeadlinesResponse;
   };
+  checkLedgerIntegrity: { request: CheckLedgerIntegrityRequest; response: CheckLedgerIntegrityResponse };
   completeLesson: { request: CompleteLessonRequest; response: CompleteLessonResponse };
+  dismissDeadLetter: { request: DismissDeadLetterRequest; response: DismissDeadLetterResponse };
   enrollInCourse: { request: EnrollInCourseRequest; response: EnrollInCourseResponse };
   ensureProfile: { request: EnsureProfileRequest; response: EnsureProfileResponse };
+  getDeadLetter: { request: GetDeadLetterRequest; response: GetDeadLetterResponse };
   getOpsSummary: { request: GetOpsSummaryRequest; response: GetOpsSummaryResponse };
+  listDeadLetters: { request: ListDeadLettersRequest; response: ListDeadLettersResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
+  replayDeadLetter: { request: ReplayDeadLetterRequest; response: ReplayDeadLetterResponse };
   startCheckoutSession: { request: StartCheckoutSessionRequest; response: StartCheckoutSessionResponse };
   startPayment: { request: StartPaymentRequest; response: StartPaymentResponse };
   submitQuizAttempt: { request: SubmitQuizAttemptRequest; response: SubmitQuizAttemptResponse };
@@ -362,13 +494,18 @@ export type CallableName = keyof CallableApi;
 /** The callables' names, alphabetical (the deployed export names). */
 export const CALLABLE_NAMES = [
   "checkInstallmentDeadlines",
+  "checkLedgerIntegrity",
   "completeLesson",
+  "dismissDeadLetter",
   "enrollInCourse",
   "ensureProfile",
+  "getDeadLetter",
   "getOpsSummary",
+  "listDeadLetters",
   "listOverpayments",
   "recordManualPayment",
   "refundPayment",
+  "replayDeadLetter",
   "startCheckoutSession",
   "startPayment",
   "submitQuizAttempt",

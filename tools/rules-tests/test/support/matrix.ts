@@ -313,6 +313,7 @@ export const TARGETS = {
     create: { path: "localProvider/pi_forged", data: { status: "succeeded", amount: 2900 } },
     update: { status: "succeeded" },
   },
+
   undeclaredCollection: {
     label: "notes (no rules: deny by default)",
     doc: PATHS.undeclaredCollection,
@@ -456,6 +457,7 @@ export const POLICY: readonly PolicyRow[] = [
   ["localProvider",               "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "owner",      DENY,  DENY,  DENY,  DENY,  DENY ],
   ["localProvider",               "admin",      DENY,  DENY,  DENY,  DENY,  DENY ],
+
 
   ["undeclaredCollection",        "anonymous",  DENY,  DENY,  DENY,  DENY,  DENY ],
   ["undeclaredCollection",        "otherUser",  DENY,  DENY,  DENY,  DENY,  DENY ],

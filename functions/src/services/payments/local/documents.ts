@@ -63,3 +63,20 @@ export function localPaymentsBySessionId(sessionId: string): Query<LocalPaymentD
     .limit(1)
     .withConverter(localPaymentConverter);
 }
+
+/**
+ * `localProvider/sentEvents/events/{eventId}`: every event the local provider sent, as sent (its JSON), so it can
+ * answer `retrieveEvent` as Stripe answers `GET /v1/events/{id}`. Under `localProvider` (server only), in a
+ * subcollection so that listing the provider's payments never sees them.
+ */
+export const localSentEventSchema = z.object({ type: z.string(), json: z.string(), sentAt: timestamp });
+export type LocalSentEventDoc = z.infer<typeof localSentEventSchema>;
+
+export function localSentEventRef(eventId: string): DocumentReference<LocalSentEventDoc> {
+  return firestore()
+    .collection(LOCAL_PROVIDER_COLLECTION)
+    .doc("sentEvents")
+    .collection("events")
+    .doc(eventId)
+    .withConverter(converter<LocalSentEventDoc>(localSentEventSchema));
+}

@@ -4,7 +4,7 @@
  * deterministically by the idempotency key, so the same key always yields the same payment. It confirms,
  * fails, refunds and disputes payments by sending correctly signed Stripe-format events to the webhook.
  */
-import { FieldValue, type Transaction } from "firebase-admin/firestore";
+import { FieldValue, Timestamp, type Transaction } from "firebase-admin/firestore";
 import { shortHash } from "../../../domain/ids";
 import { ProviderError } from "../../../shared/errors";
 import { logError } from "../../../shared/log";
@@ -12,6 +12,7 @@ import {
   localPaymentRef,
   localPaymentsByChargeId,
   localPaymentsBySessionId,
+  localSentEventRef,
   type LocalPaymentDoc,
 } from "./documents";
 import {
@@ -261,6 +262,12 @@ export class LocalPaymentProvider implements PaymentProvider {
     return doc === undefined ? null : { paymentId: doc.id, metadata: doc.metadata };
   }
 
+  /** An event this provider sent (recorded by `send`), parsed back from its JSON; null for any other id. */
+  async retrieveEvent(eventId: string): Promise<unknown> {
+    const sent = (await localSentEventRef(eventId).get()).data();
+    return sent === undefined ? null : (JSON.parse(sent.json) as unknown);
+  }
+
   // ---- simulator actions (what the customer, the card network or the bank would do) ----
 
   /** Pays a payment intent, or (given its `cs_…` id) the payment of a hosted checkout page. */
@@ -340,11 +347,19 @@ export class LocalPaymentProvider implements PaymentProvider {
     return doc;
   }
 
-  /** Signs and (when a deliverer is configured) delivers an event. */
+  /**
+   * Records (for `retrieveEvent`, as Stripe keeps every event it sends), signs and (when a deliverer is configured)
+   * delivers an event.
+   */
   async send(event: StripeEventJson): Promise<DeliveryResult> {
     const secret = this.options.webhookSecret();
     if (secret === undefined) throw new ProviderError("STRIPE_WEBHOOK_SECRET is not set", false);
     const signed = await signEvent(event, secret);
+    await localSentEventRef(event.id).set({
+      type: event.type,
+      json: signed.rawBody,
+      sentAt: Timestamp.fromMillis(event.created * 1000),
+    });
     const deliver = this.options.deliver;
     if (deliver === undefined) return { ...signed, status: null };
     return { ...signed, status: await deliver(signed.rawBody, signed.signature) };
