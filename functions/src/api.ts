@@ -462,6 +462,39 @@ export interface GetOpsSummaryResponse {
   summary: OpsSummary | null;
 }
 
+/**
+ * Admin only. Runs provider reconciliation now for a range of event creation times: the provider's events of the
+ * handled types in [from, to) go through the webhook's exactly-once path (services/reconciliationService). Bounded:
+ * continue with `startingAfter` = the answer's `cursor` while it is not null.
+ */
+export interface ReconcilePaymentsRequest {
+  /** ISO 8601; at most 31 days before `to`. */
+  from: string;
+  to: string;
+  /** At most this many events (1–2000, default 500). */
+  limit?: number | undefined;
+  startingAfter?: string | undefined;
+}
+
+export interface ReconcilePaymentsResponse {
+  from: string;
+  to: string;
+  /** Events the provider listed in the range (this run's share). */
+  listed: number;
+  /** What became of them: `duplicate` = the webhook had processed it (nothing written); the rest were missing. */
+  outcomes: {
+    applied: number;
+    duplicate: number;
+    parked: number;
+    ignored: number;
+    noop: number;
+    "dead-lettered": number;
+    unreadable: number;
+  };
+  /** Where the next run continues, or null when the range is done. */
+  cursor: string | null;
+}
+
 export interface CallableApi {
   checkInstallmentDeadlines: {
     request: CheckInstallmentDeadlinesRequest;
@@ -476,6 +509,7 @@ export interface CallableApi {
   getOpsSummary: { request: GetOpsSummaryRequest; response: GetOpsSummaryResponse };
   listDeadLetters: { request: ListDeadLettersRequest; response: ListDeadLettersResponse };
   listOverpayments: { request: ListOverpaymentsRequest; response: ListOverpaymentsResponse };
+  reconcilePayments: { request: ReconcilePaymentsRequest; response: ReconcilePaymentsResponse };
   recordManualPayment: { request: RecordManualPaymentRequest; response: RecordManualPaymentResponse };
   refundPayment: { request: RefundPaymentRequest; response: RefundPaymentResponse };
   replayDeadLetter: { request: ReplayDeadLetterRequest; response: ReplayDeadLetterResponse };
@@ -501,6 +535,7 @@ export const CALLABLE_NAMES = [
   "getOpsSummary",
   "listDeadLetters",
   "listOverpayments",
+  "reconcilePayments",
   "recordManualPayment",
   "refundPayment",
   "replayDeadLetter",

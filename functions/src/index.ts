@@ -12,6 +12,8 @@ export { markInstallmentDeadlines } from "./functions/markInstallmentDeadlines";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
 export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";
+export { reconcilePayments } from "./functions/reconcilePayments";
+export { reconcileProviderEvents } from "./functions/reconcileProviderEvents";
 export { recordManualPayment } from "./functions/recordManualPayment";
 export { refreshOpsSummary } from "./functions/refreshOpsSummary";
 export { refundPayment } from "./functions/refundPayment";

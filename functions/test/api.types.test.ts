@@ -31,6 +31,7 @@ type Schemas = {
   getDeadLetter: typeof schemas.getDeadLetterInput;
   listDeadLetters: typeof schemas.listDeadLettersInput;
   listOverpayments: typeof schemas.listOverpaymentsInput;
+  reconcilePayments: typeof schemas.reconcilePaymentsInput;
   recordManualPayment: typeof schemas.recordManualPaymentInput;
   refundPayment: typeof schemas.refundPaymentInput;
   replayDeadLetter: typeof schemas.replayDeadLetterInput;

@@ -230,3 +230,22 @@ export const checkLedgerIntegrityInput = z.strictObject({
     .optional(),
 });
 export type CheckLedgerIntegrityInput = z.infer<typeof checkLedgerIntegrityInput>;
+
+const RECONCILE_MAX_RANGE_MS = 31 * 24 * 3600 * 1000;
+
+export const reconcilePaymentsInput = z
+  .strictObject({
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+    limit: z.int().min(1).max(2000).optional(),
+    startingAfter: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,255}$/, "not an event id")
+      .optional(),
+  })
+  .refine((r) => Date.parse(r.from) < Date.parse(r.to), { error: "from must be before to", path: ["from"] })
+  .refine((r) => Date.parse(r.to) - Date.parse(r.from) <= RECONCILE_MAX_RANGE_MS, {
+    error: "at most 31 days at a time",
+    path: ["to"],
+  });
+export type ReconcilePaymentsInput = z.infer<typeof reconcilePaymentsInput>;

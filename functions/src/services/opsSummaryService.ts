@@ -8,7 +8,7 @@
  *  - now: events parked and waiting, dead letters, enrollments with an open dispute, enrollments suspended for an
  *    overdue installment (suspended with no open dispute);
  *  - the last report of each scheduled job that leaves one in `ops/{job}` (the installment deadline job, the parked
- *    events sweep, the ledger integrity check).
+ *    events sweep, the ledger integrity check, provider reconciliation).
  *
  * Cost per refresh: 2 days × (4 outcomes + parked + dead letters) + 4 = 16 aggregation queries (each billed one read
  * per 1,000 index entries it counts, at least one), a read of the job reports and one write. The indexes it needs
@@ -25,8 +25,8 @@ export const SUMMARY_DOC = "summary";
 /** Jobs that leave their last report in `ops/{job}` (see recordJobReport). */
 export const JOB_REPORTS = ["installmentDeadlines", "parkedEventsSweep"] as const;
 export type JobName = (typeof JOB_REPORTS)[number];
-/** The ledger integrity check keeps its last run on its checkpoint (`ops/ledgerIntegrity`: `lastRun`, `updatedAt`). */
-const INTEGRITY_DOC = "ledgerIntegrity";
+/** Jobs that keep their last run on their checkpoint (`ops/{job}`: `lastRun`, `updatedAt`). */
+const CHECKPOINTED_JOBS = ["ledgerIntegrity", "reconciliation"];
 
 const DAYS = 2;
 
@@ -75,16 +75,16 @@ export async function refreshOpsSummary(nowMs = Date.now()): Promise<OpsSummary>
     count(deadLetters),
     count(enrollments.where("openDisputes", ">", 0)),
     count(enrollments.where("accessStatus", "==", "suspended").where("openDisputes", "==", 0)),
-    db.getAll(...[...JOB_REPORTS, INTEGRITY_DOC].map((job) => db.collection(OPS_COLLECTION).doc(job))),
+    db.getAll(...[...JOB_REPORTS, ...CHECKPOINTED_JOBS].map((job) => db.collection(OPS_COLLECTION).doc(job))),
   ]);
   const jobs: OpsSummary["jobs"] = {};
   for (const snap of reports) {
     if (!snap.exists) continue;
-    const integrity = snap.id === INTEGRITY_DOC;
-    const at = snap.get(integrity ? "updatedAt" : "at") as Timestamp | undefined;
+    const checkpointed = CHECKPOINTED_JOBS.includes(snap.id);
+    const at = snap.get(checkpointed ? "updatedAt" : "at") as Timestamp | undefined;
     jobs[snap.id] = {
       at: at?.toDate().toISOString() ?? null,
-      report: (snap.get(integrity ? "lastRun" : "report") as Record<string, unknown> | undefined) ?? {},
+      report: (snap.get(checkpointed ? "lastRun" : "report") as Record<string, unknown> | undefined) ?? {},
     };
   }
   const summary: OpsSummary = {

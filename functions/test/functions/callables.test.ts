@@ -447,6 +447,7 @@ describe("startPayment: provider failures, minimum charge, two tabs", () => {
       cancelPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
       findPayment: () => Promise.reject(new ProviderError("provider said no", transient)),
       retrieveEvent: () => Promise.reject(new ProviderError("provider said no", transient)),
+      listEvents: () => Promise.reject(new ProviderError("provider said no", transient)),
       createCheckoutSession: () => Promise.reject(new ProviderError("provider said no", transient)),
       expireCheckoutSession: () => Promise.reject(new ProviderError("provider said no", transient)),
     };

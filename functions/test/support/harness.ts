@@ -110,6 +110,7 @@ export function providerWith(base: PaymentProvider, overrides: Partial<PaymentPr
     cancelPayment: (p) => base.cancelPayment(p),
     findPayment: (id) => base.findPayment(id),
     retrieveEvent: (id) => base.retrieveEvent(id),
+    listEvents: (p) => base.listEvents(p),
     createCheckoutSession: (p) => base.createCheckoutSession(p),
     expireCheckoutSession: (p) => base.expireCheckoutSession(p),
     ...overrides,

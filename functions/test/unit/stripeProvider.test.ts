@@ -115,6 +115,49 @@ describe("findPayment", () => {
   });
 });
 
+describe("listEvents", () => {
+  it("GET /v1/events with the types, the creation range (seconds) and the cursor; has_more names the next cursor", async () => {
+    const page = (ids: string[], hasMore: boolean) => ({
+      status: 200,
+      body: {
+        object: "list",
+        url: "/v1/events",
+        has_more: hasMore,
+        data: ids.map((id) => ({ id, object: "event" })),
+      },
+    });
+    answer = (r) =>
+      r.path.includes("starting_after=evt_2") ? page(["evt_1"], false) : page(["evt_3", "evt_2"], true);
+    const params = {
+      types: ["payment_intent.succeeded", "refund.updated"],
+      createdFromMs: 1_760_000_000_500,
+      createdToMs: 1_760_003_600_500,
+      limit: 2,
+    };
+    const first = await provider.listEvents({ ...params, startingAfter: null });
+    expect(first).toEqual({
+      events: [
+        { id: "evt_3", object: "event" },
+        { id: "evt_2", object: "event" },
+      ],
+      nextCursor: "evt_2",
+    });
+    const second = await provider.listEvents({ ...params, startingAfter: "evt_2" });
+    expect(second.nextCursor).toBeNull();
+    const query = new URLSearchParams(decodeURIComponent(seen[0]?.path.split("?")[1] ?? ""));
+    expect(seen[0]?.method).toBe("GET");
+    // The stripe package sends an array as types[0]=…&types[1]=…
+    expect([...query].filter(([key]) => /^types\[\d*\]$/.test(key)).map(([, value]) => value)).toEqual(
+      params.types,
+    );
+    expect(query.get("created[gte]")).toBe("1760000000");
+    expect(query.get("created[lt]")).toBe("1760003601");
+    expect(query.get("limit")).toBe("2");
+    expect(query.has("starting_after")).toBe(false);
+    expect(seen[1]?.path).toContain("starting_after=evt_2");
+  });
+});
+
 describe("retrieveEvent", () => {
   it("GET /v1/events/{id}: the event as Stripe holds it; past its 30-day retention (resource_missing): null", async () => {
     const event = { id: "evt_1", object: "event", type: "payment_intent.succeeded", data: { object: {} } };

@@ -6,6 +6,8 @@
  */
 import { httpsCallable, type Functions, type HttpsCallableOptions } from "firebase/functions";
 import type {
+  ReconcilePaymentsRequest,
+  ReconcilePaymentsResponse,
   GetOpsSummaryRequest,
   GetOpsSummaryResponse,
   CheckInstallmentDeadlinesRequest,
@@ -115,6 +117,11 @@ export interface CoursePaymentsClient {
   ): Promise<CheckInstallmentDeadlinesResponse>;
   /** Admin: the health summary (`ops/summary`); `refresh: true` rebuilds it first. */
   getOpsSummary(request: GetOpsSummaryRequest, options?: CallOptions): Promise<GetOpsSummaryResponse>;
+  /** Admin: applies the provider's events the webhook missed in a time range (bounded; continue from `cursor`). */
+  reconcilePayments(
+    request: ReconcilePaymentsRequest,
+    options?: CallOptions,
+  ): Promise<ReconcilePaymentsResponse>;
   /** Admin: enrollments paid beyond their price, most overpaid first (page with `next`). */
   listOverpayments(
     request: ListOverpaymentsRequest,
@@ -224,6 +231,7 @@ export function createCoursePaymentsClient(
     startPayment: (request, callOptions) => call("startPayment", withRequestId(request), callOptions),
     startCheckoutSession: (request, callOptions) =>
       call("startCheckoutSession", withRequestId(request), callOptions),
+    reconcilePayments: (request, callOptions) => call("reconcilePayments", { ...request }, callOptions),
     recordManualPayment: (request, callOptions) => call("recordManualPayment", { ...request }, callOptions),
     refundPayment: (request, callOptions) => call("refundPayment", withRequestId(request), callOptions),
     replayDeadLetter: (request, callOptions) => call("replayDeadLetter", withRequestId(request), callOptions),

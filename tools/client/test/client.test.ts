@@ -221,6 +221,7 @@ describe("the other callables", () => {
     await client.getOpsSummary({ refresh: true });
     await client.listDeadLetters({ status: "open" });
     await client.listOverpayments({ limit: 10 });
+    await client.reconcilePayments({ from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z" });
     await client.recordManualPayment({ uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" });
     await client.refundPayment({
       uid: "u1",
@@ -253,6 +254,7 @@ describe("the other callables", () => {
       { refresh: true },
       { status: "open" },
       { limit: 10 },
+      { from: "2026-12-01T00:00:00Z", to: "2026-12-02T00:00:00Z" },
       { uid: "u1", courseId: "c1", amount: 100, reference: "bank-1" },
       { uid: "u1", courseId: "c1", paymentId: "manual_bank-1", requestId: "r-123456" },
       { id: "evt_2", requestId: "r-888888" },

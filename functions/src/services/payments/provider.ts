@@ -120,4 +120,25 @@ export interface PaymentProvider {
    * dead letter is replayed from its original event (services/deadLetterService).
    */
   retrieveEvent(eventId: string): Promise<unknown>;
+  /**
+   * The events of `types` the provider created in [createdFromMs, createdToMs), newest first, one page of at most
+   * `limit` after the event `startingAfter` (null: from the newest). Read only; how reconciliation finds the events a
+   * webhook endpoint missed (services/reconciliationService). Stripe keeps events 30 days.
+   */
+  listEvents(params: ListEventsParams): Promise<EventPage>;
+}
+
+export interface ListEventsParams {
+  types: readonly string[];
+  createdFromMs: number;
+  createdToMs: number;
+  startingAfter: string | null;
+  limit: number;
+}
+
+export interface EventPage {
+  /** The events as the provider posts them to the webhook (JSON objects). */
+  events: unknown[];
+  /** The last event's id when more follow (pass it as `startingAfter`), else null. */
+  nextCursor: string | null;
 }

@@ -5,6 +5,8 @@
 import type Stripe from "stripe";
 import { ProviderError } from "../../shared/errors";
 import type {
+  EventPage,
+  ListEventsParams,
   CancelOutcome,
   CancelPaymentParams,
   CreatePaymentParams,
@@ -178,6 +180,23 @@ export class StripePaymentProvider implements PaymentProvider {
       return { paymentId: intent.id, metadata: intent.metadata };
     } catch (error) {
       if (isResourceMissing(error)) return null;
+      throw toProviderError(error);
+    }
+  }
+
+  /** `events.list` (`GET /v1/events`, newest first) filtered by type and creation time; one page. */
+  async listEvents(params: ListEventsParams): Promise<EventPage> {
+    const stripe = await this.client();
+    try {
+      const page = await stripe.events.list({
+        types: [...params.types],
+        created: { gte: Math.floor(params.createdFromMs / 1000), lt: Math.ceil(params.createdToMs / 1000) },
+        limit: params.limit,
+        ...(params.startingAfter === null ? {} : { starting_after: params.startingAfter }),
+      });
+      const last = page.data[page.data.length - 1];
+      return { events: page.data, nextCursor: page.has_more && last !== undefined ? last.id : null };
+    } catch (error) {
       throw toProviderError(error);
     }
   }

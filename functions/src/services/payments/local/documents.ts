@@ -2,7 +2,7 @@
  * The local provider's own documents: its "payment intents" in the server-only collection `localProvider`
  * (firestore.rules denies clients), keyed by payment id. Only the local provider reads or writes them.
  */
-import type { DocumentReference, Query } from "firebase-admin/firestore";
+import { FieldPath, Timestamp, type DocumentReference, type Query } from "firebase-admin/firestore";
 import { z } from "zod";
 import { firestore } from "../../../shared/admin";
 import { cents, timestamp } from "../../firestore/models";
@@ -78,5 +78,23 @@ export function localSentEventRef(eventId: string): DocumentReference<LocalSentE
     .doc("sentEvents")
     .collection("events")
     .doc(eventId)
+    .withConverter(converter<LocalSentEventDoc>(localSentEventSchema));
+}
+
+/** The sent events created in [fromMs, toMs), newest first (then by id, descending), at most `limit`. */
+export function localSentEventsBetween(
+  fromMs: number,
+  toMs: number,
+  limit: number,
+): Query<LocalSentEventDoc> {
+  return firestore()
+    .collection(LOCAL_PROVIDER_COLLECTION)
+    .doc("sentEvents")
+    .collection("events")
+    .where("sentAt", ">=", Timestamp.fromMillis(fromMs))
+    .where("sentAt", "<", Timestamp.fromMillis(toMs))
+    .orderBy("sentAt", "desc")
+    .orderBy(FieldPath.documentId(), "desc")
+    .limit(limit)
     .withConverter(converter<LocalSentEventDoc>(localSentEventSchema));
 }

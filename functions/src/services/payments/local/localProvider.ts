@@ -13,6 +13,7 @@ import {
   localPaymentsByChargeId,
   localPaymentsBySessionId,
   localSentEventRef,
+  localSentEventsBetween,
   type LocalPaymentDoc,
 } from "./documents";
 import {
@@ -30,6 +31,8 @@ import {
   type StripeEventJson,
 } from "./localEvents";
 import type {
+  EventPage,
+  ListEventsParams,
   CancelOutcome,
   CancelPaymentParams,
   CreatePaymentParams,
@@ -266,6 +269,22 @@ export class LocalPaymentProvider implements PaymentProvider {
   async retrieveEvent(eventId: string): Promise<unknown> {
     const sent = (await localSentEventRef(eventId).get()).data();
     return sent === undefined ? null : (JSON.parse(sent.json) as unknown);
+  }
+
+  /** The events this provider sent in the time range, newest first, as Stripe's `events.list` pages them. */
+  async listEvents(params: ListEventsParams): Promise<EventPage> {
+    let query = localSentEventsBetween(params.createdFromMs, params.createdToMs, params.limit);
+    if (params.startingAfter !== null) {
+      const cursor = await localSentEventRef(params.startingAfter).get();
+      if (!cursor.exists) throw new ProviderError(`no such event: ${params.startingAfter}`, false);
+      query = query.startAfter(cursor);
+    }
+    const page = await query.get();
+    const events = page.docs
+      .filter((doc) => params.types.includes(doc.data().type))
+      .map((doc) => JSON.parse(doc.data().json) as unknown);
+    const last = page.docs[page.docs.length - 1];
+    return { events, nextCursor: page.size === params.limit && last !== undefined ? last.id : null };
   }
 
   // ---- simulator actions (what the customer, the card network or the bank would do) ----
