@@ -7,7 +7,8 @@
  *
  * Options: --seed N | --seeds A-B | --ci, --events M (default 300), --concurrency C (default 16),
  * --jobs J (seeds in J parallel processes; --ci: 3),
- * --faults default|none|heavy, --verbose (details before each summary line), --logs (backend logs to stderr),
+ * --faults default|none|heavy, --drop-deliveries P (a share of events never delivered, for provider reconciliation to
+ * apply; --ci: 0.1), --verbose (details before each summary line), --logs (backend logs to stderr),
  * --no-lookup-only-events (leave out refund/dispute events whose enrollment can only be found through the
  * payment's ledger entry; see ScenarioOptions).
  *
@@ -23,6 +24,8 @@ import { DEFAULT_CONCURRENCY, runChaos, type FaultProfile, type RunResult } from
 /** CI: fixed seeds, a few hundred events each, run side by side. */
 export const CI_SEEDS = [1, 2, 3];
 export const CI_EVENTS = 300;
+/** CI also loses a tenth of the deliveries: provider reconciliation must restore every enrollment exactly. */
+export const CI_DROP_DELIVERIES = 0.1;
 const DEFAULT_EVENTS = 300;
 
 interface Args {
@@ -35,12 +38,14 @@ interface Args {
   lookupOnlyEvents: boolean;
   /** Seeds run in parallel child processes (one local Firestore each). */
   jobs: number;
+  /** Share of events never delivered, for provider reconciliation to apply (--ci: 0.1). */
+  dropDeliveries: number;
 }
 
 function usage(message: string): never {
   process.stderr.write(
     `${message}\nusage: chaos (--seed N | --seeds A-B | --ci) [--events M] [--concurrency C] ` +
-      `[--jobs J] [--faults default|none|heavy] [--verbose] [--logs] [--no-lookup-only-events]\n`,
+      `[--jobs J] [--faults default|none|heavy] [--drop-deliveries P] [--verbose] [--logs] [--no-lookup-only-events]\n`,
   );
   process.exit(2);
 }
@@ -55,8 +60,10 @@ function parseArgs(argv: readonly string[]): Args {
     logs: false,
     lookupOnlyEvents: true,
     jobs: 1,
+    dropDeliveries: 0,
   };
   let jobsGiven = false;
+  let dropGiven = false;
   let ci = false;
   const int = (value: string | undefined, name: string, min: number): number => {
     const n = Number(value);
@@ -103,6 +110,13 @@ function parseArgs(argv: readonly string[]): Args {
         args.jobs = int(value(), "--jobs", 1);
         jobsGiven = true;
         break;
+      case "--drop-deliveries": {
+        const share = Number(value());
+        if (!(share >= 0 && share < 1)) usage("--drop-deliveries needs a share in [0, 1)");
+        args.dropDeliveries = share;
+        dropGiven = true;
+        break;
+      }
       case "--no-lookup-only-events":
         args.lookupOnlyEvents = false;
         break;
@@ -114,6 +128,7 @@ function parseArgs(argv: readonly string[]): Args {
     args.seeds.push(...CI_SEEDS);
     if (!argv.some((a) => a.startsWith("--events"))) args.events = CI_EVENTS;
     if (!jobsGiven) args.jobs = CI_SEEDS.length;
+    if (!dropGiven) args.dropDeliveries = CI_DROP_DELIVERIES;
   }
   if (args.seeds.length === 0) usage("give --seed N, --seeds A-B or --ci");
   return args;
@@ -129,7 +144,8 @@ function out(line: string): void {
 
 function summaryLine(r: RunResult): string {
   const head = `chaos seed=${r.seed} events=${r.events} deliveries=${r.deliveries} faults=${r.faults}`;
-  return `${head} lost=${r.lost} doubled=${r.doubled} deadLetters=${r.deadLetters} ${r.ok ? "ok" : "FAILED"}`;
+  const dropped = r.dropped > 0 ? ` dropped=${r.dropped} reconciled=${r.reconciled}` : "";
+  return `${head}${dropped} lost=${r.lost} doubled=${r.doubled} deadLetters=${r.deadLetters} ${r.ok ? "ok" : "FAILED"}`;
 }
 
 function details(r: RunResult): string[] {
@@ -164,6 +180,7 @@ function seedArgs(args: Args, seed: number): string[] {
     ...(args.concurrency === DEFAULT_CONCURRENCY ? [] : ["--concurrency", String(args.concurrency)]),
     ...(args.faults === "default" ? [] : ["--faults", args.faults]),
     ...(args.lookupOnlyEvents ? [] : ["--no-lookup-only-events"]),
+    ...(args.dropDeliveries === 0 ? [] : ["--drop-deliveries", String(args.dropDeliveries)]),
   ];
 }
 
@@ -234,6 +251,7 @@ async function main(): Promise<void> {
         faults: args.faults,
         lookupOnlyEvents: args.lookupOnlyEvents,
         progress: progressSink(board),
+        dropDeliveries: args.dropDeliveries,
       });
       board.remove(`seed ${seed}`);
       if (args.verbose || !result.ok) for (const line of details(result)) out(line);

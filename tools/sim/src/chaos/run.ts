@@ -6,9 +6,11 @@
  */
 import {
   heldPaymentRecord,
+  reconcileProviderEvents,
   runInstallmentDeadlines,
   type CallableLike,
   type LocalPaymentView,
+  type StripeEventJson,
 } from "../shared/backend";
 import { callCallable, type CallResult, type Caller, type HttpReply } from "../shared/invoke";
 import { WorkPool } from "../shared/pool";
@@ -44,6 +46,11 @@ export interface RunOptions {
   lookupOnlyEvents?: boolean;
   /** Where progress goes (phase, done/total), when someone watches. */
   progress?: ProgressSink | undefined;
+  /**
+   * Share of events whose every delivery is lost (the provider holds them; the webhook never sees them): provider
+   * reconciliation must apply them, also while some of them are delivered late (default 0).
+   */
+  dropDeliveries?: number | undefined;
 }
 
 export interface RunResult {
@@ -67,6 +74,9 @@ export interface RunResult {
   lost: number;
   doubled: number;
   deadLetters: number;
+  /** Events never delivered (provider reconciliation's to apply), and the applications reconciliation made. */
+  dropped: number;
+  reconciled: number;
   outcomes: Record<string, number>;
   clientCalls: number;
   clientRetries: number;
@@ -164,6 +174,9 @@ interface RunContext {
   phaseMs: Record<string, number>;
   /** Counts the items of the phase running (see shared/progress). */
   counter: (phase: string, total: number) => PhaseCounter;
+  seed: number;
+  /** Events provider reconciliation applied (all runs), and how many of them its last run still found. */
+  reconciled: { dropped: number; applied: number; lastRunApplied: number };
   /** Every answer to a quiz attempt, by uid/requestId: graded (score, attemptId) or refused (code). */
   quizAnswers: Map<string, QuizAnswer[]>;
 }
@@ -176,7 +189,10 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
   const ctx = await createContext(stack, options);
   await runPhase(ctx, "setup", () => setUpWorld(ctx));
   await runPhase(ctx, "startPayment", () => startPayments(ctx));
-  const built = await runPhase(ctx, "deliveries", () => deliverEvents(ctx));
+  const { built, dropped } = await runPhase(ctx, "deliveries", () =>
+    deliverEvents(ctx, options.dropDeliveries ?? 0),
+  );
+  await runPhase(ctx, "reconcile", () => reconcileDropped(ctx, dropped));
   await runPhase(ctx, "settle", () => settle(ctx));
   const checked = await runPhase(ctx, "check", () => check(ctx, built));
   return result(ctx, options, built, checked, Date.now() - started);
@@ -228,6 +244,8 @@ async function createContext(stack: Stack, options: RunOptions): Promise<RunCont
     phaseMs: { start: Date.now() - started },
     counter: (phase, total) => new PhaseCounter(options.progress, `seed ${options.seed}`, phase, total),
     quizAnswers: new Map(),
+    seed: options.seed,
+    reconciled: { dropped: 0, applied: 0, lastRunApplied: 0 },
   };
 }
 
@@ -372,7 +390,10 @@ interface Deliveries {
  * concurrently, while clients keep calling. Events that overtake their payment are parked by the backend and
  * applied by its ledger-entry trigger (the trigger host runs it), not redelivered.
  */
-async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
+async function deliverEvents(
+  ctx: RunContext,
+  dropShare: number,
+): Promise<{ built: BuiltEvent[]; dropped: BuiltEvent[] }> {
   const { stack, scenario } = ctx;
   const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
   const built = buildEvents(stack, scenario, ctx.planResults, views);
@@ -384,10 +405,17 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
   await runAll(16, [...ctx.directPaymentIds], (id) => registerDirectPayment(ctx, views.get(id)));
   ctx.providerViews = views;
   await markProviderStatuses(ctx, built, views);
+  await recordProviderEvents(ctx, built);
   const state: Deliveries = { pool: new WorkPool(ctx.concurrency) };
   type Item = { kind: "event"; event: BuiltEvent; copies: number } | { kind: "call"; index: number };
   const items: Item[] = [];
+  // Its own stream, so that a run without drops draws exactly as before.
+  const dropRng = Rng.derive(ctx.seed, "drop");
+  const dropped = dropShare > 0 ? built.filter(() => dropRng.chance(dropShare)) : [];
+  const lost = new Set(dropped);
+  ctx.reconciled.dropped = dropped.length;
   for (const event of built) {
+    if (lost.has(event)) continue;
     const copies = 1 + (ctx.rng.chance(0.4) ? 1 : 0) + (ctx.rng.chance(0.15) ? 1 : 0);
     if (copies > 1 && ctx.rng.chance(0.25))
       items.push({ kind: "event", event, copies }); // a concurrent burst
@@ -416,7 +444,63 @@ async function deliverEvents(ctx: RunContext): Promise<BuiltEvent[]> {
     });
   }
   await state.pool.drain();
-  return built;
+  return { built, dropped };
+}
+
+/**
+ * The provider holds every event it sends (Stripe's events API; the local provider's `sentEvents`), whether or not
+ * a delivery arrives: provider reconciliation lists them from there.
+ */
+async function recordProviderEvents(ctx: RunContext, built: readonly BuiltEvent[]): Promise<void> {
+  await runAll(16, built, (e) =>
+    setDoc(ctx.stack, `localProvider/sentEvents/events/${e.id}`, {
+      type: e.json.type,
+      json: e.rawBody,
+      sentAt: new Date(e.json.created * 1000),
+    }),
+  );
+}
+
+/**
+ * Every event the provider holds: the ones the run built and sent, and the ones the backend's own provider calls
+ * made (recorded by the local provider as it sends them). Reconciliation applies all of them, so the model's event
+ * set is this one.
+ */
+async function providerHeldEvents(ctx: RunContext, built: readonly BuiltEvent[]): Promise<StripeEventJson[]> {
+  const ids = new Set(built.map((b) => b.id));
+  const held = await ctx.stack.db.collection("localProvider/sentEvents/events").get();
+  const own = held.docs
+    .filter((d) => !ids.has(d.id))
+    .map((d) => JSON.parse(String(d.data()?.json)) as StripeEventJson);
+  return [...built.map((b) => b.json), ...own];
+}
+
+/** The window every reconciliation run of a chaos run covers: all its events (some are dated up to a day back). */
+function reconcileWindow(): [number, number] {
+  return [Date.now() - 2 * 24 * 3600 * 1000, Date.now() + 60_000];
+}
+
+/**
+ * Phase 3b, with faults still on: two reconciliation runs at once, racing the late deliveries of half of the
+ * dropped events. A run stopped by a fault is what the hourly schedule runs again; settle runs the last one.
+ */
+async function reconcileDropped(ctx: RunContext, dropped: readonly BuiltEvent[]): Promise<void> {
+  if (dropped.length === 0) return;
+  const state: Deliveries = { pool: new WorkPool(ctx.concurrency) };
+  for (const event of dropped.filter((_, i) => i % 2 === 0))
+    state.pool.add(() => deliver(ctx, state, event, 1));
+  const runs = await Promise.allSettled([
+    reconcileProviderEvents(...reconcileWindow()),
+    reconcileProviderEvents(...reconcileWindow()),
+  ]);
+  await state.pool.drain();
+  for (const run of runs) {
+    if (run.status === "fulfilled") ctx.reconciled.applied += run.value.outcomes.applied;
+    else
+      ctx.notes.push(
+        `a reconciliation run failed (the next run redoes it): ${String(run.reason).slice(0, 120)}`,
+      );
+  }
 }
 
 /** The payments of the scenario made outside startPayment (no checkout). */
@@ -526,6 +610,13 @@ async function settle(ctx: RunContext): Promise<void> {
   await ctx.stack.settle();
   ctx.stack.clearFaults();
   await ctx.stack.settle();
+  // The next scheduled reconciliation, faults over: whatever the provider holds that no delivery (or earlier run)
+  // applied — the dropped events, and the events the backend's own provider calls made (a replaced checkout's
+  // payment canceled at the provider sends payment_intent.canceled, which the simulation never delivers).
+  const last = await reconcileProviderEvents(...reconcileWindow());
+  ctx.reconciled.applied += last.outcomes.applied;
+  ctx.reconciled.lastRunApplied = last.outcomes.applied;
+  await ctx.stack.settle();
   const latest = Math.max(...DEADLINE_CLOCK_DAYS);
   for (let run = 0; run < 100 && (await runInstallmentDeadlines(latest)).more; run++);
   await ctx.stack.settle();
@@ -618,7 +709,7 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
         return [[checkoutId, { uid, courseId, amount: v.amount, currency: v.currency, paymentId: v.id }]];
       }),
     ),
-    events: built.map((b) => b.json),
+    events: await providerHeldEvents(ctx, built),
     providerMetadata: new Map([...ctx.providerViews.values()].map((v) => [v.id, v.metadata])),
   });
   for (const [key, answers] of [...ctx.answersByRequest].sort(([a], [b]) => a.localeCompare(b))) {
@@ -688,6 +779,8 @@ function result(
     lost: checked.lost,
     doubled: checked.doubled,
     deadLetters: checked.counts.deadLetters,
+    dropped: ctx.reconciled.dropped,
+    reconciled: ctx.reconciled.applied,
     outcomes: counters.outcomes,
     clientCalls: counters.clientCalls,
     clientRetries: counters.clientRetries,

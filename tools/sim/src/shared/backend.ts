@@ -207,3 +207,16 @@ export function runInstallmentDeadlines(
   ) as InstallmentServiceModule;
   return service.markPassedDeadlines({ nowMs: Date.now() + aheadDays * 24 * 3600 * 1000 });
 }
+
+type ReconciliationModule = typeof import("../../../../functions/lib/services/reconciliationService");
+
+/** Provider reconciliation from the build (what reconcileProviderEvents runs every hour), over [fromMs, toMs). */
+export function reconcileProviderEvents(
+  fromMs: number,
+  toMs: number,
+): ReturnType<ReconciliationModule["reconcileRange"]> {
+  const service = requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/reconciliationService.js"),
+  ) as ReconciliationModule;
+  return service.reconcileRange({ fromMs, toMs, limit: 1_000_000 });
+}
