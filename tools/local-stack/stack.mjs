@@ -617,13 +617,22 @@ export async function startLocalStack({
 
     // Seed: two users; the admin gets its claim (what the Admin SDK's setCustomUserClaims sends), then signs in
     // again so its ID token carries the claim.
-    const [student, adminAccount] = await Promise.all([signUp(DEMO.student), signUp(DEMO.admin)]);
-    await authCall(
-      `projects/${projectId}/accounts:update`,
-      { localId: adminAccount.localId, customAttributes: JSON.stringify({ admin: true }) },
-      { authorization: "Bearer owner" },
+    // Both addresses are marked verified (as after the user clicked the verification link): the backend stores a
+    // token's email on the profile only when it is verified.
+    const [studentAccount, adminAccount] = await Promise.all([signUp(DEMO.student), signUp(DEMO.admin)]);
+    await Promise.all(
+      [
+        { localId: studentAccount.localId, emailVerified: true },
+        {
+          localId: adminAccount.localId,
+          emailVerified: true,
+          customAttributes: JSON.stringify({ admin: true }),
+        },
+      ].map((update) =>
+        authCall(`projects/${projectId}/accounts:update`, update, { authorization: "Bearer owner" }),
+      ),
     );
-    const admin = await signIn(DEMO.admin);
+    const [student, admin] = await Promise.all([signIn(DEMO.student), signIn(DEMO.admin)]);
     const tokens = { student: student.idToken, admin: admin.idToken };
 
     await Promise.all(

@@ -1,9 +1,15 @@
 import { onRequest } from "firebase-functions/v2/https";
-import { expectsLivemode, REGION, stripeWebhookSecret, webhookSecrets } from "../shared/config";
+import {
+  expectsLivemode,
+  REGION,
+  stripeSecretKey,
+  stripeWebhookSecret,
+  webhookSecrets,
+} from "../shared/config";
 
 /** Stripe-format webhook: signature first, then exactly-once application (see services/webhookService). */
 export const paymentWebhook = onRequest(
-  { region: REGION, secrets: [stripeWebhookSecret] },
+  { region: REGION, secrets: [stripeWebhookSecret, stripeSecretKey] },
   async (req, res) => {
     const [{ handleWebhook }, { paymentProviderSource }] = await Promise.all([
       import("../services/webhookService"),

@@ -1,5 +1,5 @@
 import { onSchedule } from "firebase-functions/v2/scheduler";
-import { REGION } from "../shared/config";
+import { REGION, stripeSecretKey, stripeWebhookSecret } from "../shared/config";
 
 /**
  * Every 15 minutes: parked events whose payment is known are applied (a trigger that did not run), those that have
@@ -7,7 +7,13 @@ import { REGION } from "../shared/config";
  * to run twice or alongside the trigger.
  */
 export const sweepParkedEvents = onSchedule(
-  { schedule: "every 15 minutes", region: REGION, retryCount: 1, timeoutSeconds: 300 },
+  {
+    schedule: "every 15 minutes",
+    region: REGION,
+    retryCount: 1,
+    timeoutSeconds: 300,
+    secrets: [stripeSecretKey, stripeWebhookSecret],
+  },
   async () => {
     const { sweepParkedEvents: sweep } = await import("../services/webhookCommandService");
     const { recordJobReport } = await import("../services/opsSummaryService");

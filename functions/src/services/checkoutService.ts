@@ -5,9 +5,10 @@
  *   tx 1: read enrollment + checkout. Exists → reuse it (an alias → the checkout it joined), unless it is stale: not
  *         final and for more than is owed now (a part or manual payment landed since) — then it is canceled at the
  *         provider and the request answered failed-precondition, so an old checkout is never paid on top of the
- *         balance. Paying the remaining balance (amount omitted or equal to it) and the enrollment has an open
- *         checkout for the same amountDue → reuse THAT (two tabs, one payment) and record this request as an alias
- *         of it, so a retry of this requestId returns the same payment even after it completed. Else check the
+ *         balance. Paying a balance amount (amount omitted — the remaining balance, or on an installment plan the
+ *         installment due — or equal to one of those) and the enrollment has an open checkout for the same amount
+ *         → reuse THAT (two tabs, one payment) and record this request as an alias of it, so a retry of this
+ *         requestId returns the same payment even after it completed. Else check the
  *         per-user limits (the user's rate-limit window, the enrollment's unfinished checkouts), validate the amount
  *         and create the checkout as 'creating' (and make a balance checkout the enrollment's openCheckout; the one
  *         it replaces is remembered in `replaces`).
@@ -317,10 +318,10 @@ async function reuseOwnCheckout(
 }
 
 /**
- * Two tabs paying the remaining balance: when the enrollment's open checkout is for exactly the amount due, this
- * request joins it and is recorded as its alias, so "same requestId ⇒ same payment" holds for it too. The alias's
- * own status and payment fields are never maintained: readers follow `aliasOf`. Undefined when there is nothing
- * to join.
+ * Two tabs paying the remaining balance (or, on a plan, the installment due): when the enrollment's open checkout is
+ * for exactly the amount this request pays, this request joins it and is recorded as its alias, so "same requestId
+ * ⇒ same payment" holds for it too. The alias's own status and payment fields are never maintained: readers follow
+ * `aliasOf`. Undefined when there is nothing to join.
  */
 async function joinOpenCheckout(
   tx: Transaction,
@@ -329,10 +330,10 @@ async function joinOpenCheckout(
 ): Promise<ChosenCheckout | undefined> {
   const { uid, input } = request;
   const openCheckout = enrollment.openCheckout;
-  // An explicit amount equal to the default one is a default payment too: it joins like an omitted one.
-  const defaultAmount = defaultAmountOf(enrollment);
-  const paysDefault = input.amount === undefined || input.amount === defaultAmount;
-  if (!paysDefault || openCheckout === null || openCheckout.amount !== defaultAmount) return undefined;
+  // An explicit amount equal to a balance amount is a balance payment too: it joins like an omitted one.
+  const amount = input.amount ?? defaultAmountOf(enrollment);
+  if (!isBalanceAmount(enrollment, amount) || openCheckout === null || openCheckout.amount !== amount)
+    return undefined;
   const open = (await tx.get(refs.checkout(openCheckout.checkoutId))).data();
   // A tab paying in the app does not join a hosted page, nor the other way round: it replaces it.
   if (open === undefined || open.uid !== uid || !isOpenCheckoutStatus(open.status)) return undefined;
@@ -370,6 +371,15 @@ function defaultAmountOf(enrollment: EnrollmentDoc): number {
 }
 
 /**
+ * A "balance" payment, of which an enrollment has at most one open checkout (`openCheckout`: a second tab joins it,
+ * a newer one replaces it): the whole remaining balance, or what a payment with no amount pays (on a plan, the
+ * installment due). Both on a plan: a tab paying the installment and one paying everything never both stay payable.
+ */
+function isBalanceAmount(enrollment: EnrollmentDoc, amount: number): boolean {
+  return amount === enrollment.amountDue || amount === defaultAmountOf(enrollment);
+}
+
+/**
  * A new checkout in 'creating', for an amount the money rules allow; a remaining-balance one becomes the open one,
  * and names the open checkout it replaces (if any) so that one is canceled before this one's payment is created.
  */
@@ -390,7 +400,7 @@ function createCheckout(tx: Transaction, request: PaymentRequest, enrollment: En
     requestId: input.requestId,
     idempotencyKey: checkoutId,
     provider: request.provider.name,
-    isRemainingBalance: decision.amount === defaultAmount,
+    isRemainingBalance: isBalanceAmount(enrollment, decision.amount),
     providerPaymentId: null,
     clientSecret: null,
     status: "creating",

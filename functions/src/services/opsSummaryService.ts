@@ -72,7 +72,7 @@ export async function refreshOpsSummary(nowMs = Date.now()): Promise<OpsSummary>
   );
   const [parkedNow, deadLettersNow, openDisputes, overdueInstallments, reports] = await Promise.all([
     count(parked),
-    count(deadLetters),
+    count(deadLetters.where("status", "==", "open")),
     count(enrollments.where("openDisputes", ">", 0)),
     count(enrollments.where("accessStatus", "==", "suspended").where("openDisputes", "==", 0)),
     db.getAll(...[...JOB_REPORTS, ...CHECKPOINTED_JOBS].map((job) => db.collection(OPS_COLLECTION).doc(job))),

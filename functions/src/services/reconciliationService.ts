@@ -31,8 +31,9 @@ import { mapWebhookEvent } from "../domain/webhookMapping";
 import { HANDLED_EVENT_TYPES } from "../schemas/webhook";
 import { firestore } from "../shared/admin";
 import { expectsLivemode } from "../shared/config";
-import { logInfo, logWarn } from "../shared/log";
-import type { EventContext } from "./ledgerService";
+import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
+import { logError, logInfo, logWarn } from "../shared/log";
+import { deadLetterEvent, type EventContext } from "./ledgerService";
 import { getPaymentProvider, paymentProviderSource } from "./payments";
 import { executeCommand, type CommandOutcome } from "./webhookCommandService";
 import { readVerifiedEvent } from "./webhookService";
@@ -61,10 +62,24 @@ export interface ReconcileRange {
 type Tally = ReconcilePaymentsResponse["outcomes"];
 
 function emptyTally(): Tally {
-  return { applied: 0, duplicate: 0, parked: 0, ignored: 0, noop: 0, "dead-lettered": 0, unreadable: 0 };
+  return {
+    applied: 0,
+    duplicate: 0,
+    parked: 0,
+    ignored: 0,
+    noop: 0,
+    "dead-lettered": 0,
+    unreadable: 0,
+    failed: 0,
+  };
 }
 
-/** One provider event through the webhook's path; `unreadable` when it is not an event the webhook would take. */
+/**
+ * One provider event through the webhook's path; `unreadable` when it is not an event the webhook would take. As in
+ * the webhook, a failure that would fail the same way every time (a bug, corrupt stored data) is dead-lettered
+ * `internal-error` so that it cannot stop every later run at the same event; a transient one is `failed`, and the
+ * window is worked through again.
+ */
 async function apply(event: unknown): Promise<keyof Tally> {
   const source = paymentProviderSource();
   const read = readVerifiedEvent(event, expectsLivemode(source));
@@ -77,9 +92,25 @@ async function apply(event: unknown): Promise<keyof Tally> {
     eventType: read.event.type,
     providerObjectId: read.event.object.id,
   };
-  const outcome: CommandOutcome = await executeCommand(mapWebhookEvent(read.event, source), context, source);
-  if (outcome.kind === "applied" && outcome.applied.length === 0) return "duplicate";
-  return outcome.kind;
+  try {
+    const outcome: CommandOutcome = await executeCommand(
+      mapWebhookEvent(read.event, source),
+      context,
+      source,
+    );
+    if (outcome.kind === "applied" && outcome.applied.length === 0) return "duplicate";
+    return outcome.kind;
+  } catch (error) {
+    const transient = isTransientError(error) || isUnknownCommitOutcome(error);
+    logError(
+      "reconciliation event failed",
+      { eventId: context.eventId, type: context.eventType, transient },
+      error,
+    );
+    if (transient) return "failed";
+    await deadLetterEvent(context, "internal-error");
+    return "dead-lettered";
+  }
 }
 
 function createdOf(event: unknown): number {
@@ -129,35 +160,39 @@ export async function reconcileRange(range: ReconcileRange): Promise<ReconcilePa
 interface Checkpoint {
   fromMs: number;
   toMs: number;
+  /** Where the window's next run starts (null: at its newest event). */
   cursor: string | null;
+  /** Whether the window has been worked through without a transient failure. */
+  done: boolean;
 }
 
 /**
- * The scheduled run: continues the checkpoint's window (or starts the next one), and moves the checkpoint. Two runs
- * at once may work through the same events; that costs reads, never a double application.
+ * The scheduled run: continues the checkpoint's window (or starts the next one once it is done), and moves the
+ * checkpoint. A run with transient failures leaves its part of the window to be done again. Two runs at once may
+ * work through the same events; that costs reads, never a double application.
  */
 export async function reconcileScheduled(nowMs = Date.now()): Promise<ReconcilePaymentsResponse> {
   const stored = (await CHECKPOINT().get()).data() as Partial<Checkpoint> | undefined;
   const window: Checkpoint =
-    stored?.cursor !== undefined &&
-    stored.cursor !== null &&
-    stored.fromMs !== undefined &&
-    stored.toMs !== undefined
-      ? { fromMs: stored.fromMs, toMs: stored.toMs, cursor: stored.cursor }
+    stored?.done === false && stored.fromMs !== undefined && stored.toMs !== undefined
+      ? { fromMs: stored.fromMs, toMs: stored.toMs, cursor: stored.cursor ?? null, done: false }
       : {
           fromMs: stored?.toMs === undefined ? nowMs - FIRST_LOOKBACK_MS : stored.toMs - OVERLAP_MS,
           toMs: nowMs - SETTLE_MS,
           cursor: null,
+          done: false,
         };
   const report = await reconcileRange({
     fromMs: window.fromMs,
     toMs: window.toMs,
     startingAfter: window.cursor,
   });
+  const clean = report.outcomes.failed === 0;
   await CHECKPOINT().set({
     fromMs: window.fromMs,
     toMs: window.toMs,
-    cursor: report.cursor,
+    cursor: clean ? report.cursor : window.cursor,
+    done: clean && report.cursor === null,
     lastRun: report,
     updatedAt: FieldValue.serverTimestamp(),
   });

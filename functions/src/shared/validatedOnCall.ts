@@ -96,7 +96,9 @@ export async function runCallable<S extends z.ZodType, R>(
   }
   const input = parseInput(loaded.schema, request.data);
   try {
-    const email = typeof auth.token.email === "string" ? auth.token.email : null;
+    // Only an address the auth provider verified: with email/password sign-up anyone can claim any address.
+    const email =
+      typeof auth.token.email === "string" && auth.token.email_verified === true ? auth.token.email : null;
     return await loaded.handler(input, { uid: auth.uid, isAdmin, email });
   } catch (error) {
     throw toHttpsError(error, { fn: spec.name, uid: auth.uid });

@@ -11,8 +11,9 @@
 export interface Caller {
   uid: string;
   admin?: boolean;
-  /** The token's `email` claim. */
+  /** The token's `email` claim, and its `email_verified` (true unless said otherwise). */
   email?: string;
+  emailVerified?: boolean;
 }
 
 /** The request a v2 callable's handler receives (firebase-functions `CallableRequest`, as far as we use it). */
@@ -35,7 +36,9 @@ export function callableRequest(caller: Caller | null, data: unknown): CallableR
             token: {
               uid: caller.uid,
               ...(caller.admin === true ? { admin: true } : {}),
-              ...(caller.email === undefined ? {} : { email: caller.email }),
+              ...(caller.email === undefined
+                ? {}
+                : { email: caller.email, email_verified: caller.emailVerified ?? true }),
             },
           },
         }),
@@ -83,7 +86,9 @@ export function emulatorIdToken(projectId: string, caller: Caller, nowMs = Date.
     exp: iat + 3600,
     firebase: { identities: {}, sign_in_provider: "custom" },
     ...(caller.admin === true ? { admin: true } : {}),
-    ...(caller.email === undefined ? {} : { email: caller.email }),
+    ...(caller.email === undefined
+      ? {}
+      : { email: caller.email, email_verified: caller.emailVerified ?? true }),
   };
   return `${jwtSegment({ alg: "none", typ: "JWT" })}.${jwtSegment(payload)}.`;
 }

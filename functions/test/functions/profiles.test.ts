@@ -52,6 +52,17 @@ describe("ensureProfile", () => {
     });
   });
 
+  it("an address the auth provider has not verified is not stored (anyone can sign up with any address)", async () => {
+    expect(
+      await call(ensureProfile, { uid: "mallory", email: "ceo@example.com", emailVerified: false }, {}),
+    ).toEqual({
+      uid: "mallory",
+      email: null,
+      created: true,
+    });
+    expect(await readDoc("users/mallory")).toMatchObject({ email: null });
+  });
+
   it("concurrent calls create it once; an account without an email stores null", async () => {
     const answers = await Promise.all(
       Array.from({ length: 6 }, () => call(ensureProfile, { uid: "bob" }, {})),

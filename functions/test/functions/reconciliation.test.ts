@@ -158,11 +158,29 @@ describe("reconciliation", () => {
     expect(first.outcomes.applied).toBe(MOVEMENTS_LOST);
     expect(Date.parse(first.from)).toBe(now - 72 * 3600_000);
     expect(Date.parse(first.to)).toBe(now - SETTLE_MS);
-    expect(await readDoc("ops/reconciliation")).toMatchObject({ cursor: null, toMs: now - SETTLE_MS });
+    expect(await readDoc("ops/reconciliation")).toMatchObject({
+      cursor: null,
+      done: true,
+      toMs: now - SETTLE_MS,
+    });
     await expectExact();
     const second = await reconcileScheduled(now + 3600_000);
     expect(Date.parse(second.from)).toBe(now - SETTLE_MS - 3600_000);
     expect(second.outcomes.applied).toBe(0);
+  });
+
+  it("an event that fails for good (corrupt stored data) is dead-lettered and the rest of the run goes on", async () => {
+    await payAndRefund();
+    // r2's enrollment can no longer be read (a price someone typed as text): its lost payment cannot apply.
+    await firestore().doc("users/r2/courses/c1").update({ price: "10.00" });
+    const report = await reconcileRange(everything());
+    expect(report.outcomes).toMatchObject({ applied: MOVEMENTS_LOST - 1, "dead-lettered": 1, failed: 0 });
+    const deadLetters = await firestore().collection("deadLetters").get();
+    expect(deadLetters.docs.map((d) => d.get("reason") as unknown)).toEqual(["internal-error"]);
+    expect((await ledgerSum("r4", "c1")).sum).toBe(1000);
+    expect((await ledgerSum("r1", "c1")).sum).toBe(700);
+    // The next run does not stop at it either: it is recorded, so a duplicate now.
+    expect((await reconcileRange(everything())).outcomes).toMatchObject({ applied: 0, "dead-lettered": 0 });
   });
 
   it("reconcilePayments: admins only, a bounded range, then the same run", async () => {

@@ -161,7 +161,11 @@ function enrollmentPanel(course, enrollment) {
             oninput: (event) => state.amounts.set(course.id, event.target.value),
           }),
           el("button", { type: "submit", disabled: busy }, "Pay"),
-          el("small", { class: "muted" }, " empty = the whole balance"),
+          el(
+            "small",
+            { class: "muted" },
+            enrollment.installments ? " empty = the installment due now" : " empty = the whole balance",
+          ),
         )
       : undefined,
     el("h4", {}, "Ledger"),

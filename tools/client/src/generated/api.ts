@@ -454,6 +454,7 @@ export interface OpsSummary {
   asOf: string;
   /** Today and yesterday (UTC), by `YYYY-MM-DD`. */
   days: Record<string, OpsDayCounts>;
+  /** Waiting now: parked events, open dead letters (not replayed or dismissed), open disputes, overdue installments. */
   now: { parkedEvents: number; deadLetters: number; openDisputes: number; overdueInstallments: number };
   /** The last report of each scheduled job that keeps one, with when it ran. */
   jobs: Record<string, { at: string | null; report: Record<string, unknown> }>;
@@ -492,6 +493,8 @@ export interface ReconcilePaymentsResponse {
     noop: number;
     "dead-lettered": number;
     unreadable: number;
+    /** Transient failures (Firestore, the provider): run the range again; nothing applies twice. */
+    failed: number;
   };
   /** Where the next run continues, or null when the range is done. */
   cursor: string | null;
