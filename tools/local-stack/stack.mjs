@@ -76,6 +76,7 @@ export const DEMO = Object.freeze({
       title: "First steps: check your understanding",
       kind: "quiz",
       lessonId: "first-steps",
+      maxAttempts: 5,
       questions: [
         {
           id: "q1",

@@ -13,6 +13,7 @@ export type QuizKind = (typeof QUIZ_KINDS)[number];
 
 /** Bounds of one quiz: small enough that a quiz, its key and an attempt each stay far below 1 MiB. */
 export const QUIZ_LIMITS = {
+  maxAttempts: 100,
   questions: 50,
   choices: 10,
   points: 100,
@@ -212,6 +213,14 @@ export function gradeAnswers(
     return { questionId: q.id, correct };
   });
   return { score, maxScore: maxScoreOf(questions), results };
+}
+
+/**
+ * Whether one more attempt is allowed: always without a cap; with `maxAttempts`, while fewer are counted. A cap is
+ * what keeps per-question feedback (correct or not) from revealing a single-choice key by trial.
+ */
+export function mayAttempt(attemptCount: number, maxAttempts: number | null | undefined): boolean {
+  return maxAttempts === null || maxAttempts === undefined || attemptCount < maxAttempts;
 }
 
 /** The per-quiz summary after one more attempt: counts add up, the best score is the maximum. */

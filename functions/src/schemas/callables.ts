@@ -146,6 +146,8 @@ export const upsertQuizInput = z
     kind: z.enum(QUIZ_KINDS),
     /** The lesson (video) it belongs to; required for `video`. */
     lessonId: docIdSchema.optional(),
+    /** At most this many attempts per student (counted attempts; retries of one requestId are one). Omitted: no cap. */
+    maxAttempts: z.int().min(1).max(QUIZ_LIMITS.maxAttempts).optional(),
     questions: z
       .array(
         z.strictObject({

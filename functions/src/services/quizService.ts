@@ -24,6 +24,7 @@ import {
   answersProblem,
   canonicalAnswers,
   gradeAnswers,
+  mayAttempt,
   nextQuizResult,
   sameAnswers,
   splitDefinition,
@@ -69,6 +70,7 @@ export async function upsertQuiz(input: UpsertQuizInput): Promise<UpsertQuizResp
       lessonId: input.lessonId ?? null,
       questions,
       maxScore,
+      maxAttempts: input.maxAttempts ?? null,
       revision,
       createdAt: previous?.createdAt ?? FieldValue.serverTimestamp(),
       updatedAt: FieldValue.serverTimestamp(),
@@ -161,9 +163,13 @@ export async function submitQuizAttempt(
     if (problem !== null) {
       throw invalidArgument(ANSWER_MESSAGES[problem.kind], { questionId: problem.questionId });
     }
-    const grade = gradeAnswers(quiz.questions, key.key, answers);
     const resultSnap = snaps[4] as DocumentSnapshot<QuizResultDoc> | undefined;
     const previous = resultSnap?.data();
+    // Judged on the result this round's commit is conditioned on: concurrent attempts cannot pass the cap together.
+    if (!mayAttempt(previous?.attemptCount ?? 0, quiz.maxAttempts)) {
+      throw failedPrecondition("No attempts of this quiz left.", { maxAttempts: quiz.maxAttempts ?? null });
+    }
+    const grade = gradeAnswers(quiz.questions, key.key, answers);
     const summary = nextQuizResult(previous ?? null, grade.score);
     const attempt: Omit<QuizAttemptDoc, "submittedAt"> = {
       quizId,

@@ -239,6 +239,28 @@ describe("submitQuizAttempt", () => {
     expect(await countDocs(`${ENROLLMENT}/quizAttempts`)).toBe(2);
   });
 
+  it("a quiz with maxAttempts: 6 different attempts at once count exactly 3; the rest are refused; retries still answer", async () => {
+    await call(upsertQuiz, ADMIN, { ...QUIZ, maxAttempts: 3 });
+    await grantAccess();
+    const settled = await Promise.allSettled(
+      [1, 2, 3, 4, 5, 6].map((s) => submit(`capped-00${s}`, answersScoring(s))),
+    );
+    const graded = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    expect(graded).toHaveLength(3);
+    for (const refused of settled.filter((r) => r.status === "rejected"))
+      expect((refused).reason).toMatchObject({ code: "failed-precondition" });
+    expect(await readDoc(RESULT)).toMatchObject({
+      attemptCount: 3,
+      bestScore: Math.max(...graded.map((g) => g.score)),
+    });
+    expect(await countDocs(`${ENROLLMENT}/quizAttempts`)).toBe(3);
+    // A retry of a counted attempt is answered from its record, cap or not.
+    const first = graded[0];
+    const again = await submit(`capped-00${first?.score ?? 0}`, answersScoring(first?.score ?? 0));
+    expect(again).toEqual({ ...first, duplicate: true });
+    await expectHttpsError(submit("capped-0099", answersScoring(9)), "failed-precondition");
+  });
+
   it("distinct requestIds each sent 3 times, concurrently: exact count and best score", async () => {
     await grantAccess();
     const scores = [2, 8, 5, 1];

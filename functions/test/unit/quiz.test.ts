@@ -7,6 +7,7 @@ import {
   sameAnswers,
   splitDefinition,
   type QuestionDefinition,
+  mayAttempt,
 } from "../../src/domain/quiz";
 
 const choices = (...ids: string[]) => ids.map((id) => ({ id, text: `choice ${id}` }));
@@ -127,5 +128,16 @@ describe("the per-quiz result", () => {
       expect(result).toEqual({ attemptCount: 6, bestScore: 6 });
     }
     expect(nextQuizResult(null, 0)).toEqual({ attemptCount: 1, bestScore: 0 });
+  });
+});
+
+describe("mayAttempt", () => {
+  it("always without a cap; with one, while fewer attempts are counted", () => {
+    expect(mayAttempt(1000, undefined)).toBe(true);
+    expect(mayAttempt(1000, null)).toBe(true);
+    expect(mayAttempt(0, 1)).toBe(true);
+    expect(mayAttempt(1, 1)).toBe(false);
+    expect(mayAttempt(2, 3)).toBe(true);
+    expect(mayAttempt(3, 3)).toBe(false);
   });
 });

@@ -328,6 +328,8 @@ export const quizDocSchema = z.object({
     }),
   ),
   maxScore: z.int().nonnegative(),
+  /** Attempts allowed per student; null or absent: no cap. */
+  maxAttempts: z.int().positive().nullable().optional(),
   /** Increased by every upsertQuiz; the key carries the same revision (written in the same commit). */
   revision: z.int().positive(),
   createdAt: timestamp,

@@ -249,6 +249,11 @@ export interface UpsertQuizRequest {
   /** `quiz`, or `video`: per-video questions of lesson `lessonId`, each optionally asked at `atSeconds`. */
   kind: "quiz" | "video";
   lessonId?: string | undefined;
+  /**
+   * At most this many attempts per student (1–100; a retry of one requestId is one attempt). Omitted: no cap — but
+   * with per-question feedback, unlimited attempts let a student find a single-choice key by trial.
+   */
+  maxAttempts?: number | undefined;
   /** 1–50 questions of 2–10 choices; `correct` lists the right choice id(s): exactly one unless `multiple`. */
   questions: {
     id: string;
