@@ -248,7 +248,7 @@ describe("submitQuizAttempt", () => {
     const graded = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     expect(graded).toHaveLength(3);
     for (const refused of settled.filter((r) => r.status === "rejected"))
-      expect((refused).reason).toMatchObject({ code: "failed-precondition" });
+      expect(refused.reason).toMatchObject({ code: "failed-precondition" });
     expect(await readDoc(RESULT)).toMatchObject({
       attemptCount: 3,
       bestScore: Math.max(...graded.map((g) => g.score)),
