@@ -27,16 +27,12 @@
  */
 import { FieldValue } from "firebase-admin/firestore";
 import type { ReconcilePaymentsResponse } from "../api";
-import { mapWebhookEvent } from "../domain/webhookMapping";
 import { HANDLED_EVENT_TYPES } from "../schemas/webhook";
 import { firestore } from "../shared/admin";
 import { expectsLivemode } from "../shared/config";
-import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
-import { logError, logInfo, logWarn } from "../shared/log";
-import { deadLetterEvent, type EventContext } from "./ledgerService";
+import { logInfo, logWarn } from "../shared/log";
 import { getPaymentProvider, paymentProviderSource } from "./payments";
-import { executeCommand, type CommandOutcome } from "./webhookCommandService";
-import { readVerifiedEvent } from "./webhookService";
+import { readVerifiedEvent, runVerifiedEvent } from "./webhookService";
 
 const PAGE = 100;
 const DEFAULT_LIMIT = 500;
@@ -75,10 +71,9 @@ function emptyTally(): Tally {
 }
 
 /**
- * One provider event through the webhook's path; `unreadable` when it is not an event the webhook would take. As in
- * the webhook, a failure that would fail the same way every time (a bug, corrupt stored data) is dead-lettered
- * `internal-error` so that it cannot stop every later run at the same event; a transient one is `failed`, and the
- * window is worked through again.
+ * One provider event through the webhook's own runner (webhookService.runVerifiedEvent): `unreadable` when it is not
+ * an event the webhook would take; a failure that would fail every time is dead-lettered there, so it cannot stop
+ * later runs; a transient one is `failed`, and the window is worked through again.
  */
 async function apply(event: unknown): Promise<keyof Tally> {
   const source = paymentProviderSource();
@@ -87,30 +82,10 @@ async function apply(event: unknown): Promise<keyof Tally> {
     logWarn("reconciliation skipped an event", { kind: read.kind });
     return "unreadable";
   }
-  const context: EventContext = {
-    eventId: read.event.id,
-    eventType: read.event.type,
-    providerObjectId: read.event.object.id,
-  };
-  try {
-    const outcome: CommandOutcome = await executeCommand(
-      mapWebhookEvent(read.event, source),
-      context,
-      source,
-    );
-    if (outcome.kind === "applied" && outcome.applied.length === 0) return "duplicate";
-    return outcome.kind;
-  } catch (error) {
-    const transient = isTransientError(error) || isUnknownCommitOutcome(error);
-    logError(
-      "reconciliation event failed",
-      { eventId: context.eventId, type: context.eventType, transient },
-      error,
-    );
-    if (transient) return "failed";
-    await deadLetterEvent(context, "internal-error");
-    return "dead-lettered";
-  }
+  const outcome = await runVerifiedEvent(read.event, source, "reconciliation");
+  if (outcome.kind === "transient" || outcome.kind === "internal") return "failed";
+  if (outcome.kind === "applied" && outcome.applied.length === 0) return "duplicate";
+  return outcome.kind;
 }
 
 function createdOf(event: unknown): number {

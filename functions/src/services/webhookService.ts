@@ -29,7 +29,7 @@ import {
 import { isTransientError, isUnknownCommitOutcome } from "../shared/errors";
 import { logError, logInfo, logWarn } from "../shared/log";
 import { deadLetterEvent, type EventContext } from "./ledgerService";
-import { executeCommand } from "./webhookCommandService";
+import { executeCommand, type CommandOutcome } from "./webhookCommandService";
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 export const MAX_BODY_BYTES = 512 * 1024;
@@ -146,29 +146,48 @@ export async function handleWebhook(req: WebhookRequest, options: WebhookOptions
     );
     return reply(400, { received: false, error: "livemode-mismatch" });
   }
+  if (event.type === "charge.refunded" && event.object.refunds?.has_more === true) {
+    logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
+  }
+  const outcome = await runVerifiedEvent(event, options.source, "webhook");
+  // A commit whose outcome is unknown is retried by the provider: the rerun finds its own writes.
+  if (outcome.kind === "transient") return reply(500, { received: false, error: "transient" });
+  if (outcome.kind === "internal") return reply(500, { received: false, error: "internal" });
+  return reply(200, { received: true, outcome: outcome.kind });
+}
+
+/**
+ * One authentic event (verified and parsed) through the exactly-once path — the webhook's, and provider
+ * reconciliation's for the events the webhook missed. Any unexpected failure that would fail the same way every time
+ * (a bug, corrupt stored data) is logged and dead-lettered `internal-error` (ids and reason only, no payload), so it
+ * can never block its sender; a transient one (Firestore, the provider, a commit of unknown outcome) is `transient`:
+ * the sender tries again and the rerun finds its own writes. `internal` when even the dead letter failed.
+ */
+export async function runVerifiedEvent(
+  event: ParsedWebhookEvent,
+  source: LedgerSource,
+  via: "webhook" | "reconciliation",
+): Promise<CommandOutcome | { kind: "transient" | "internal" }> {
   const context: EventContext = {
     eventId: event.id,
     eventType: event.type,
     providerObjectId: event.object.id,
   };
-  if (event.type === "charge.refunded" && event.object.refunds?.has_more === true) {
-    logInfo("charge.refunded lists only some refunds; refund.* events carry the rest", { eventId: event.id });
-  }
   try {
-    const outcome = await executeCommand(mapWebhookEvent(event, options.source), context, options.source);
+    const outcome = await executeCommand(mapWebhookEvent(event, source), context, source);
     logInfo("webhook event processed", {
       eventId: event.id,
       type: event.type,
       objectId: event.object.id,
+      via,
       outcome: outcome.kind,
       ...(outcome.kind === "dead-lettered" ? { reason: outcome.reason } : {}),
     });
-    return reply(200, { received: true, outcome: outcome.kind });
+    return outcome;
   } catch (error) {
-    // A commit whose outcome is unknown is retried by the provider: the rerun finds its own writes.
     const transient = isTransientError(error) || isUnknownCommitOutcome(error);
-    logError("webhook event failed", { eventId: event.id, type: event.type, transient }, error);
-    if (transient) return reply(500, { received: false, error: "transient" });
+    logError("webhook event failed", { eventId: event.id, type: event.type, via, transient }, error);
+    if (transient) return { kind: "transient" };
     return deadLetterUnexpected(context);
   }
 }
@@ -180,7 +199,7 @@ export type ReadEvent =
 /**
  * An authentic event (signature verified, or fetched from the provider's API) as the backend reads it: only the
  * metadata keys it reads are kept, then it must be free of prototype keys and match its schema, and be of the
- * expected Stripe mode. The webhook and the dead-letter replay (services/deadLetterService) read events alike.
+ * expected Stripe mode. The webhook, the dead-letter replay and provider reconciliation read events alike.
  */
 export function readVerifiedEvent(verified: unknown, livemode: boolean): ReadEvent {
   // Metadata keys are data (any string, `constructor` included): only the keys we read are kept, then the rest of
@@ -193,13 +212,12 @@ export function readVerifiedEvent(verified: unknown, livemode: boolean): ReadEve
   return { kind: mode === livemode ? "handled" : "livemode-mismatch", event: parsed.event };
 }
 
-/** A permanent unexpected failure: dead letter (ids and reason only) + 200; 500 only if even that fails. */
-async function deadLetterUnexpected(context: EventContext): Promise<WebhookResponse> {
+/** A permanent unexpected failure: dead letter (ids and reason only); `internal` only if even that fails. */
+async function deadLetterUnexpected(context: EventContext): Promise<CommandOutcome | { kind: "internal" }> {
   try {
-    const outcome = await deadLetterEvent(context, "internal-error");
-    return reply(200, { received: true, outcome: outcome.kind });
+    return await deadLetterEvent(context, "internal-error");
   } catch (error) {
     logError("webhook dead letter failed", { eventId: context.eventId, type: context.eventType }, error);
-    return reply(500, { received: false, error: "internal" });
+    return { kind: "internal" };
   }
 }
