@@ -22,11 +22,14 @@ import { COLLECTIONS } from "./firestore/refs";
 
 export const OPS_COLLECTION = "ops";
 export const SUMMARY_DOC = "summary";
-/** Jobs that leave their last report in `ops/{job}` (see recordJobReport). */
+/**
+ * The scheduled jobs whose last run the summary shows. Each keeps it in `ops/{job}` as `lastRun` with `updatedAt`:
+ * the deadline job and the sweep through recordJobReport, the integrity check and reconciliation on their
+ * checkpoint documents.
+ */
 export const JOB_REPORTS = ["installmentDeadlines", "parkedEventsSweep"] as const;
 export type JobName = (typeof JOB_REPORTS)[number];
-/** Jobs that keep their last run on their checkpoint (`ops/{job}`: `lastRun`, `updatedAt`). */
-const CHECKPOINTED_JOBS = ["ledgerIntegrity", "reconciliation"];
+const JOBS = [...JOB_REPORTS, "ledgerIntegrity", "reconciliation"];
 
 const DAYS = 2;
 
@@ -45,7 +48,10 @@ export async function recordJobReport(
   job: JobName,
   report: Readonly<Record<string, unknown>>,
 ): Promise<void> {
-  await firestore().collection(OPS_COLLECTION).doc(job).set({ report, at: FieldValue.serverTimestamp() });
+  await firestore()
+    .collection(OPS_COLLECTION)
+    .doc(job)
+    .set({ lastRun: report, updatedAt: FieldValue.serverTimestamp() });
 }
 
 export async function refreshOpsSummary(nowMs = Date.now()): Promise<OpsSummary> {
@@ -75,16 +81,15 @@ export async function refreshOpsSummary(nowMs = Date.now()): Promise<OpsSummary>
     count(deadLetters.where("status", "==", "open")),
     count(enrollments.where("openDisputes", ">", 0)),
     count(enrollments.where("accessStatus", "==", "suspended").where("openDisputes", "==", 0)),
-    db.getAll(...[...JOB_REPORTS, ...CHECKPOINTED_JOBS].map((job) => db.collection(OPS_COLLECTION).doc(job))),
+    db.getAll(...JOBS.map((job) => db.collection(OPS_COLLECTION).doc(job))),
   ]);
   const jobs: OpsSummary["jobs"] = {};
   for (const snap of reports) {
     if (!snap.exists) continue;
-    const checkpointed = CHECKPOINTED_JOBS.includes(snap.id);
-    const at = snap.get(checkpointed ? "updatedAt" : "at") as Timestamp | undefined;
+    const at = snap.get("updatedAt") as Timestamp | undefined;
     jobs[snap.id] = {
       at: at?.toDate().toISOString() ?? null,
-      report: (snap.get(checkpointed ? "lastRun" : "report") as Record<string, unknown> | undefined) ?? {},
+      report: (snap.get("lastRun") as Record<string, unknown> | undefined) ?? {},
     };
   }
   const summary: OpsSummary = {
