@@ -23,7 +23,7 @@ import {
 } from "../support/harness";
 import { TEST_WEBHOOK_SECRET, useLocalFirestore } from "../support/localFirestore";
 
-useLocalFirestore();
+const lf = useLocalFirestore();
 
 const STUDENTS = ["r1", "r2", "r3", "r4"];
 let provider: LocalPaymentProvider;
@@ -168,6 +168,34 @@ describe("reconciliation", () => {
     expect(Date.parse(second.from)).toBe(now - SETTLE_MS - 3600_000);
     expect(second.outcomes.applied).toBe(0);
   });
+
+  it("a run with transient failures leaves its window to be done again; the next run applies what they missed", async () => {
+    await payAndRefund();
+    const now = Date.now() + SETTLE_MS + 60_000;
+    // Every commit touching an enrollment times out (its outcome unknown): the lost movements cannot apply now.
+    lf.server().faults.inject({
+      method: "Commit",
+      kind: "deadline-exceeded",
+      probability: 1,
+      pathContains: "users/",
+    });
+    const failing = await reconcileScheduled(now);
+    lf.server().faults.clear();
+    // Nothing applied: every commit of a lost movement failed (at least the three of them).
+    expect(failing.outcomes.applied).toBe(0);
+    expect(failing.outcomes.failed).toBeGreaterThanOrEqual(MOVEMENTS_LOST);
+    expect(await readDoc("ops/reconciliation")).toMatchObject({
+      done: false,
+      cursor: null,
+      fromMs: now - 72 * 3600_000,
+    });
+    // The next run works through the same window, not the next one.
+    const next = await reconcileScheduled(now + 3600_000);
+    expect(Date.parse(next.from)).toBe(now - 72 * 3600_000);
+    expect(next.outcomes).toMatchObject({ applied: MOVEMENTS_LOST, failed: 0 });
+    expect(await readDoc("ops/reconciliation")).toMatchObject({ done: true, cursor: null });
+    await expectExact();
+  }, 120_000);
 
   it("an event that fails for good (corrupt stored data) is dead-lettered and the rest of the run goes on", async () => {
     await payAndRefund();
