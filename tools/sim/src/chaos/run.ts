@@ -30,7 +30,7 @@ import {
   planAmounts,
   type Scenario,
 } from "./scenario";
-import { readDoc, sleep, TIMED_OUT, withTimeout, runAll, setDoc, updateDoc } from "./util";
+import { num, readDoc, sleep, str, TIMED_OUT, withTimeout, runAll, setDoc, updateDoc } from "./util";
 
 export type { FaultProfile };
 export { faultRules, outageEvery } from "./faults";
@@ -466,13 +466,30 @@ async function recordProviderEvents(ctx: RunContext, built: readonly BuiltEvent[
  * made (recorded by the local provider as it sends them). Reconciliation applies all of them, so the model's event
  * set is this one.
  */
-async function providerHeldEvents(ctx: RunContext, built: readonly BuiltEvent[]): Promise<StripeEventJson[]> {
+async function providerHeldEvents(
+  ctx: RunContext,
+  built: readonly BuiltEvent[],
+): Promise<{
+  events: StripeEventJson[];
+  ownPayments: { id: string; amount: number; currency: string; metadata: Record<string, string> }[];
+}> {
   const ids = new Set(built.map((b) => b.id));
   const held = await ctx.stack.db.collection("localProvider/sentEvents/events").get();
   const own = held.docs
     .filter((d) => !ids.has(d.id))
     .map((d) => JSON.parse(String(d.data()?.json)) as StripeEventJson);
-  return [...built.map((b) => b.json), ...own];
+  const ownPayments = own
+    .filter((e) => e.type.startsWith("payment_intent."))
+    .map((e) => {
+      const o = e.data.object;
+      const metadata = Object.fromEntries(
+        Object.entries((o.metadata ?? {}) as Record<string, unknown>).filter(
+          (entry): entry is [string, string] => typeof entry[1] === "string",
+        ),
+      );
+      return { id: str(o.id), amount: num(o.amount), currency: str(o.currency), metadata };
+    });
+  return { events: [...built.map((b) => b.json), ...own], ownPayments };
 }
 
 /** The window every reconciliation run of a chaos run covers: all its events (some are dated up to a day back). */
@@ -687,6 +704,13 @@ async function checkQuizzes(ctx: RunContext): Promise<{ quizAttempts: number; qu
 /** Phase 5: the stored world against the model computed from the event set; notes on what was retried. */
 async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<CheckOutcome> {
   const { stack, scenario, violations, notes } = ctx;
+  const held = await providerHeldEvents(ctx, built);
+  // The backend's payments: the ones startPayment answered with, and those its own provider calls sent events about
+  // (a payment made for a checkout whose answer the client never got, canceled when a newer one replaced it).
+  const payments: { id: string; amount: number; currency: string; metadata: Record<string, string> }[] = [
+    ...ctx.providerViews.values(),
+    ...held.ownPayments.filter((p) => !ctx.providerViews.has(p.id)),
+  ];
   const expected = expectedWorld({
     enrollments: scenario.enrollments.map((e) => {
       const course = scenario.courses.find((c) => c.courseId === e.courseId);
@@ -703,14 +727,14 @@ async function check(ctx: RunContext, built: readonly BuiltEvent[]): Promise<Che
       };
     }),
     checkouts: new Map(
-      [...ctx.providerViews.values()].flatMap((v) => {
+      payments.flatMap((v) => {
         const { uid, courseId, checkoutId } = v.metadata;
         if (uid === undefined || courseId === undefined || checkoutId === undefined) return [];
         return [[checkoutId, { uid, courseId, amount: v.amount, currency: v.currency, paymentId: v.id }]];
       }),
     ),
-    events: await providerHeldEvents(ctx, built),
-    providerMetadata: new Map([...ctx.providerViews.values()].map((v) => [v.id, v.metadata])),
+    events: held.events,
+    providerMetadata: new Map(payments.map((v) => [v.id, v.metadata])),
   });
   for (const [key, answers] of [...ctx.answersByRequest].sort(([a], [b]) => a.localeCompare(b))) {
     if (answers.size > 1)
