@@ -87,6 +87,17 @@ export async function handleControl(
     sendJson(res, 200, ctx.api.stats());
     return;
   }
+  if (path === "/emulator/v1/process" && method === "GET") {
+    // The server's own process, for a benchmark that runs it apart from its clients (as the official emulator
+    // runs): CPU time in microseconds since the process started, and resident memory.
+    const cpu = process.cpuUsage();
+    sendJson(res, 200, {
+      pid: process.pid,
+      cpuMicros: { user: cpu.user, system: cpu.system },
+      rssBytes: process.memoryUsage.rss(),
+    });
+    return;
+  }
   if (path === "/emulator/v1/stats:reset" && method === "POST") {
     ctx.api.resetStats();
     sendJson(res, 200, {});

@@ -162,4 +162,22 @@ describe("operation counters", () => {
     expect(overHttp).toEqual(JSON.parse(JSON.stringify(ctx.stats())));
     expect(overHttp).toMatchObject({ reads: 1, writes: 0, documents: 3, rpcs: { BatchGetDocuments: 1 } });
   });
+
+  ctx.localIt("GET /emulator/v1/process reports the server process's pid, CPU time and memory", async () => {
+    const first = JSON.parse((await httpRequest(ctx.host, "GET", "/emulator/v1/process")).body) as {
+      pid: number;
+      cpuMicros: { user: number; system: number };
+      rssBytes: number;
+    };
+    expect(first.pid).toBe(process.pid); // the suite starts the server in the test process
+    expect(first.cpuMicros.user).toBeGreaterThan(0);
+    expect(first.rssBytes).toBeGreaterThan(0);
+    await seed();
+    const second = JSON.parse((await httpRequest(ctx.host, "GET", "/emulator/v1/process")).body) as {
+      cpuMicros: { user: number; system: number };
+    };
+    expect(second.cpuMicros.user + second.cpuMicros.system).toBeGreaterThanOrEqual(
+      first.cpuMicros.user + first.cpuMicros.system,
+    );
+  });
 });
