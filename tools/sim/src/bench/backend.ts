@@ -25,6 +25,7 @@ import { postToHandler } from "../shared/invoke";
 export { FUNCTIONS_DIR, FUNCTIONS_LIB, REPO_ROOT };
 
 export const BENCH_PROJECT = "demo-bench";
+const FIRESTORE_EVENT = "google.cloud.firestore.document.v1.";
 export const BENCH_WEBHOOK_SECRET = "whsec_bench_local_secret_0123456789";
 
 // ---- firebase-admin (structural) ----
@@ -82,7 +83,8 @@ export interface Backend {
   upsertCourse: Callable;
   enrollInCourse: Callable;
   startPayment: Callable;
-  onEnrollmentWritten: CloudEventFunctionLike;
+  /** Every Firestore-triggered function of the entry point (onEnrollmentWritten, onLedgerEntryCreated, …). */
+  triggers: Record<string, CloudEventFunctionLike>;
   paymentSucceededEvent: (p: LocalPaymentView, eventId?: string) => unknown;
   signEvent: (event: unknown, secret: string) => Promise<SignedDelivery>;
 }
@@ -113,13 +115,20 @@ export function loadBackend(): Backend {
       "functions/lib is not built: run `npm --prefix functions run build` (or `npm run build`) first",
     );
   }
-  const index = load("index.js") as {
+  const index = load("index.js") as Record<string, unknown> & {
     paymentWebhook: RequestHandler;
     upsertCourse: Callable;
     enrollInCourse: Callable;
     startPayment: Callable;
-    onEnrollmentWritten: CloudEventFunctionLike;
   };
+  const triggers: Record<string, CloudEventFunctionLike> = {};
+  for (const [name, fn] of Object.entries(index)) {
+    const f = fn as CloudEventFunctionLike;
+    if (typeof f === "function" && f.__endpoint?.eventTrigger?.eventType.startsWith(FIRESTORE_EVENT) === true)
+      triggers[name] = f;
+  }
+  if (triggers.onEnrollmentWritten === undefined)
+    throw new Error("functions/lib/index.js: no onEnrollmentWritten");
   const admin = load("shared/admin.js") as { firestore: () => Firestore };
   const events = load("services/payments/local/localEvents.js") as Pick<
     Backend,
@@ -140,7 +149,7 @@ export function loadBackend(): Backend {
     upsertCourse: index.upsertCourse,
     enrollInCourse: index.enrollInCourse,
     startPayment: index.startPayment,
-    onEnrollmentWritten: index.onEnrollmentWritten,
+    triggers,
     paymentSucceededEvent: events.paymentSucceededEvent,
     signEvent: events.signEvent,
   };

@@ -4,7 +4,7 @@
  * functions entry point against a minimal function module. Writes results/bench-latest.json and .svg and
  * prints markdown tables. A report, not a test: nothing here asserts on speed.
  *
- *   npm run bench -- [--seed N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
+ *   npm run bench -- [--seed N] [--repeat N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
  *
  * Results go to tools/sim/out/ (git-ignored) unless --out names a directory (relative to where you ran the
  * command); the committed tools/sim/results/bench-latest.* are updated only by `--out tools/sim/results`.
@@ -12,13 +12,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { start } from "@course-payments/local-firestore";
-import { configureEnvironment, loadBackend, REPO_ROOT } from "./backend";
+import { BENCH_PROJECT, configureEnvironment, loadBackend, REPO_ROOT } from "./backend";
 import { measureColdLoad } from "./coldLoad";
-import { runOpsPhase, runPhase, type PhaseSpec } from "./phase";
+import { startFirestoreProcess } from "./firestoreProcess";
+import { medianRun, runOpsPhase, runPhase, type PhaseSpec } from "./phase";
 import { startTriggerHost, TriggerGate } from "./triggers";
 import { markdown, svg } from "./report";
-import type { BenchResult, MachineInfo, VariantResult } from "./types";
+import type { BenchResult, MachineInfo, PhaseResult, VariantResult } from "./types";
 import { round, seededRandom } from "./util";
 import { ProgressBoard, progressSink } from "../shared/progress";
 import {
@@ -39,15 +39,18 @@ const MANY_ENROLLMENTS = 200;
 const OPS_ENROLLMENTS = 50;
 const REPLY_LOST_PROBABILITY = 0.1;
 const COLD_LOAD_RUNS = 7;
+/** Rounds of the measured phases; each table row is the round with the median payments/s. */
+const DEFAULT_REPEAT = 3;
 
-const USAGE = `usage: npm run bench -- [--seed N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
+const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
   --seed N    seed of the shuffles, jitter and injected faults (default 42)
+  --repeat N  rounds of the measured phases (default ${DEFAULT_REPEAT}); each row is the median round
   --out DIR   where bench-latest.json and bench-latest.svg go (default tools/sim/out/, git-ignored;
               relative to the directory you ran the command in). The README's committed figures are
               tools/sim/results/: --out tools/sim/results
   --only a,b,c  run only these variants (a partial run, e.g. to profile one)
   --no-cold-load  measure the cold load once instead of 7 times
-  BENCH_LOGS=1 shows the backend's logs on stderr. Takes 15–60 s; a report, it asserts nothing.`;
+  BENCH_LOGS=1 shows the backend's logs on stderr. Takes 30–90 s; a report, it asserts nothing.`;
 
 function argValue(name: string): string | undefined {
   const i = process.argv.indexOf(name);
@@ -100,6 +103,8 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg()[0] ?? 0;
   const seed = Number(argValue("--seed") ?? "42");
   if (!Number.isInteger(seed)) throw new Error("--seed must be an integer");
+  const repeat = Number(argValue("--repeat") ?? String(DEFAULT_REPEAT));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat must be a positive integer");
   const out = argValue("--out");
   const outDir = out === undefined ? path.join(REPO_ROOT, "tools/sim/out") : path.resolve(invokedFrom, out);
 
@@ -110,11 +115,9 @@ async function main(): Promise<void> {
   configureEnvironment();
   const backend = loadBackend();
   const gate = new TriggerGate();
-  const triggerHost = await startTriggerHost(backend.onEnrollmentWritten, gate, seed);
-  const server = await start({
-    host: "127.0.0.1",
-    port: 0,
-    projectId: "demo-bench",
+  const triggerHost = await startTriggerHost(backend.triggers, gate, seed);
+  const server = await startFirestoreProcess({
+    projectId: BENCH_PROJECT,
     functionsEmulator: triggerHost.address,
   });
   process.env.FIRESTORE_EMULATOR_HOST = server.address;
@@ -154,51 +157,67 @@ async function main(): Promise<void> {
   try {
     // `--only c` (or `--only b,c`): a partial run, for profiling; the README's tables come from full runs.
     const only = argValue("--only")?.split(",");
-    for (const key of (["a", "b", "c"] as const).filter((k) => only?.includes(k) ?? true)) {
-      // Every phase gets the same seeded generator (shuffles, jitter) and the same fault seed.
-      const fresh = (): Variant => factories[key](seededRandom(seed));
-      const copies = key === "c" ? 2 : 1;
+    const keys = (["a", "b", "c"] as const).filter((k) => only?.includes(k) ?? true);
+    // Every phase gets the same seeded generator (shuffles, jitter) and the same fault seed.
+    const fresh = (key: VariantKey): Variant => factories[key](seededRandom(seed));
+    const copiesOf = (key: VariantKey): number => (key === "c" ? 2 : 1);
+    const phase = async (key: VariantKey, spec: PhaseSpec): Promise<PhaseResult> =>
+      (await runPhase(server, gate, fresh(key), spec, seededRandom(seed))).result;
+
+    const clean = new Map<VariantKey, Pick<VariantResult, "ops" | "opsWithCheckout">>();
+    for (const key of keys) {
       progress(`${VARIANT_LABELS[key]}: clean run + duplicates`);
-      const ops = await runOpsPhase(server, gate, fresh(), specs.ops, seededRandom(seed));
+      const ops = await runOpsPhase(server, gate, fresh(key), specs.ops, seededRandom(seed));
       const opsWithCheckout =
         key === "c"
           ? await runOpsPhase(
               server,
               gate,
-              fresh(),
+              fresh(key),
               { ...specs.ops, scenario: "ops-checkout", viaStartPayment: true },
               seededRandom(seed),
             )
           : undefined;
-      progress(`${VARIANT_LABELS[key]}: one hot enrollment`);
-      const hot = (await runPhase(server, gate, fresh(), { ...specs.hot, copies }, seededRandom(seed)))
-        .result;
-      progress(`${VARIANT_LABELS[key]}: many enrollments`);
-      const many = (await runPhase(server, gate, fresh(), { ...specs.many, copies }, seededRandom(seed)))
-        .result;
-      // (c) once more with each event delivered once, like (a) and (b) pay once: what redelivery costs apart.
-      let once: VariantResult["once"];
-      if (key === "c") {
-        progress(`${VARIANT_LABELS[key]}: hot and many, each event delivered once`);
-        once = {
-          hot: (await runPhase(server, gate, fresh(), { ...specs.hot, copies: 1 }, seededRandom(seed)))
-            .result,
-          many: (await runPhase(server, gate, fresh(), { ...specs.many, copies: 1 }, seededRandom(seed)))
-            .result,
-        };
+      clean.set(key, { ops, ...(opsWithCheckout === undefined ? {} : { opsWithCheckout }) });
+    }
+    // Unmeasured warm-up: each variant's code through the JIT once, so no variant is timed while it compiles.
+    for (const key of keys) {
+      progress(`${VARIANT_LABELS[key]}: warm-up (not measured)`);
+      await phase(key, { ...specs.many, copies: copiesOf(key) });
+    }
+    // The measured phases, variants interleaved within each round, so a slow spell of the machine falls on all.
+    const runs = new Map<string, PhaseResult[]>();
+    const record = (name: string, result: PhaseResult): void => {
+      runs.set(name, [...(runs.get(name) ?? []), result]);
+    };
+    for (let round = 1; round <= repeat; round++) {
+      for (const key of keys) {
+        const copies = copiesOf(key);
+        progress(`${VARIANT_LABELS[key]}: round ${round} of ${repeat}, one hot enrollment`);
+        record(`${key}/hot`, await phase(key, { ...specs.hot, copies }));
+        progress(`${VARIANT_LABELS[key]}: round ${round} of ${repeat}, many enrollments`);
+        record(`${key}/many`, await phase(key, { ...specs.many, copies }));
+        // (c) once more with each event delivered once, like (a) and (b) pay once: what redelivery costs apart.
+        if (key === "c") {
+          progress(`${VARIANT_LABELS[key]}: round ${round} of ${repeat}, each event delivered once`);
+          record(`${key}/once-hot`, await phase(key, { ...specs.hot, copies: 1 }));
+          record(`${key}/once-many`, await phase(key, { ...specs.many, copies: 1 }));
+        }
       }
+    }
+    const median = (name: string): PhaseResult => medianRun(runs.get(name) ?? []);
+    for (const key of keys) {
       variants.push({
         key,
         label: VARIANT_LABELS[key],
-        ops,
-        ...(opsWithCheckout === undefined ? {} : { opsWithCheckout }),
-        hot,
-        many,
-        ...(once === undefined ? {} : { once }),
+        ...(clean.get(key) as Pick<VariantResult, "ops" | "opsWithCheckout">),
+        hot: median(`${key}/hot`),
+        many: median(`${key}/many`),
+        ...(key === "c" ? { once: { hot: median("c/once-hot"), many: median("c/once-many") } } : {}),
       });
     }
   } finally {
-    server.faults.clear();
+    await server.clearFaults().catch(() => undefined);
     await backend.deleteAllApps();
     await server.close();
     await triggerHost.close();
@@ -215,8 +234,11 @@ async function main(): Promise<void> {
       clean: { enrollments: OPS_ENROLLMENTS, paymentsPerEnrollment: 1, faults: "none" },
       faults: { method: "Commit", kind: "reply-lost", probability: REPLY_LOST_PROBABILITY, seed },
       deliveriesPerEventC: 2,
+      rounds: repeat,
+      firestore:
+        "local Firestore in its own process (the benchmark's process holds clients, backend and triggers)",
       triggersC:
-        "onEnrollmentWritten, each event delivered once by the local Firestore, included in (c)'s time",
+        "every Firestore trigger of the backend (onEnrollmentWritten, onLedgerEntryCreated), each event delivered once by the local Firestore, included in (c)'s time",
       clientRetry: { ...CLIENT_RETRY, jitter: "±20%", retryOn: "gRPC 4, 8, 10, 13, 14" },
       providerRetry: { ...PROVIDER_RETRY, jitter: "±20%", retryOn: "any non-2xx" },
     },

@@ -4,7 +4,8 @@
  * payments.
  */
 import { PhaseCounter, type ProgressSink } from "../shared/progress";
-import type { LocalFirestore, Stats } from "@course-payments/local-firestore";
+import type { Stats } from "@course-payments/local-firestore";
+import type { BenchFirestore } from "./firestoreProcess";
 import { settleTriggers, type TriggerGate } from "./triggers";
 import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult, TriggerShare } from "./types";
 import { percentile, round, runPool, shuffle } from "./util";
@@ -114,13 +115,13 @@ export interface PhaseRun {
 }
 
 export async function runPhase(
-  server: LocalFirestore,
+  server: BenchFirestore,
   gate: TriggerGate,
   variant: Variant,
   spec: PhaseSpec,
   random: () => number,
 ): Promise<PhaseRun> {
-  server.faults.clear();
+  await server.clearFaults();
   await server.clear();
   const enrollmentList: Enrollment[] = Array.from({ length: spec.enrollments }, (_, i) => ({
     uid: `bench-${variant.key}-${spec.scenario}-u${String(i).padStart(4, "0")}`,
@@ -131,12 +132,16 @@ export async function runPhase(
   const ops = shuffle(await variant.operations(paymentList, spec.copies), random);
   await settleTriggers(server); // the set-up's own trigger work is not measured
 
-  server.resetStats();
+  await server.resetStats();
   if (spec.replyLostProbability > 0) {
-    server.faults.seed(spec.seed);
-    server.faults.inject({ method: "Commit", kind: "reply-lost", probability: spec.replyLostProbability });
+    await server.injectFaults(spec.seed, {
+      method: "Commit",
+      kind: "reply-lost",
+      probability: spec.replyLostProbability,
+    });
   }
   if (spec.holdTriggers === true) gate.close();
+  const serverCpu0 = await server.cpuMicros();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const progress = new PhaseCounter(
@@ -147,13 +152,14 @@ export async function runPhase(
   );
   const tally = await runOperations(ops, paymentList.length, spec.concurrency, progress);
   const answeredMs = performance.now() - t0;
-  const answered = counts(server.stats());
+  const answered = counts(await server.stats());
   gate.release();
   await settleTriggers(server);
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  server.faults.clear();
-  const all = counts(server.stats());
+  const serverCpuMicros = (await server.cpuMicros()) - serverCpu0;
+  await server.clearFaults();
+  const all = counts(await server.stats());
   const firestore = spec.holdTriggers === true ? answered : all;
 
   const applications = await variant.count(enrollmentList, paymentList);
@@ -178,7 +184,10 @@ export async function runPhase(
         : "none",
     elapsedMs: round(elapsedMs),
     settleMs: round(elapsedMs - answeredMs),
-    cpuMsPerApplied: per((cpu.user + cpu.system) / 1000, applied),
+    cpuMsPerApplied: {
+      bench: per((cpu.user + cpu.system) / 1000, applied),
+      firestore: per(serverCpuMicros / 1000, applied),
+    },
     applied,
     paymentsPerSecond: round((applied / elapsedMs) * 1000),
     latencyMs: {
@@ -213,7 +222,7 @@ function triggerShare(firestore: FirestoreCounts, applied: number): TriggerShare
 
 /** Clean phase, then every operation once more: what a duplicate costs and whether it applies again. */
 export async function runOpsPhase(
-  server: LocalFirestore,
+  server: BenchFirestore,
   gate: TriggerGate,
   variant: Variant,
   spec: PhaseSpec,
@@ -227,7 +236,7 @@ export async function runOpsPhase(
     random,
   );
   const before = await variant.count(enrollmentList, paymentList);
-  server.resetStats();
+  await server.resetStats();
   const again = new PhaseCounter(
     spec.progress,
     `(${variant.key}) ${spec.scenario}`,
@@ -236,7 +245,7 @@ export async function runOpsPhase(
   );
   await runOperations(ops, paymentList.length, spec.concurrency, again);
   await settleTriggers(server);
-  const firestore = counts(server.stats());
+  const firestore = counts(await server.stats());
   const after = await variant.count(enrollmentList, paymentList);
   const total = (n: number[]) => n.reduce((s, x) => s + x, 0);
   const duplicate: DuplicateResult = {
@@ -248,4 +257,15 @@ export async function runOpsPhase(
     appliedAgain: total(after.perPayment) - total(before.perPayment),
   };
   return { ...result, duplicate };
+}
+
+/**
+ * The run with the median payments/s (of an even count, the lower middle one), carrying every run's payments/s so
+ * the report can show the spread.
+ */
+export function medianRun(results: readonly PhaseResult[]): PhaseResult {
+  const sorted = [...results].sort((x, y) => x.paymentsPerSecond - y.paymentsPerSecond);
+  const middle = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (middle === undefined) throw new Error("no runs to take the median of");
+  return { ...middle, runsPaymentsPerSecond: results.map((r) => r.paymentsPerSecond) };
 }

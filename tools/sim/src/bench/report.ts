@@ -12,6 +12,10 @@ function ops(p: PhaseResult): string {
   return `${fmt(p.rpcsPerApplied, 2)} / ${fmt(p.readsPerApplied, 2)} / ${fmt(p.writesPerApplied, 2)}`;
 }
 
+function cpu(p: PhaseResult): string {
+  return `${fmt(p.cpuMsPerApplied.bench, 2)} + ${fmt(p.cpuMsPerApplied.firestore, 2)}`;
+}
+
 function triple(rpcs: number, reads: number, writes: number): string {
   return `${fmt(rpcs, 2)} / ${fmt(reads, 2)} / ${fmt(writes, 2)}`;
 }
@@ -22,6 +26,13 @@ export function machineLine(r: BenchResult): string {
     `${m.cpus} × ${m.model}, ${m.totalMemGiB} GiB, Node ${m.node} (${m.platform}), ${m.date}, ` +
     `load average ${m.loadAverage1m.start} → ${m.loadAverage1m.end}`
   );
+}
+
+/** (c) ÷ (b) round by round: the two ran one after the other in each round, on the same machine state. */
+export function roundRatios(x: PhaseResult, y: PhaseResult): number[] {
+  const xs = x.runsPaymentsPerSecond ?? [x.paymentsPerSecond];
+  const ys = y.runsPaymentsPerSecond ?? [y.paymentsPerSecond];
+  return xs.slice(0, ys.length).map((v, i) => v / (ys[i] ?? Number.NaN));
 }
 
 export function markdown(r: BenchResult): string {
@@ -39,18 +50,20 @@ export function markdown(r: BenchResult): string {
         `(c) gets every event delivered ${copies}× (shuffled); (a) and (b) retry on transient errors. ` +
         `Latency per payment: first attempt → first success, retries included. (c)'s time includes its ` +
         `onEnrollmentWritten deliveries: a phase ends when the last one is done; "settle" is the time from the ` +
-        `last webhook answer until then (how long the derived status fields may trail the totals).`,
+        `last webhook answer until then (how long the derived status fields may trail the totals). The local ` +
+        `Firestore runs in its own process; each row is the round with the median payments/s of ` +
+        `${hot.runsPaymentsPerSecond?.length ?? 1}, after one unmeasured warm-up phase per variant.`,
     );
   }
   lines.push("");
   lines.push(
-    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled | settle hot / many ms | CPU ms per payment hot / many |",
+    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled | settle hot / many ms | CPU ms per payment, bench + Firestore, hot / many |",
   );
   lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const throughputRow = (label: string, hotPhase: PhaseResult, manyPhase: PhaseResult): string =>
     `| ${label} | ${fmt(hotPhase.paymentsPerSecond)} | ${latency(hotPhase)} | ${int(hotPhase.lost)} | ${int(hotPhase.doubled)} | ` +
     `${fmt(manyPhase.paymentsPerSecond)} | ${latency(manyPhase)} | ${int(manyPhase.lost)} | ${int(manyPhase.doubled)} | ` +
-    `${int(hotPhase.settleMs)} / ${int(manyPhase.settleMs)} | ${fmt(hotPhase.cpuMsPerApplied, 2)} / ${fmt(manyPhase.cpuMsPerApplied, 2)} |`;
+    `${int(hotPhase.settleMs)} / ${int(manyPhase.settleMs)} | ${cpu(hotPhase)} / ${cpu(manyPhase)} |`;
   for (const v of r.variants) {
     lines.push(throughputRow(v.label, v.hot, v.many));
     if (v.once !== undefined)
@@ -60,10 +73,14 @@ export function markdown(r: BenchResult): string {
   const b = r.variants.find((v) => v.key === "b");
   if (c !== undefined && b !== undefined) {
     lines.push("");
-    const ratio = (x: PhaseResult, y: PhaseResult): string =>
-      `${fmt(x.paymentsPerSecond / y.paymentsPerSecond, 2)}×`;
+    const ratio = (x: PhaseResult, y: PhaseResult): string => {
+      const rounds = roundRatios(x, y);
+      const spread =
+        rounds.length > 1 ? ` (rounds ${fmt(Math.min(...rounds), 2)}–${fmt(Math.max(...rounds), 2)})` : "";
+      return `${fmt(x.paymentsPerSecond / y.paymentsPerSecond, 2)}×${spread}`;
+    };
     lines.push(
-      `(c) ÷ (b) payments/s: hot ${ratio(c.hot, b.hot)}, many ${ratio(c.many, b.many)}` +
+      `(c) ÷ (b) payments/s, median round of ${c.hot.runsPaymentsPerSecond?.length ?? 1}: hot ${ratio(c.hot, b.hot)}, many ${ratio(c.many, b.many)}` +
         (c.once === undefined
           ? "."
           : `; with each event delivered once: hot ${ratio(c.once.hot, b.hot)}, many ${ratio(c.once.many, b.many)}.`),

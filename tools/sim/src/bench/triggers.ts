@@ -1,15 +1,16 @@
 /**
- * Variant (c)'s trigger work, run for real: the local Firestore delivers one CloudEvent per enrollment write to the
- * built `onEnrollmentWritten` through the shared in-process trigger host (src/shared/triggerHost.ts), as Cloud
- * Functions would. A phase is over only when every delivery is done, so its time includes the trigger's work.
+ * Variant (c)'s trigger work, run for real: the local Firestore delivers one CloudEvent per matching write (an
+ * enrollment write to the built `onEnrollmentWritten`, a ledger entry's creation to `onLedgerEntryCreated`) through
+ * the shared in-process trigger host (src/shared/triggerHost.ts), as Cloud Functions would. A phase is over only
+ * when every delivery is done, so its time includes the triggers' work.
  *
  * The gate holds invocations while closed: the clean phase counts the webhook's own operations (its critical
  * path), then opens the gate and counts what the trigger adds.
  */
-import type { LocalFirestore } from "@course-payments/local-firestore";
 import type { CloudEventFunctionLike } from "../shared/backend";
 import { Rng } from "../shared/rng";
 import { TriggerHost } from "../shared/triggerHost";
+import type { BenchFirestore } from "./firestoreProcess";
 
 export class TriggerGate {
   private open = true;
@@ -34,14 +35,17 @@ export class TriggerGate {
   }
 }
 
-/** The trigger host for `onEnrollmentWritten` (each event delivered once: Cloud Functions' usual case). */
+/**
+ * The trigger host for every Firestore trigger of the backend (each event delivered once: Cloud Functions' usual
+ * case): onEnrollmentWritten on each enrollment write, onLedgerEntryCreated on each ledger entry, as deployed.
+ */
 export async function startTriggerHost(
-  onEnrollmentWritten: CloudEventFunctionLike,
+  triggers: Record<string, CloudEventFunctionLike>,
   gate: TriggerGate,
   seed: number,
 ): Promise<TriggerHost> {
   const host = new TriggerHost(
-    { onEnrollmentWritten: gate.wrap(onEnrollmentWritten) },
+    Object.fromEntries(Object.entries(triggers).map(([name, fn]) => [name, gate.wrap(fn)])),
     { rng: Rng.derive(seed, "bench-triggers"), duplicateProbability: 0 },
   );
   await host.listen();
@@ -49,7 +53,7 @@ export async function startTriggerHost(
 }
 
 /** Every trigger delivery queued so far done (a trigger's own write queues another event; loop until quiet). */
-export async function settleTriggers(server: LocalFirestore): Promise<void> {
+export async function settleTriggers(server: BenchFirestore): Promise<void> {
   do await server.triggersIdle();
-  while (server.stats().triggers.pending > 0);
+  while ((await server.stats()).triggers.pending > 0);
 }

@@ -28,13 +28,15 @@ export interface PhaseResult {
   /** Last operation answered → every trigger delivery done: how long the derived fields may trail the totals. */
   settleMs: number;
   /**
-   * CPU time of this process (local Firestore, backend, trigger host and clients alike) per applied payment: what
-   * bounds the throughput on a loaded machine.
+   * CPU time per applied payment: `bench` is this process (clients, backend, trigger host), `firestore` the local
+   * Firestore's own process. On a loaded machine their sum bounds the throughput.
    */
-  cpuMsPerApplied: number;
+  cpuMsPerApplied: { bench: number; firestore: number };
   /** Payments whose amount is in amountPaid at least once. */
   applied: number;
   paymentsPerSecond: number;
+  /** Every round's payments/s, in round order, when this result is the median of several rounds. */
+  runsPaymentsPerSecond?: number[];
   /** Per payment: first attempt started → first success answered (client retries / redeliveries included). */
   latencyMs: { p50: number; p99: number; max: number };
   lost: number;
