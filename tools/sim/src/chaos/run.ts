@@ -8,6 +8,7 @@ import {
   heldPaymentRecord,
   reconcileProviderEvents,
   runInstallmentDeadlines,
+  sweepParkedEvents,
   type CallableLike,
   type LocalPaymentView,
   type StripeEventJson,
@@ -633,6 +634,14 @@ async function settle(ctx: RunContext): Promise<void> {
   const last = await reconcileProviderEvents(...reconcileWindow());
   ctx.reconciled.applied += last.outcomes.applied;
   ctx.reconciled.lastRunApplied = last.outcomes.applied;
+  await ctx.stack.settle();
+  // The parked-event sweep's next run (every 15 minutes in production). The trigger on a payment's ledger entry
+  // replays what was parked for it; the sweep is the backstop for a park whose own re-read of the ledger failed
+  // under a fault after that trigger had looked. The provider's redelivery of the event then applies it directly
+  // (the parked copy stays until the sweep finds it processed and removes it), or, without one, the sweep applies it.
+  const sweep = await sweepParkedEvents();
+  if (sweep.replayed > 0)
+    ctx.notes.push(`the parked-event sweep removed or applied ${sweep.replayed} parked event(s)`);
   await ctx.stack.settle();
   const latest = Math.max(...DEADLINE_CLOCK_DAYS);
   for (let run = 0; run < 100 && (await runInstallmentDeadlines(latest)).more; run++);

@@ -220,3 +220,16 @@ export function reconcileProviderEvents(
   ) as ReconciliationModule;
   return service.reconcileRange({ fromMs, toMs, limit: 1_000_000 });
 }
+
+type WebhookCommandModule = typeof import("../../../../functions/lib/services/webhookCommandService");
+
+/**
+ * The parked-event sweep from the build (what sweepParkedEvents runs every 15 minutes), over every parked event: it
+ * replays those whose payment is known now (a trigger that never ran or gave up), the rest keep waiting.
+ */
+export function sweepParkedEvents(): ReturnType<WebhookCommandModule["sweepParkedEvents"]> {
+  const service = requireFromFunctions(
+    path.join(FUNCTIONS_LIB, "services/webhookCommandService.js"),
+  ) as WebhookCommandModule;
+  return service.sweepParkedEvents(Date.now(), 1_000_000);
+}
