@@ -9,7 +9,7 @@ import type { Logger } from "./log";
 import { parseFieldPath } from "./fieldPath";
 import { MAX_DOCUMENT_SIZE, canonical, documentSize } from "./values";
 import { documentsRoot, parseDatabase, splitDocumentName, validateParent } from "./paths";
-import { runAggregationQuery, runQuery } from "./query";
+import { queryCollectionId, runAggregationQuery, runQuery } from "./query";
 import type { StructuredAggregationQuery, StructuredQuery } from "./query";
 import type { Store } from "./store";
 import { TransactionManager } from "./transactions";
@@ -318,7 +318,8 @@ export class Engine {
     }
     const { readTime, txn, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
-    let docs = runQuery(query, parent, this.opts.store.all(readTime));
+    const collectionId = queryCollectionId(query);
+    let docs = runQuery(query, parent, this.opts.store.inCollection(collectionId, readTime));
     if (txn) {
       await this.opts.transactions.acquire(
         txn,
@@ -326,7 +327,7 @@ export class Engine {
         "shared",
       );
       // Re-read under the locks: what we return is what the transaction has locked.
-      docs = runQuery(query, parent, this.opts.store.all());
+      docs = runQuery(query, parent, this.opts.store.inCollection(collectionId));
     }
     this.accessCheck?.(caller, { kind: "query", parent, query: query, docs });
     this.countReads(docs.length);
@@ -366,10 +367,18 @@ export class Engine {
     const { readTime, newTxnId } = this.resolveRead(consistency);
     const time = readTime ?? this.opts.store.currentTime();
     if (this.accessCheck && q.structuredQuery) {
-      const docs = runQuery(q.structuredQuery, parent, this.opts.store.all(readTime));
+      const docs = runQuery(
+        q.structuredQuery,
+        parent,
+        this.opts.store.inCollection(queryCollectionId(q.structuredQuery), readTime),
+      );
       this.accessCheck(caller, { kind: "query", parent, query: q.structuredQuery, docs });
     }
-    const result = runAggregationQuery(q, parent, this.opts.store.all(readTime));
+    const result = runAggregationQuery(
+      q,
+      parent,
+      this.opts.store.inCollection(queryCollectionId(q.structuredQuery), readTime),
+    );
     // Aggregations are billed one read per batch of up to 1000 index entries.
     this.countReads(1);
     const run = { results: 1, reads: 1, startedAt, scanned: 0 };

@@ -7,7 +7,7 @@ import type { Logger } from "./log";
 import { toRpcError } from "./operations";
 import type { ListenRequest, StreamMethod, WriteRequest } from "./protocol";
 import { splitDocumentName, validateParent } from "./paths";
-import { runQuery } from "./query";
+import { queryCollectionId, runQuery } from "./query";
 import type { StoredDocument, Ts } from "./types";
 import { tsToMicros, tsToProto } from "./types";
 
@@ -203,7 +203,8 @@ function listenStream(engine: Engine, caller: Caller, sink: StreamSink): StreamH
       const parent = req.query.parent ?? "";
       validateParent(parent);
       const q = req.query.structuredQuery;
-      evaluate = () => runQuery(q, parent, engine.store.all());
+      const collectionId = queryCollectionId(q);
+      evaluate = () => runQuery(q, parent, engine.store.inCollection(collectionId));
       authorize = (docs) => {
         engine.authorizeQuery(caller, parent, q, docs);
       };

@@ -616,6 +616,15 @@ function compileQuery(query: StructuredQuery): Plan {
   };
 }
 
+/**
+ * The collection id a query reads (of a collection, or of a collection group), to narrow the documents it is run
+ * over; undefined when it names none (a kindless query over all descendants), which reads every document.
+ */
+export function queryCollectionId(query: StructuredQuery | undefined): string | undefined {
+  const id = query?.from?.[0]?.collectionId;
+  return typeof id === "string" && id.length > 0 ? id : undefined;
+}
+
 /** Throws an INVALID_ARGUMENT RpcError describing the first problem found in the query. */
 export function validateQuery(query: StructuredQuery): void {
   compileQuery(query);

@@ -20,6 +20,12 @@ export interface StoreOptions {
 export class Store {
   private readonly docs = new Map<string, StoredDocument>();
   private readonly history = new Map<string, Version[]>();
+  /**
+   * Every name in `docs` or `history`, by the id of the collection it is in (its parent's last segment): a query
+   * reads one collection id (a collection or a collection group), so it looks only at those documents instead of
+   * the whole database.
+   */
+  private readonly byCollection = new Map<string, Set<string>>();
   private lastMicros = 0;
   private readonly retentionMicros: number;
   private readonly maxVersions: number;
@@ -69,6 +75,37 @@ export class Store {
     }
   }
 
+  /**
+   * The documents of every collection named `collectionId` (exists now, or existed at readTime): a superset of what
+   * a query on that collection or collection group can select. Undefined: every document (as `all`).
+   */
+  *inCollection(collectionId: string | undefined, readTime?: Ts): Iterable<StoredDocument> {
+    if (collectionId === undefined) {
+      yield* this.all(readTime);
+      return;
+    }
+    for (const name of this.byCollection.get(collectionId) ?? []) {
+      const d = readTime ? this.get(name, readTime) : this.docs.get(name);
+      if (d) yield d;
+    }
+  }
+
+  private index(name: string): void {
+    const id = collectionIdOf(name);
+    let names = this.byCollection.get(id);
+    if (names === undefined) {
+      names = new Set();
+      this.byCollection.set(id, names);
+    }
+    names.add(name);
+  }
+
+  private reindex(): void {
+    this.byCollection.clear();
+    for (const name of this.docs.keys()) this.index(name);
+    for (const name of this.history.keys()) this.index(name);
+  }
+
   size(): number {
     return this.docs.size;
   }
@@ -77,6 +114,7 @@ export class Store {
   apply(changes: Map<string, StoredDocument | undefined>, time: Ts): void {
     const micros = tsToMicros(time);
     for (const [name, doc] of changes) {
+      this.index(name);
       const prev = this.docs.get(name);
       let versions = this.history.get(name);
       if (!versions) {
@@ -102,15 +140,26 @@ export class Store {
     if (prefix === undefined) {
       this.docs.clear();
       this.history.clear();
+      this.byCollection.clear();
       return;
     }
     for (const name of [...this.docs.keys()]) if (name.startsWith(prefix)) this.docs.delete(name);
     for (const name of [...this.history.keys()]) if (name.startsWith(prefix)) this.history.delete(name);
+    this.reindex();
   }
 
   /** Replaces all data (import). */
   load(docs: Iterable<StoredDocument>): void {
     this.clear();
-    for (const d of docs) this.docs.set(d.name, d);
+    for (const d of docs) {
+      this.docs.set(d.name, d);
+      this.index(d.name);
+    }
   }
+}
+
+/** The id of the collection a document is in: `…/documents/users/u1/courses/c1` → `courses`. */
+function collectionIdOf(name: string): string {
+  const end = name.lastIndexOf("/");
+  return name.slice(name.lastIndexOf("/", end - 1) + 1, end);
 }
