@@ -72,8 +72,9 @@ function request(address: string, method: string, urlPath: string, body?: unknow
 }
 
 /**
- * Starts `local-firestore` (the built CLI) in a child process on a free port, delivering trigger events to
- * `functionsEmulator`. Resolves once it has announced its address.
+ * Starts `local-firestore` (the built CLI) in a child process on a free port, with the repo's
+ * `firestore.indexes.json` enforced as in production, delivering trigger events to `functionsEmulator`. Resolves
+ * once it has announced its address.
  */
 export async function startFirestoreProcess(options: {
   projectId: string;
@@ -89,6 +90,8 @@ export async function startFirestoreProcess(options: {
       options.projectId,
       "--functions_emulator",
       options.functionsEmulator,
+      "--indexes",
+      path.join(REPO_ROOT, "firestore.indexes.json"),
       "--log",
       "silent",
     ],
