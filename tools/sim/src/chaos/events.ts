@@ -8,13 +8,18 @@ import type { ReturnedCheckout } from "./check";
 import type { EventSpec, PaymentRef, Scenario } from "./scenario";
 import { readDoc, runAll } from "./util";
 
-/** The provider's record of each startPayment payment (charge id, metadata), read like a provider would. */
+/**
+ * The provider's record of each startPayment payment (charge id, metadata), read like a provider would, and the
+ * payments the backend has already canceled at the provider (a checkout replaced or found stale by a later
+ * startPayment): nobody can pay those any more.
+ */
 export async function loadProviderViews(
   stack: Stack,
   results: readonly ReturnedCheckout[],
   violations: string[],
-): Promise<Map<string, LocalPaymentView>> {
+): Promise<{ views: Map<string, LocalPaymentView>; canceled: Set<string> }> {
   const views = new Map<string, LocalPaymentView>();
+  const canceled = new Set<string>();
   const ids = [...new Set(results.map((r) => r.paymentId))];
   await runAll(16, ids, async (id) => {
     const d = await readDoc(stack, `localProvider/${id}`);
@@ -23,8 +28,9 @@ export async function loadProviderViews(
       return;
     }
     views.set(id, { ...localPaymentView(d as Parameters<typeof localPaymentView>[0]), refunds: [] });
+    if (d.status === "canceled") canceled.add(id);
   });
-  return views;
+  return { views, canceled };
 }
 
 export interface BuiltEvent {
@@ -39,6 +45,7 @@ export function buildEvents(
   scenario: Scenario,
   planResults: ReadonlyMap<number, ReturnedCheckout>,
   views: ReadonlyMap<string, LocalPaymentView>,
+  canceledAtProvider: ReadonlySet<string> = new Set(),
 ): BuiltEvent[] {
   const ev = stack.localEvents;
   const viewOf = (pay: PaymentRef): LocalPaymentView | undefined => {
@@ -49,12 +56,17 @@ export function buildEvents(
   const takeBack = takeBackAmounts(scenario.events, viewOf);
   // Two stories can end up on one provider payment (two tabs joining one balance checkout): the provider never
   // cancels a payment intent that succeeded, so a story's cancellation is dropped when another's payment succeeds.
+  // A payment the backend canceled at the provider before any story's payment went through (its checkout was
+  // replaced or found stale during the startPayment phase) can never succeed, as at Stripe: its success is dropped.
   const succeeded = new Set(
-    scenario.events.flatMap((e) => (e.kind === "succeeded" ? [viewOf(e.pay)?.id] : [])),
+    scenario.events.flatMap((e) =>
+      e.kind === "succeeded" && !canceledAtProvider.has(viewOf(e.pay)?.id ?? "") ? [viewOf(e.pay)?.id] : [],
+    ),
   );
   const out: BuiltEvent[] = [];
   for (const original of scenario.events) {
     if (original.kind === "canceled" && succeeded.has(viewOf(original.pay)?.id)) continue;
+    if (original.kind === "succeeded" && canceledAtProvider.has(viewOf(original.pay)?.id ?? "")) continue;
     const spec = withRealAmounts(original, takeBack);
     if (spec === undefined) continue; // nothing left of its payment to take back
     const json = buildOne(ev, spec, viewOf);

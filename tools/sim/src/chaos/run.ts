@@ -396,8 +396,8 @@ async function deliverEvents(
   dropShare: number,
 ): Promise<{ built: BuiltEvent[]; dropped: BuiltEvent[] }> {
   const { stack, scenario } = ctx;
-  const views = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
-  const built = buildEvents(stack, scenario, ctx.planResults, views);
+  const { views, canceled } = await loadProviderViews(stack, [...ctx.planResults.values()], ctx.violations);
+  const built = buildEvents(stack, scenario, ctx.planResults, views, canceled);
   // The provider holds the payments made outside startPayment too (the backend asks it whose an early refund is).
   for (const view of directPayments(scenario)) {
     ctx.directPaymentIds.add(view.id);
