@@ -21,11 +21,11 @@ import {
   type RequestHandlerLike,
 } from "../shared/backend";
 import { postToHandler } from "../shared/invoke";
+import { firestoreTriggers } from "../shared/triggerHost";
 
 export { FUNCTIONS_DIR, FUNCTIONS_LIB, REPO_ROOT };
 
 export const BENCH_PROJECT = "demo-bench";
-const FIRESTORE_EVENT = "google.cloud.firestore.document.v1.";
 export const BENCH_WEBHOOK_SECRET = "whsec_bench_local_secret_0123456789";
 
 // ---- firebase-admin (structural) ----
@@ -121,12 +121,7 @@ export function loadBackend(): Backend {
     enrollInCourse: Callable;
     startPayment: Callable;
   };
-  const triggers: Record<string, CloudEventFunctionLike> = {};
-  for (const [name, fn] of Object.entries(index)) {
-    const f = fn as CloudEventFunctionLike;
-    if (typeof f === "function" && f.__endpoint?.eventTrigger?.eventType.startsWith(FIRESTORE_EVENT) === true)
-      triggers[name] = f;
-  }
+  const triggers = firestoreTriggers(index);
   if (triggers.onEnrollmentWritten === undefined)
     throw new Error("functions/lib/index.js: no onEnrollmentWritten");
   const admin = load("shared/admin.js") as { firestore: () => Firestore };

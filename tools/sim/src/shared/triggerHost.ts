@@ -48,6 +48,22 @@ interface RegisteredTrigger {
 
 const FIRESTORE_EVENT_PREFIX = "google.cloud.firestore.document.v1.";
 
+/** The Firestore-triggered functions among a module's exports (onEnrollmentWritten, onLedgerEntryCreated, …). */
+export function firestoreTriggers(
+  functions: Record<string, unknown>,
+): Record<string, CloudEventFunctionLike> {
+  const out: Record<string, CloudEventFunctionLike> = {};
+  for (const [name, value] of Object.entries(functions)) {
+    const fn = value as CloudEventFunctionLike;
+    if (
+      typeof value === "function" &&
+      fn.__endpoint?.eventTrigger?.eventType.startsWith(FIRESTORE_EVENT_PREFIX)
+    )
+      out[name] = fn;
+  }
+  return out;
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class TriggerHost {
@@ -67,10 +83,7 @@ export class TriggerHost {
     this.rng = options.rng;
     this.duplicateProbability = options.duplicateProbability;
     this.triggers = [];
-    for (const [name, value] of Object.entries(functions)) {
-      const fn = value as CloudEventFunctionLike;
-      const eventType = fn.__endpoint?.eventTrigger?.eventType;
-      if (typeof value !== "function" || eventType?.startsWith(FIRESTORE_EVENT_PREFIX) !== true) continue;
+    for (const [name, fn] of Object.entries(firestoreTriggers(functions))) {
       const region = fn.__endpoint?.region?.[0] ?? "us-central1";
       this.triggers.push({ id: `${region}-${name}`, name, fn });
     }
