@@ -54,6 +54,5 @@ export async function startTriggerHost(
 
 /** Every trigger delivery queued so far done (a trigger's own write queues another event; loop until quiet). */
 export async function settleTriggers(server: BenchFirestore): Promise<void> {
-  do await server.triggersIdle();
-  while ((await server.stats()).triggers.pending > 0);
+  while ((await server.triggersIdle()).pending > 0);
 }
