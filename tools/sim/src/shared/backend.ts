@@ -193,6 +193,11 @@ export function heldPaymentRecord(
   return localProviderModule().heldPaymentRecord(...args);
 }
 
+/** A service module of the built backend (functions/lib/services/<name>.js), loaded through its own require. */
+function builtService(name: string): unknown {
+  return requireFromFunctions(path.join(FUNCTIONS_LIB, "services", `${name}.js`));
+}
+
 type InstallmentServiceModule = typeof import("../../../../functions/lib/services/installmentService");
 
 /**
@@ -202,10 +207,9 @@ type InstallmentServiceModule = typeof import("../../../../functions/lib/service
 export function runInstallmentDeadlines(
   aheadDays: number,
 ): ReturnType<InstallmentServiceModule["markPassedDeadlines"]> {
-  const service = requireFromFunctions(
-    path.join(FUNCTIONS_LIB, "services/installmentService.js"),
-  ) as InstallmentServiceModule;
-  return service.markPassedDeadlines({ nowMs: Date.now() + aheadDays * 24 * 3600 * 1000 });
+  return (builtService("installmentService") as InstallmentServiceModule).markPassedDeadlines({
+    nowMs: Date.now() + aheadDays * 24 * 3600 * 1000,
+  });
 }
 
 type ReconciliationModule = typeof import("../../../../functions/lib/services/reconciliationService");
@@ -215,10 +219,11 @@ export function reconcileProviderEvents(
   fromMs: number,
   toMs: number,
 ): ReturnType<ReconciliationModule["reconcileRange"]> {
-  const service = requireFromFunctions(
-    path.join(FUNCTIONS_LIB, "services/reconciliationService.js"),
-  ) as ReconciliationModule;
-  return service.reconcileRange({ fromMs, toMs, limit: 1_000_000 });
+  return (builtService("reconciliationService") as ReconciliationModule).reconcileRange({
+    fromMs,
+    toMs,
+    limit: 1_000_000,
+  });
 }
 
 type WebhookCommandModule = typeof import("../../../../functions/lib/services/webhookCommandService");
@@ -228,8 +233,8 @@ type WebhookCommandModule = typeof import("../../../../functions/lib/services/we
  * replays those whose payment is known now (a trigger that never ran or gave up), the rest keep waiting.
  */
 export function sweepParkedEvents(): ReturnType<WebhookCommandModule["sweepParkedEvents"]> {
-  const service = requireFromFunctions(
-    path.join(FUNCTIONS_LIB, "services/webhookCommandService.js"),
-  ) as WebhookCommandModule;
-  return service.sweepParkedEvents(Date.now(), 1_000_000);
+  return (builtService("webhookCommandService") as WebhookCommandModule).sweepParkedEvents(
+    Date.now(),
+    1_000_000,
+  );
 }
