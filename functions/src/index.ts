@@ -10,7 +10,6 @@ export { listDeadLetters } from "./functions/listDeadLetters";
 export { listOverpayments } from "./functions/listOverpayments";
 export { markInstallmentDeadlines } from "./functions/markInstallmentDeadlines";
 export { onEnrollmentWritten } from "./functions/onEnrollmentWritten";
-export { onLedgerEntryCreated } from "./functions/onLedgerEntryCreated";
 export { paymentWebhook } from "./functions/paymentWebhook";
 export { reconcilePayments } from "./functions/reconcilePayments";
 export { reconcileProviderEvents } from "./functions/reconcileProviderEvents";

@@ -7,14 +7,18 @@
  *     - a payment this backend did not make (no checkout names it and the provider's record of it carries no
  *       uid/courseId, or the provider has no such payment) → recorded `ignored`, answered 200 at once;
  *     - one of ours → parked in `parkedEvents/{eventId}` and answered 200 `parked`. It is applied through this same
- *       exactly-once path when the payment's ledger entry is created (the `onLedgerEntryCreated` trigger), or by
- *       the sweep (`sweepParkedEvents`, scheduled), which also dead-letters `unknown-payment` what has waited past
+ *       exactly-once path when its payment lands (onEnrollmentWritten, see below), or by the sweep
+ *       (`sweepParkedEvents`, scheduled), which also dead-letters `unknown-payment` what has waited past
  *       PARK_LIMIT_MS.
- * - No parked event is left behind by a race: the park is written first and the ledger read again after it, and
- *   the trigger queries the parked events after the payment's entry is committed. Whichever of the two comes
- *   last sees the other; both apply through the event's `webhookEvents` record, so applying twice is impossible.
+ * - No parked event is left behind by a race. The park's commit also raises `parkedEvents` on its owner's
+ *   enrollment, and a payment's commit writes that same document, so Firestore puts the two in an order. Park
+ *   first: the payment's write event carries `parkedEvents > 0` with a grown `ledgerCount`, and onEnrollmentWritten
+ *   replays the enrollment's parked events (domain/parking `shouldReplayParked`). Payment first: the park reads the
+ *   ledger again after its commit and finds the entry. Both apply through the event's `webhookEvents` record, so
+ *   applying twice is impossible; handling a parked event deletes it and lowers the count in one commit.
+ *   A payment costs nothing for this while nothing is parked: no trigger of its own, no query.
  */
-import { Timestamp, type DocumentReference } from "firebase-admin/firestore";
+import { FieldValue, Timestamp, type DocumentReference } from "firebase-admin/firestore";
 import type { LedgerSource } from "../domain/ledger";
 import {
   PARK_LIMIT_MS,
@@ -24,6 +28,7 @@ import {
   type PaymentOwner,
 } from "../domain/parking";
 import type { EnrollmentTarget, WebhookCommand } from "../domain/webhookMapping";
+import { firestore } from "../shared/admin";
 import { GRPC, grpcCode } from "../shared/errors";
 import { logInfo, logWarn } from "../shared/log";
 import type { ParkedEventDoc } from "./firestore/models";
@@ -32,7 +37,7 @@ import {
   checkoutsByProviderPaymentId,
   ledgerEntriesByProviderPaymentId,
   oldestParkedEvents,
-  parkedEventsFor,
+  parkedEventsForEnrollment,
   refs,
 } from "./firestore/refs";
 import {
@@ -50,7 +55,7 @@ import { getPaymentProvider } from "./payments";
 
 export type CommandOutcome = LedgerOutcome | { kind: "parked" };
 
-/** Parked events replayed per payment by the trigger (a payment has at most a few refunds and disputes). */
+/** Parked events replayed per enrollment write by the trigger (a payment has at most a few refunds and disputes). */
 const REPLAY_BATCH = 50;
 
 /** The enrollment an event's target names, or null when its payment has no ledger entry (yet). */
@@ -177,21 +182,68 @@ async function paymentUnknown(
     parkedAt: Timestamp.fromMillis(nowMs),
     deadline: Timestamp.fromMillis(nowMs + PARK_LIMIT_MS),
   };
-  try {
-    await refs.parkedEvent(event.eventId).create(doc);
+  if (await park(doc)) {
     logInfo("webhook event parked until its payment arrives", {
       eventId: event.eventId,
       type: event.eventType,
       providerPaymentId,
     });
-  } catch (error) {
-    // Parked by an earlier delivery of the same event: it keeps its first deadline.
-    if (grpcCode(error) !== GRPC.ALREADY_EXISTS) throw error;
   }
-  // The payment may have been applied since the ledger was read, and its trigger may have looked for parked events
-  // before this one was written: look again now that it is (see the top of this file).
+  // The payment may have been committed since the ledger was read, before this park raised the enrollment's count
+  // (its write event then saw none parked): look again now that the park is committed (see the top of this file).
   if ((await resolveTarget({ kind: "lookup", providerPaymentId })) === null) return { kind: "parked" };
   return replayParked(event.eventId);
+}
+
+/**
+ * Writes the parked event and raises its owner's enrollment `parkedEvents`, in one commit; the event alone when that
+ * enrollment does not exist (its payment cannot apply there: the sweep handles it). False when an earlier delivery
+ * of the same event (or this commit, re-sent after a lost reply) parked it already: it keeps its first deadline.
+ */
+async function park(doc: ParkedEventDoc): Promise<boolean> {
+  const ref = refs.parkedEvent(doc.eventId);
+  try {
+    const batch = firestore().batch();
+    batch.create(ref, { ...doc, counted: true });
+    batch.update(refs.enrollment(doc.owner.uid, doc.owner.courseId), {
+      parkedEvents: FieldValue.increment(1),
+    });
+    await batch.commit();
+    return true;
+  } catch (error) {
+    const code = grpcCode(error);
+    if (code === GRPC.ALREADY_EXISTS) return false;
+    if (code !== GRPC.NOT_FOUND) throw error;
+  }
+  try {
+    await ref.create({ ...doc, counted: false });
+    return true;
+  } catch (error) {
+    if (grpcCode(error) === GRPC.ALREADY_EXISTS) return false;
+    throw error;
+  }
+}
+
+/**
+ * Deletes a handled parked event and lowers its owner's count, in one commit. When the event is gone already (a
+ * concurrent replay handled it, or this commit was re-sent after a lost reply) or the enrollment is, nothing is
+ * lowered: the event is deleted on its own (a no-op if gone).
+ */
+async function unpark(ref: DocumentReference<ParkedEventDoc>, parked: ParkedEventDoc): Promise<void> {
+  if (parked.counted === true) {
+    try {
+      const batch = firestore().batch();
+      batch.delete(ref, { exists: true });
+      batch.update(refs.enrollment(parked.owner.uid, parked.owner.courseId), {
+        parkedEvents: FieldValue.increment(-1),
+      });
+      await batch.commit();
+      return;
+    } catch (error) {
+      if (grpcCode(error) !== GRPC.NOT_FOUND) throw error;
+    }
+  }
+  await ref.delete();
 }
 
 /**
@@ -216,7 +268,7 @@ async function replay(
     parked.source,
     { park: false },
   );
-  if (outcome.kind !== "parked") await ref.delete();
+  if (outcome.kind !== "parked") await unpark(ref, parked);
   logInfo("parked webhook event replayed", { eventId: parked.eventId, outcome: outcome.kind });
   return outcome;
 }
@@ -225,9 +277,12 @@ function contextOf(parked: ParkedEventDoc): EventContext {
   return { eventId: parked.eventId, eventType: parked.eventType, providerObjectId: parked.providerObjectId };
 }
 
-/** The trigger's work when a payment's ledger entry is created: replay what waited for it. */
-export async function replayParkedFor(providerPaymentId: string): Promise<number> {
-  const waiting = await parkedEventsFor(providerPaymentId, REPLAY_BATCH).get();
+/**
+ * onEnrollmentWritten's work when a write added ledger entries to an enrollment with parked events: replay them
+ * (those whose payment is still unknown stay parked). Returns how many were examined.
+ */
+export async function replayParkedForEnrollment(uid: string, courseId: string): Promise<number> {
+  const waiting = await parkedEventsForEnrollment(uid, courseId, REPLAY_BATCH).get();
   for (const doc of waiting.docs) await replay(doc.ref, doc.data());
   return waiting.size;
 }
@@ -261,7 +316,7 @@ export async function sweepParkedEvents(nowMs = Date.now(), limit = 200): Promis
           providerPaymentId: event.providerPaymentId,
         });
         await deadLetterEvent(contextOf(event), "unknown-payment");
-        await doc.ref.delete();
+        await unpark(doc.ref, event);
         report.deadLettered++;
         break;
       case "wait":

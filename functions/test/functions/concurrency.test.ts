@@ -74,13 +74,16 @@ function shuffle<T>(items: readonly T[], seed: number): T[] {
 }
 
 /**
- * A refund or dispute that arrived before its payment was parked (200) and is applied when the payment's ledger
- * entry is created (the onLedgerEntryCreated trigger, which these tests do not run) or by the sweep: run the sweep,
- * as the schedule would, and return the answers.
+ * A refund or dispute that arrived before its payment was parked (200) and is applied when the payment's write to
+ * the enrollment reaches onEnrollmentWritten (which these tests do not run) or by the sweep: run the sweep, as the
+ * schedule would, and return the answers.
  */
 async function settleParked<T>(replies: T[]): Promise<T[]> {
   await sweepParkedEvents();
   expect(await countDocs("parkedEvents")).toBe(0);
+  // Every park's count on its enrollment was lowered again, once.
+  const enrollments = await firestore().collectionGroup("courses").get();
+  for (const doc of enrollments.docs) expect((doc.get("parkedEvents") as number | undefined) ?? 0).toBe(0);
   return replies;
 }
 

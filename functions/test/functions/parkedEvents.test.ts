@@ -1,10 +1,12 @@
 /**
  * Events that overtake their payment (services/webhookCommandService.ts): one about a payment of ours is parked
- * (200 `parked`) and applied once when the payment's ledger entry is created (the onLedgerEntryCreated trigger) or
- * by the sweep; one about a payment that is not ours is ignored at once (200 `ignored`); the sweep dead-letters
+ * (200 `parked`, its enrollment's `parkedEvents` raised) and applied once when the payment's write to that
+ * enrollment reaches onEnrollmentWritten, or by the sweep; one about a payment that is not ours is ignored at once (200 `ignored`); the sweep dead-letters
  * what waited past the limit. Real-shaped Stripe refunds and disputes, the real handler and the local Firestore.
  */
-import { onLedgerEntryCreated } from "../../src/functions/onLedgerEntryCreated";
+import { Change } from "firebase-functions/v2";
+import type { DocumentSnapshot } from "firebase-admin/firestore";
+import { onEnrollmentWritten } from "../../src/functions/onEnrollmentWritten";
 import { PARK_LIMIT_MS } from "../../src/domain/parking";
 import { firestore } from "../../src/shared/admin";
 import { setPaymentProviderForTesting } from "../../src/services/payments";
@@ -63,18 +65,33 @@ const paid = (id: string, amount: number) =>
     metadata: { uid: UID, courseId: "c1" },
   });
 
-/** The trigger, as Cloud Functions runs it when a ledger entry is created. */
-async function runLedgerTrigger(entryId: string): Promise<void> {
-  const snap = await firestore().doc(`${ENROLLMENT}/ledger/${entryId}`).get();
-  await fft.wrap(onLedgerEntryCreated)({
-    id: `trigger-${entryId}`,
-    params: { uid: UID, courseId: "c1", entryId },
-    data: snap,
-  });
+const enrollmentSnap = (): Promise<DocumentSnapshot> => firestore().doc(ENROLLMENT).get();
+
+/**
+ * Delivers a payment event; `trigger` then runs onEnrollmentWritten on the enrollment write it made (its before and
+ * after), as Cloud Functions would, once per call (a redelivered trigger event keeps its id).
+ */
+async function payThenTrigger(
+  eventId: string,
+  intent: Record<string, unknown>,
+): Promise<{ outcome: unknown; trigger: () => Promise<void> }> {
+  const before = await enrollmentSnap();
+  const reply = await deliverStripeEvent(eventId, "payment_intent.succeeded", intent);
+  const after = await enrollmentSnap();
+  return {
+    outcome: (reply.body as { outcome?: unknown }).outcome,
+    trigger: async () => {
+      await fft.wrap(onEnrollmentWritten)({
+        id: `trigger-${eventId}`,
+        params: { uid: UID, courseId: "c1" },
+        data: new Change(before, after),
+      });
+    },
+  };
 }
 
 describe("an event about one of our payments that arrives before it", () => {
-  it("is parked (200, nothing but the parked event written) and applied once when the payment's entry is created", async () => {
+  it("is parked (200, nothing but the parked event and its enrollment's count written) and applied once when the payment lands", async () => {
     await providerHoldsPayment("pi_late1", 1000, { uid: UID, courseId: "c1" });
     const refund = stripeRefund({
       id: "re_early1",
@@ -91,25 +108,35 @@ describe("an event about one of our payments that arrives before it", () => {
     const after = await snapshotAll();
     expect(after.filter((d) => !before.includes(d)).map((d) => d.split("=")[0])).toEqual([
       "parkedEvents/evt_early1",
+      ENROLLMENT,
     ]);
     expect(await readDoc("parkedEvents/evt_early1")).toMatchObject({
       providerPaymentId: "pi_late1",
       owner: { uid: UID, courseId: "c1", via: "provider" },
+      counted: true,
     });
-    // A redelivery keeps the one parked event.
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 0, ledgerCount: 0, parkedEvents: 1 });
+    // A redelivery keeps the one parked event and counts it once.
     expect(await outcomeOf(deliverStripeEvent("evt_early1", "refund.created", refund))).toBe("parked");
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 1 });
 
-    expect(
-      (await deliverStripeEvent("evt_pay1", "payment_intent.succeeded", paid("pi_late1", 1000))).body,
-    ).toEqual({ received: true, outcome: "applied" });
-    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1000, ids: ["pi_late1"] });
-    await runLedgerTrigger("pi_late1");
-    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 600, ids: ["pi_late1", "re_early1"] });
+    // Another payment of the enrollment lands first: the trigger looks, the event still waits for its own.
+    const other = await payThenTrigger("evt_pay_other", paid("pi_other1", 200));
+    await other.trigger();
+    expect(await readDoc("parkedEvents/evt_early1")).toBeDefined();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 200, parkedEvents: 1 });
+
+    const payment = await payThenTrigger("evt_pay1", paid("pi_late1", 1000));
+    expect(payment.outcome).toBe("applied");
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1200, ids: ["pi_late1", "pi_other1"] });
+    await payment.trigger();
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 800, ids: ["pi_late1", "pi_other1", "re_early1"] });
     expect(await readDoc("parkedEvents/evt_early1")).toBeUndefined();
-    // The trigger delivered again, and the event delivered again: nothing more.
-    await runLedgerTrigger("pi_late1");
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 0 });
+    // The trigger delivered again (twice at once), and the event delivered again: nothing more.
+    await Promise.all([payment.trigger(), payment.trigger()]);
     expect(await outcomeOf(deliverStripeEvent("evt_early1", "refund.created", refund))).toBe("duplicate");
-    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 600, refundCount: 1 });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 800, refundCount: 1, parkedEvents: 0 });
     expect(await countDocs("deadLetters")).toBe(0);
   });
 
@@ -134,9 +161,12 @@ describe("an event about one of our payments that arrives before it", () => {
       status: "succeeded",
       metadata: { uid: UID, courseId: "c1", checkoutId: started.checkoutId },
     });
-    await deliverStripeEvent("evt_pay_started", "payment_intent.succeeded", intent);
-    await runLedgerTrigger(started.paymentId);
-    expect(await readDoc(ENROLLMENT)).toMatchObject({ openDisputes: 1, accessStatus: "suspended" });
+    await (await payThenTrigger("evt_pay_started", intent)).trigger();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({
+      openDisputes: 1,
+      accessStatus: "suspended",
+      parkedEvents: 0,
+    });
   });
 
   it("a redelivery after the payment was applied (its trigger not yet run) applies it, once", async () => {
@@ -149,13 +179,36 @@ describe("an event about one of our payments that arrives before it", () => {
       status: "succeeded",
     });
     await deliverStripeEvent("evt_early2", "refund.created", refund);
-    await deliverStripeEvent("evt_pay2", "payment_intent.succeeded", paid("pi_late2", 1000));
+    const payment = await payThenTrigger("evt_pay2", paid("pi_late2", 1000));
     expect(await outcomeOf(deliverStripeEvent("evt_early2", "refund.created", refund))).toBe("applied");
     // Its parked copy goes when the trigger (or the sweep) finds the event recorded.
-    await runLedgerTrigger("pi_late2");
+    await payment.trigger();
     expect(await readDoc("parkedEvents/evt_early2")).toBeUndefined();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 0 });
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 0, ids: ["pi_late2", "re_early2"] });
     expect(await readDoc(ENROLLMENT)).toMatchObject({ paymentStatus: "refunded", accessStatus: "revoked" });
+  });
+});
+
+describe("an early event whose owner has no enrollment", () => {
+  it("is parked without creating one, and the sweep dead-letters it in time", async () => {
+    await providerHoldsPayment("pi_noenr", 1000, { uid: "student-none", courseId: "c1" });
+    const refund = stripeRefund({
+      id: "re_noenr",
+      amount: 100,
+      currency: "usd",
+      paymentIntent: "pi_noenr",
+      status: "succeeded",
+    });
+    expect(await outcomeOf(deliverStripeEvent("evt_noenr", "refund.created", refund))).toBe("parked");
+    expect(await readDoc("parkedEvents/evt_noenr")).toMatchObject({ counted: false });
+    expect(await readDoc("users/student-none/courses/c1")).toBeUndefined();
+    expect(await outcomeOf(deliverStripeEvent("evt_noenr", "refund.created", refund))).toBe("parked");
+
+    await sweepParkedEvents(Date.now() + PARK_LIMIT_MS + 60_000);
+    expect(await readDoc("parkedEvents/evt_noenr")).toBeUndefined();
+    expect(await readDoc("deadLetters/evt_noenr")).toMatchObject({ reason: "unknown-payment" });
+    expect(await readDoc("users/student-none/courses/c1")).toBeUndefined();
   });
 });
 
@@ -164,7 +217,7 @@ describe("a payment that lands while its early event is being parked", () => {
     await providerHoldsPayment("pi_race", 1000, { uid: UID, courseId: "c1" });
     const base = installLocalProvider();
     // The webhook asks the provider whose payment it is after finding no ledger entry: the payment is applied
-    // right then, before the park is written (its trigger, which looks for parked events, would find none).
+    // right then, before the park is committed (its write event carries no parked count: the trigger replays none).
     setPaymentProviderForTesting(
       providerWith(base, {
         findPayment: async (id) => {
@@ -183,6 +236,7 @@ describe("a payment that lands while its early event is being parked", () => {
     expect(await outcomeOf(deliverStripeEvent("evt_race", "refund.created", refund))).toBe("applied");
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_race", "re_race"] });
     expect(await countDocs("parkedEvents")).toBe(0);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 0 });
   });
 });
 
@@ -214,6 +268,7 @@ describe("the sweep", () => {
     await Promise.all([sweepParkedEvents(), sweepParkedEvents()]);
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_missed", "re_missed"] });
     expect(await readDoc("parkedEvents/evt_never")).toBeDefined();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 1 });
 
     const later = Date.now() + PARK_LIMIT_MS + 60_000;
     const [a, b] = await Promise.all([sweepParkedEvents(later), sweepParkedEvents(later)]);
@@ -225,7 +280,7 @@ describe("the sweep", () => {
     expect(await readDoc("webhookEvents/evt_never")).toMatchObject({ outcome: "dead-lettered" });
     expect(await countDocs("parkedEvents")).toBe(0);
     expect(await countDocs("deadLetters")).toBe(1);
-    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 700 });
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 700, parkedEvents: 0 });
   });
 });
 

@@ -132,15 +132,32 @@ export class FuzzDb {
     );
   }
 
-  /** Throws unless exactly one document was written since `before`: the change `only` ("created <path>"). */
-  async expectOnlySince(before: DbMark, only: string, what: string): Promise<void> {
+  /**
+   * Throws unless exactly the changes `only` ("created <path>", "changed <path>") were written since `before`, one
+   * document write each.
+   */
+  async expectOnlySince(before: DbMark, only: readonly string[], what: string): Promise<void> {
     const after = await this.mark();
     const changed = changedDocuments(before.dump, after.dump);
-    if (changed.length === 1 && changed[0] === only && after.writes - before.writes === 1) return;
+    const same = JSON.stringify([...changed].sort()) === JSON.stringify([...only].sort());
+    if (same && after.writes - before.writes === only.length) return;
     throw new Error(
-      `${what}: expected exactly "${only}", but ${after.writes - before.writes} document write(s) were applied; ` +
-        `changed documents: ${changed.join(", ") || "(none by content)"}`,
+      `${what}: expected exactly "${only.join(", ")}", but ${after.writes - before.writes} document write(s) were ` +
+        `applied; changed documents: ${changed.join(", ") || "(none by content)"}`,
     );
+  }
+
+  /** The fields of document `path` (relative to the database root) whose stored values differ since `before`. */
+  async fieldsChangedSince(before: DbMark, path: string): Promise<string[]> {
+    const fieldsIn = (dump: string): Record<string, unknown> =>
+      (JSON.parse(dump) as { documents: ExportedDoc[] }).documents.find((d) =>
+        d.name.endsWith(`/documents/${path}`),
+      )?.fields ?? {};
+    const a = fieldsIn(before.dump);
+    const b = fieldsIn(await this.dump());
+    return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+      .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+      .sort();
   }
 
   /** Every document of the store, by path relative to the database root. */

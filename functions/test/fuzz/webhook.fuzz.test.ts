@@ -628,16 +628,30 @@ function oracleAccepts(signature: unknown, body: Buffer | undefined): boolean {
 // --------------------------------------------------------------------------------- property 1: requests
 
 /**
- * The one document an accepted answer that moves no money writes: an ignored event of a handled type (a payment
- * that is not ours) its record, a parked event itself. Null: nothing at all (a duplicate, an unhandled type).
- * Undefined: the answer may move money (checked by the ledger audit instead).
+ * What an accepted answer that moves no money writes: an ignored event of a handled type (a payment that is not
+ * ours) its record; a parked event itself and, when its owner's enrollment exists, that enrollment's
+ * `parkedEvents` count (nothing else of it: checked by the caller). Null: nothing at all (a duplicate, an
+ * unhandled type). Undefined: the answer may move money (checked by the ledger audit instead).
  */
-function onlyWrite(outcome: string | undefined, text: Buffer | undefined): string | null | undefined {
+async function onlyWrites(
+  outcome: string | undefined,
+  text: Buffer | undefined,
+): Promise<string[] | null | undefined> {
   if (outcome === "duplicate") return null;
   if (outcome !== "ignored" && outcome !== "parked") return undefined;
   const event = JSON.parse(text?.toString("utf8") ?? "{}") as { id?: unknown; type?: unknown };
-  if (outcome === "ignored" && !(typeof event.type === "string" && HANDLED.has(event.type))) return null;
-  return `created ${outcome === "parked" ? "parkedEvents" : "webhookEvents"}/${String(event.id)}`;
+  if (outcome === "ignored")
+    return typeof event.type === "string" && HANDLED.has(event.type)
+      ? [`created webhookEvents/${String(event.id)}`]
+      : null;
+  const parked = await readDoc(`parkedEvents/${String(event.id)}`);
+  const owner = parked?.owner as { uid: string; courseId: string } | undefined;
+  return [
+    `created parkedEvents/${String(event.id)}`,
+    ...(parked?.counted === true && owner !== undefined
+      ? [`changed users/${owner.uid}/courses/${owner.courseId}`]
+      : []),
+  ];
 }
 
 async function checkRequest(method: string, body: Body, spec: SignatureSpec): Promise<string> {
@@ -657,11 +671,17 @@ async function checkRequest(method: string, body: Body, spec: SignatureSpec): Pr
   const ok = expected === "200 or 400" ? reply.status === 200 || reply.status === 400 : got === expected;
   if (!ok) throw new Error(`${context}; expected ${expected}`);
 
-  const only = reply.status === 200 ? onlyWrite(outcome, body.text) : null;
+  const only = reply.status === 200 ? await onlyWrites(outcome, body.text) : null;
   if (only === null) {
     await db.expectUnchangedSince(before, context);
   } else if (only !== undefined) {
     await db.expectOnlySince(before, only, context);
+    const enrollment = only.find((change) => change.startsWith("changed users/"));
+    if (enrollment !== undefined) {
+      const path = enrollment.slice("changed ".length);
+      expect(await db.fieldsChangedSince(before, path)).toEqual(["parkedEvents"]);
+      expect(await readDoc(path)).toMatchObject({ parkedEvents: 1 });
+    }
   } else {
     expect(["applied", "noop", "dead-lettered"]).toContain(outcome);
     await auditEnrollments(db);
@@ -1092,6 +1112,22 @@ describe("replayed, reordered and concurrent deliveries", () => {
             .map((h) => h.event.id)
             .sort(),
         );
+        // Each enrollment counts exactly the events still parked for it (every park raised it once, every
+        // handled one lowered it once, whatever the redeliveries and concurrent replays).
+        const stillParked = new Map<string, number>();
+        for (const doc of (await firestore().collection("parkedEvents").get()).docs) {
+          const owner = doc.get("owner") as { uid: string; courseId: string };
+          if (doc.get("counted") !== true) continue;
+          const key = `users/${owner.uid}/courses/${owner.courseId}`;
+          stillParked.set(key, (stillParked.get(key) ?? 0) + 1);
+        }
+        for (const doc of (await firestore().collectionGroup("courses").get()).docs) {
+          if (!doc.ref.path.startsWith("users/")) continue;
+          expect([doc.ref.path, (doc.get("parkedEvents") as number | undefined) ?? 0]).toEqual([
+            doc.ref.path,
+            stillParked.get(doc.ref.path) ?? 0,
+          ]);
+        }
 
         // The model: exactly these entries, per enrollment; dead letters exactly for the bad events.
         const expected = new Map<string, number>([

@@ -8,7 +8,7 @@ import * as deployed from "../../src/index";
 /** The functions whose code can reach getPaymentProvider (directly or through the webhook path). */
 const REACHING_THE_PROVIDER = [
   "paymentWebhook",
-  "onLedgerEntryCreated",
+  "onEnrollmentWritten",
   "sweepParkedEvents",
   "reconcileProviderEvents",
   "reconcilePayments",

@@ -1,4 +1,10 @@
-import { PARK_LIMIT_MS, decideParked, decideUnknownPayment, lookupPaymentId } from "../../src/domain/parking";
+import {
+  PARK_LIMIT_MS,
+  decideParked,
+  decideUnknownPayment,
+  lookupPaymentId,
+  shouldReplayParked,
+} from "../../src/domain/parking";
 import type { WebhookCommand } from "../../src/domain/webhookMapping";
 
 describe("decideUnknownPayment: whose payment an early refund or dispute concerns", () => {
@@ -63,5 +69,25 @@ describe("lookupPaymentId", () => {
     expect(lookupPaymentId({ ...entries, target: { kind: "known", uid: "u", courseId: "c" } })).toBeNull();
     expect(lookupPaymentId({ kind: "noop", reason: "x" })).toBeNull();
     expect(lookupPaymentId({ kind: "deadLetter", reason: "metadata-missing" })).toBeNull();
+  });
+});
+
+describe("shouldReplayParked: whether an enrollment write may have brought a parked event's payment", () => {
+  /** An enrollment's two signal fields (the count absent on documents older than it). */
+  const doc = (ledgerCount: number, parkedEvents?: number) =>
+    parkedEvents === undefined ? { ledgerCount } : { ledgerCount, parkedEvents };
+  it.each([
+    ["a payment lands while one event is parked", doc(0, 1), doc(1, 1), true],
+    ["a group commit adds several entries", doc(2, 3), doc(5, 3), true],
+    ["the park's own write (count raised, no entry)", doc(1, 0), doc(1, 1), false],
+    ["a status correction while parked", doc(1, 1), doc(1, 1), false],
+    ["a payment with nothing parked", doc(0, 0), doc(1, 0), false],
+    ["a payment on a document older than the count", doc(0), doc(1), false],
+    ["an entry added with the count back at 0", doc(1, 1), doc(2, 0), false],
+    ["the enrollment created with a count (never by this backend)", undefined, doc(1, 1), true],
+    ["the enrollment deleted", doc(1, 1), undefined, false],
+    ["garbage in the fields", { ledgerCount: "x" }, { ledgerCount: 1, parkedEvents: "2" }, false],
+  ] as const)("%s → %s", (_label, before, after, expected) => {
+    expect(shouldReplayParked(before, after)).toBe(expected);
   });
 });

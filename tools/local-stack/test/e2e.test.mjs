@@ -248,7 +248,7 @@ test("startCheckoutSession → the student pays the hosted page → paid and act
   });
 });
 
-test("a refund that overtakes its payment is parked, and the emulator's onLedgerEntryCreated trigger applies it once the payment lands", async () => {
+test("a refund that overtakes its payment is parked, and the emulator's onEnrollmentWritten trigger applies it once the payment lands", async () => {
   await withOutput(async () => {
     const courseId = `e2e-parked-${randomUUID().slice(0, 8)}`;
     const uid = stack.users.student.uid;
@@ -284,11 +284,13 @@ test("a refund that overtakes its payment is parked, and the emulator's onLedger
       (d) => d.amountPaid === 2500 && d.refundCount === 1,
     );
     assert.equal(enrollment.data().paymentStatus, "partial");
-    // The trigger deletes the parked event right after applying it.
+    // The trigger deletes the parked event right after applying it, and lowers the enrollment's count with it.
     const parked = stack.db.collection("parkedEvents").where("providerPaymentId", "==", paymentId);
     for (let i = 0; i < 50 && (await parked.get()).size > 0; i++)
       await new Promise((r) => setTimeout(r, 100));
     assert.equal((await parked.get()).size, 0);
+    const after = (await stack.db.doc(`users/${uid}/courses/${courseId}`).get()).data();
+    assert.equal(after.parkedEvents, 0);
   });
 });
 

@@ -82,6 +82,12 @@ export const enrollmentDocSchema = z.object({
   nextDeadline: timestamp.nullable().optional(),
   /** Lessons the student completed (completeLesson: one `progress/{lessonId}` each, counted once). */
   lessonsCompleted: z.int().nonnegative().optional(),
+  /**
+   * Refund and dispute events parked for this enrollment's payments (services/webhookCommandService.ts): raised in
+   * the park's commit, lowered when one is handled. While above 0, a write that adds ledger entries makes
+   * onEnrollmentWritten replay them (domain/parking `shouldReplayParked`). Absent = 0.
+   */
+  parkedEvents: z.int().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
 });
@@ -221,13 +227,21 @@ export const parkedEventDocSchema = z.object({
   eventType: z.string(),
   providerObjectId: z.string().nullable(),
   providerPaymentId: z.string(),
-  /** Whose payment it is, and how that was learnt (for admins; the event still finds its enrollment by the ledger). */
+  /**
+   * Whose payment it is, and how that was learnt. onEnrollmentWritten finds the events parked for an enrollment by
+   * it; the event itself still finds its enrollment through the ledger when replayed.
+   */
   owner: z.object({ uid: z.string(), courseId: z.string(), via: z.enum(["checkout", "provider"]) }),
   source: z.enum(LEDGER_SOURCES),
   command: z.looseObject({ kind: z.enum(["applyEntries", "paymentEnded", "dispute"]) }),
   parkedAt: timestamp,
   /** After this, a payment still unknown is given up on: the event is dead-lettered `unknown-payment`. */
   deadline: timestamp,
+  /**
+   * Whether the park raised its owner's enrollment `parkedEvents` (false when that enrollment did not exist; absent on
+   * events parked before the count existed): handling the event lowers it again only then.
+   */
+  counted: z.boolean().optional(),
 });
 export type ParkedEventDoc = z.infer<typeof parkedEventDocSchema>;
 

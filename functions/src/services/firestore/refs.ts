@@ -272,11 +272,12 @@ export function updateIn<T extends DocumentData>(
   else tx.update(ref, data as DocumentData);
 }
 
-/** The events waiting for payment `providerPaymentId` (at most `limit`). */
-export function parkedEventsFor(providerPaymentId: string, limit: number) {
+/** The events parked for payments of enrollment `uid`/`courseId` (at most `limit`; equalities only: no composite index). */
+export function parkedEventsForEnrollment(uid: string, courseId: string, limit: number) {
   return firestore()
     .collection(COLLECTIONS.parkedEvents)
-    .where("providerPaymentId", "==", providerPaymentId)
+    .where("owner.uid", "==", uid)
+    .where("owner.courseId", "==", courseId)
     .limit(limit)
     .withConverter(converters.parkedEvent);
 }

@@ -83,7 +83,7 @@ export interface Backend {
   upsertCourse: Callable;
   enrollInCourse: Callable;
   startPayment: Callable;
-  /** Every Firestore-triggered function of the entry point (onEnrollmentWritten, onLedgerEntryCreated, …). */
+  /** Every Firestore-triggered function of the entry point (onEnrollmentWritten, …). */
   triggers: Record<string, CloudEventFunctionLike>;
   paymentSucceededEvent: (p: LocalPaymentView, eventId?: string) => unknown;
   signEvent: (event: unknown, secret: string) => Promise<SignedDelivery>;

@@ -237,8 +237,7 @@ async function main(): Promise<void> {
       rounds: repeat,
       firestore:
         "local Firestore in its own process (the benchmark's process holds clients, backend and triggers)",
-      triggersC:
-        "every Firestore trigger of the backend (onEnrollmentWritten, onLedgerEntryCreated), each event delivered once by the local Firestore, included in (c)'s time",
+      triggersC: `every Firestore trigger of the backend (${Object.keys(backend.triggers).join(", ")}), each event delivered once by the local Firestore, included in (c)'s time`,
       clientRetry: { ...CLIENT_RETRY, jitter: "±20%", retryOn: "gRPC 4, 8, 10, 13, 14" },
       providerRetry: { ...PROVIDER_RETRY, jitter: "±20%", retryOn: "any non-2xx" },
     },

@@ -49,7 +49,7 @@ export function markdown(r: BenchResult): string {
         `Hot: ${hot.payments} payments on one enrollment; many: ${many.enrollments} enrollments × 1 payment. ` +
         `(c) gets every event delivered ${copies}× (shuffled); (a) and (b) retry on transient errors. ` +
         `Latency per payment: first attempt → first success, retries included. (c)'s time includes its ` +
-        `trigger deliveries (onEnrollmentWritten, onLedgerEntryCreated): a phase ends when the last one is done; ` +
+        `trigger deliveries (onEnrollmentWritten, on every enrollment write): a phase ends when the last one is done; ` +
         `"settle" is the time from the ` +
         `last webhook answer until then (how long the derived status fields may trail the totals). The local ` +
         `Firestore runs in its own process; each row is the round with the median payments/s of ` +

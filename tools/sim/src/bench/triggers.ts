@@ -1,6 +1,6 @@
 /**
- * Variant (c)'s trigger work, run for real: the local Firestore delivers one CloudEvent per matching write (an
- * enrollment write to the built `onEnrollmentWritten`, a ledger entry's creation to `onLedgerEntryCreated`) through
+ * Variant (c)'s trigger work, run for real: the local Firestore delivers one CloudEvent per matching write (each
+ * enrollment write to the built `onEnrollmentWritten`; every Firestore trigger the entry point exports) through
  * the shared in-process trigger host (src/shared/triggerHost.ts), as Cloud Functions would. A phase is over only
  * when every delivery is done, so its time includes the triggers' work.
  *
@@ -37,7 +37,7 @@ export class TriggerGate {
 
 /**
  * The trigger host for every Firestore trigger of the backend (each event delivered once: Cloud Functions' usual
- * case): onEnrollmentWritten on each enrollment write, onLedgerEntryCreated on each ledger entry, as deployed.
+ * case): onEnrollmentWritten on each enrollment write, as deployed.
  */
 export async function startTriggerHost(
   triggers: Record<string, CloudEventFunctionLike>,

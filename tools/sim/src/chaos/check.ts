@@ -170,6 +170,21 @@ export async function checkInvariants(input: CheckInput): Promise<CheckResult> {
       fail(`parkedEvents/${id} still parked, but its payment was recorded (or it is not ours)`);
   for (const id of [...expected.parked].sort())
     if (!parked.has(id)) fail(`parkedEvents/${id} missing: its payment was never recorded, it must wait`);
+  // Each enrollment's `parkedEvents` counts the events still parked for it that raised it: every park once, every
+  // handled one lowered once, whatever the redeliveries, concurrent replays and lost replies.
+  const parkedFor = new Map<string, number>();
+  for (const doc of parkedSnap.docs) {
+    const data = doc.data() ?? {};
+    const owner = data.owner as { uid?: string; courseId?: string } | undefined;
+    if (data.counted !== true || owner === undefined) continue;
+    const key = enrollmentKey(owner.uid ?? "", owner.courseId ?? "");
+    parkedFor.set(key, (parkedFor.get(key) ?? 0) + 1);
+  }
+  for (const [key, doc] of [...enrollments].sort(([a], [b]) => a.localeCompare(b))) {
+    const count = typeof doc.parkedEvents === "number" ? doc.parkedEvents : 0;
+    if (count !== (parkedFor.get(key) ?? 0))
+      fail(`${key}: parkedEvents = ${count}, but ${parkedFor.get(key) ?? 0} event(s) are parked for it`);
+  }
   const dead = byId(deadSnap.docs);
   for (const [id, reason] of [...expected.deadLetters].sort(([a], [b]) => a.localeCompare(b))) {
     const d = dead.get(id);

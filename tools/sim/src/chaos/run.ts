@@ -635,9 +635,9 @@ async function settle(ctx: RunContext): Promise<void> {
   ctx.reconciled.applied += last.outcomes.applied;
   ctx.reconciled.lastRunApplied = last.outcomes.applied;
   await ctx.stack.settle();
-  // The parked-event sweep's next run (every 15 minutes in production). The trigger on a payment's ledger entry
-  // replays what was parked for it; the sweep is the backstop for a park whose own re-read of the ledger failed
-  // under a fault after that trigger had looked. The provider's redelivery of the event then applies it directly
+  // The parked-event sweep's next run (every 15 minutes in production). onEnrollmentWritten replays what was parked
+  // for an enrollment when a payment's write finds the park's count there; the sweep is the backstop for a park
+  // whose own re-read of the ledger failed under a fault after the payment had committed. The provider's redelivery of the event then applies it directly
   // (the parked copy stays until the sweep finds it processed and removes it), or, without one, the sweep applies it.
   const sweep = await sweepParkedEvents();
   if (sweep.replayed > 0)

@@ -48,7 +48,7 @@ interface RegisteredTrigger {
 
 const FIRESTORE_EVENT_PREFIX = "google.cloud.firestore.document.v1.";
 
-/** The Firestore-triggered functions among a module's exports (onEnrollmentWritten, onLedgerEntryCreated, …). */
+/** The Firestore-triggered functions among a module's exports (onEnrollmentWritten, …). */
 export function firestoreTriggers(
   functions: Record<string, unknown>,
 ): Record<string, CloudEventFunctionLike> {
