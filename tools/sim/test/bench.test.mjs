@@ -1,7 +1,11 @@
-// The benchmark's rounds (median run, per-round ratios) and its local Firestore in a child process, from the build.
+// The benchmark's rounds (median run, per-round ratios), its local Firestore and its trigger host in child
+// processes, from the build (functions/lib included: the trigger host loads the built backend).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startFirestoreProcess } from "../lib/bench/firestoreProcess.js";
+import { BENCH_PROJECT } from "../lib/bench/backend.js";
+import { startTriggerProcess } from "../lib/bench/triggerProcess.js";
 import { medianRun } from "../lib/bench/phase.js";
 import { roundRatios } from "../lib/bench/report.js";
 
@@ -50,4 +54,64 @@ test("the local Firestore in its own process: faults, counters, trigger idle and
   }
   // closed: the port answers no more
   await assert.rejects(server.stats());
+});
+
+/**
+ * A REST call to the local Firestore, in the project the backend is configured for, as the admin (`Bearer owner`,
+ * as firebase-admin authenticates to emulators).
+ */
+async function rest(address, method, path, body) {
+  const res = await globalThis.fetch(
+    `http://${address}/v1/projects/${BENCH_PROJECT}/databases/(default)/documents/${path}`,
+    {
+      method,
+      headers: { authorization: "Bearer owner", "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+  );
+  return { status: res.status, body: await res.json() };
+}
+
+test("the trigger host in its own process: held invocations, then the built onEnrollmentWritten writes through its own firebase-admin", async () => {
+  const triggers = await startTriggerProcess(7);
+  const server = await startFirestoreProcess({
+    projectId: BENCH_PROJECT,
+    functionsEmulator: triggers.address,
+  });
+  try {
+    assert.match(triggers.address, /^127\.0\.0\.1:\d+$/);
+    assert.ok(triggers.triggers.includes("onEnrollmentWritten"), triggers.triggers.join(", "));
+    await triggers.useFirestore(server.address);
+    const cpu0 = await triggers.cpuMicros();
+    assert.ok(cpu0 > 0, "the child reports its CPU time");
+
+    await triggers.hold();
+    const made = await rest(server.address, "POST", "users/u1/courses?documentId=c1", {
+      fields: {
+        uid: { stringValue: "u1" },
+        courseId: { stringValue: "c1" },
+        amountPaid: { integerValue: "700" },
+      },
+    });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    // Held: the delivery does not finish, so the server is not idle.
+    const idle = server.triggersIdle();
+    const early = await Promise.race([idle.then(() => "idle"), sleep(300, "held")]);
+    assert.equal(early, "held");
+    assert.equal((await rest(server.address, "GET", "courseStats/c1")).status, 404);
+
+    await triggers.release();
+    await idle;
+    while ((await server.triggersIdle()).pending > 0);
+    // The trigger counted the new enrollment once, through the address it was given.
+    const stats = await rest(server.address, "GET", "courseStats/c1");
+    assert.equal(stats.status, 200, JSON.stringify(stats.body));
+    assert.equal(stats.body.fields.enrolledCount.integerValue, "1");
+    assert.equal(stats.body.fields.revenue.integerValue, "700");
+    assert.ok((await triggers.cpuMicros()) > cpu0);
+  } finally {
+    await server.close();
+    await triggers.close();
+  }
+  await assert.rejects(triggers.cpuMicros(), /not running/);
 });

@@ -4,7 +4,8 @@
  * function instance has its own CPU; running the server in the benchmark's process instead made every variant pay
  * for the server's work on the same thread as its clients, backend and triggers.
  *
- * The benchmark's process holds the clients, the backend and the trigger host; this child holds the database.
+ * The benchmark's process holds the clients and the backend's webhook and callables; this child holds the database,
+ * and another (./triggerProcess.ts) the backend's Firestore triggers.
  * Its CPU time is read from the server (`GET /emulator/v1/process`) and reported next to the benchmark's own.
  */
 import { spawn, type ChildProcess } from "node:child_process";

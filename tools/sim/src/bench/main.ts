@@ -16,7 +16,7 @@ import { BENCH_PROJECT, configureEnvironment, loadBackend, REPO_ROOT } from "./b
 import { measureColdLoad } from "./coldLoad";
 import { startFirestoreProcess } from "./firestoreProcess";
 import { medianRun, runOpsPhase, runPhase, type PhaseSpec } from "./phase";
-import { startTriggerHost, TriggerGate } from "./triggers";
+import { startTriggerProcess } from "./triggerProcess";
 import { markdown, svg } from "./report";
 import type { BenchResult, MachineInfo, PhaseResult, VariantResult } from "./types";
 import { round, seededRandom } from "./util";
@@ -34,17 +34,20 @@ import {
 
 const AMOUNT_CENTS = 100;
 const CONCURRENCY = 20;
-const HOT_PAYMENTS = 200;
-const MANY_ENROLLMENTS = 200;
+/** Payments of the hot phase and enrollments of the many phase (`--payments`). */
+const DEFAULT_PAYMENTS = 200;
 const OPS_ENROLLMENTS = 50;
 const REPLY_LOST_PROBABILITY = 0.1;
 const COLD_LOAD_RUNS = 7;
 /** Rounds of the measured phases; each table row is the round with the median payments/s. */
 const DEFAULT_REPEAT = 3;
 
-const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
+const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--payments N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
   --seed N    seed of the shuffles, jitter and injected faults (default 42)
   --repeat N  rounds of the measured phases (default ${DEFAULT_REPEAT}); each row is the median round
+  --payments N  payments on the hot enrollment, and enrollments paying once in the many phase (default
+              ${DEFAULT_PAYMENTS}); longer phases weigh the last retries' backoff less ((a) on one hot enrollment
+              is slow: pair a large N with --only b,c)
   --out DIR   where bench-latest.json and bench-latest.svg go (default tools/sim/out/, git-ignored;
               relative to the directory you ran the command in). The README's committed figures are
               tools/sim/results/: --out tools/sim/results
@@ -105,6 +108,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(seed)) throw new Error("--seed must be an integer");
   const repeat = Number(argValue("--repeat") ?? String(DEFAULT_REPEAT));
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat must be a positive integer");
+  const payments = Number(argValue("--payments") ?? String(DEFAULT_PAYMENTS));
+  if (!Number.isInteger(payments) || payments < 1) throw new Error("--payments must be a positive integer");
   const out = argValue("--out");
   const outDir = out === undefined ? path.join(REPO_ROOT, "tools/sim/out") : path.resolve(invokedFrom, out);
 
@@ -114,13 +119,13 @@ async function main(): Promise<void> {
   const logs = silenceBackendLogs();
   configureEnvironment();
   const backend = loadBackend();
-  const gate = new TriggerGate();
-  const triggerHost = await startTriggerHost(backend.triggers, gate, seed);
+  const triggerHost = await startTriggerProcess(seed);
   const server = await startFirestoreProcess({
     projectId: BENCH_PROJECT,
     functionsEmulator: triggerHost.address,
   });
   process.env.FIRESTORE_EMULATOR_HOST = server.address;
+  await triggerHost.useFirestore(server.address);
 
   const factories: Record<VariantKey, (random: () => number) => Variant> = {
     a: (random) => readModifyWrite(backend, random, AMOUNT_CENTS),
@@ -141,13 +146,13 @@ async function main(): Promise<void> {
       ...base,
       scenario: "hot",
       enrollments: 1,
-      paymentsPerEnrollment: HOT_PAYMENTS,
+      paymentsPerEnrollment: payments,
       replyLostProbability: REPLY_LOST_PROBABILITY,
     },
     many: {
       ...base,
       scenario: "many",
-      enrollments: MANY_ENROLLMENTS,
+      enrollments: payments,
       paymentsPerEnrollment: 1,
       replyLostProbability: REPLY_LOST_PROBABILITY,
     },
@@ -162,17 +167,17 @@ async function main(): Promise<void> {
     const fresh = (key: VariantKey): Variant => factories[key](seededRandom(seed));
     const copiesOf = (key: VariantKey): number => (key === "c" ? 2 : 1);
     const phase = async (key: VariantKey, spec: PhaseSpec): Promise<PhaseResult> =>
-      (await runPhase(server, gate, fresh(key), spec, seededRandom(seed))).result;
+      (await runPhase(server, triggerHost, fresh(key), spec, seededRandom(seed))).result;
 
     const clean = new Map<VariantKey, Pick<VariantResult, "ops" | "opsWithCheckout">>();
     for (const key of keys) {
       progress(`${VARIANT_LABELS[key]}: clean run + duplicates`);
-      const ops = await runOpsPhase(server, gate, fresh(key), specs.ops, seededRandom(seed));
+      const ops = await runOpsPhase(server, triggerHost, fresh(key), specs.ops, seededRandom(seed));
       const opsWithCheckout =
         key === "c"
           ? await runOpsPhase(
               server,
-              gate,
+              triggerHost,
               fresh(key),
               { ...specs.ops, scenario: "ops-checkout", viaStartPayment: true },
               seededRandom(seed),
@@ -229,15 +234,15 @@ async function main(): Promise<void> {
     config: {
       amountCents: AMOUNT_CENTS,
       concurrency: CONCURRENCY,
-      hot: { enrollments: 1, payments: HOT_PAYMENTS },
-      many: { enrollments: MANY_ENROLLMENTS, paymentsPerEnrollment: 1 },
+      hot: { enrollments: 1, payments },
+      many: { enrollments: payments, paymentsPerEnrollment: 1 },
       clean: { enrollments: OPS_ENROLLMENTS, paymentsPerEnrollment: 1, faults: "none" },
       faults: { method: "Commit", kind: "reply-lost", probability: REPLY_LOST_PROBABILITY, seed },
       deliveriesPerEventC: 2,
       rounds: repeat,
       firestore:
-        "local Firestore in its own process (the benchmark's process holds clients, backend and triggers)",
-      triggersC: `every Firestore trigger of the backend (${Object.keys(backend.triggers).join(", ")}), each event delivered once by the local Firestore, included in (c)'s time`,
+        "local Firestore in its own process, (c)'s Firestore triggers in another (the benchmark's process holds the clients, the webhook and the callables)",
+      triggersC: `every Firestore trigger of the backend (${triggerHost.triggers.join(", ")}), each event delivered once by the local Firestore, included in (c)'s time`,
       clientRetry: { ...CLIENT_RETRY, jitter: "±20%", retryOn: "gRPC 4, 8, 10, 13, 14" },
       providerRetry: { ...PROVIDER_RETRY, jitter: "±20%", retryOn: "any non-2xx" },
     },

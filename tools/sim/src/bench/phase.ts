@@ -6,7 +6,8 @@
 import { PhaseCounter, type ProgressSink } from "../shared/progress";
 import type { Stats } from "@course-payments/local-firestore";
 import type { BenchFirestore } from "./firestoreProcess";
-import { settleTriggers, type TriggerGate } from "./triggers";
+import type { TriggerControl } from "./triggerProcess";
+import { settleTriggers } from "./triggers";
 import type { DuplicateResult, FirestoreCounts, OpsResult, PhaseResult, TriggerShare } from "./types";
 import { percentile, round, runPool, shuffle } from "./util";
 import type { Enrollment, Operation, OperationOutcome, Payment, Variant } from "./variants";
@@ -116,7 +117,7 @@ export interface PhaseRun {
 
 export async function runPhase(
   server: BenchFirestore,
-  gate: TriggerGate,
+  triggers: TriggerControl,
   variant: Variant,
   spec: PhaseSpec,
   random: () => number,
@@ -140,8 +141,9 @@ export async function runPhase(
       probability: spec.replyLostProbability,
     });
   }
-  if (spec.holdTriggers === true) gate.close();
+  if (spec.holdTriggers === true) await triggers.hold();
   const serverCpu0 = await server.cpuMicros();
+  const triggerCpu0 = await triggers.cpuMicros();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const progress = new PhaseCounter(
@@ -153,11 +155,12 @@ export async function runPhase(
   const tally = await runOperations(ops, paymentList.length, spec.concurrency, progress);
   const answeredMs = performance.now() - t0;
   const answered = counts(await server.stats());
-  gate.release();
+  await triggers.release();
   await settleTriggers(server);
   const elapsedMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const serverCpuMicros = (await server.cpuMicros()) - serverCpu0;
+  const triggerCpuMicros = (await triggers.cpuMicros()) - triggerCpu0;
   await server.clearFaults();
   const all = counts(await server.stats());
   const firestore = spec.holdTriggers === true ? answered : all;
@@ -186,6 +189,7 @@ export async function runPhase(
     settleMs: round(elapsedMs - answeredMs),
     cpuMsPerApplied: {
       bench: per((cpu.user + cpu.system) / 1000, applied),
+      triggers: per(triggerCpuMicros / 1000, applied),
       firestore: per(serverCpuMicros / 1000, applied),
     },
     applied,
@@ -223,14 +227,14 @@ function triggerShare(firestore: FirestoreCounts, applied: number): TriggerShare
 /** Clean phase, then every operation once more: what a duplicate costs and whether it applies again. */
 export async function runOpsPhase(
   server: BenchFirestore,
-  gate: TriggerGate,
+  triggers: TriggerControl,
   variant: Variant,
   spec: PhaseSpec,
   random: () => number,
 ): Promise<OpsResult> {
   const { result, enrollmentList, paymentList, ops } = await runPhase(
     server,
-    gate,
+    triggers,
     variant,
     { ...spec, holdTriggers: true },
     random,

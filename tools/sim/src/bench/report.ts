@@ -13,7 +13,8 @@ function ops(p: PhaseResult): string {
 }
 
 function cpu(p: PhaseResult): string {
-  return `${fmt(p.cpuMsPerApplied.bench, 2)} + ${fmt(p.cpuMsPerApplied.firestore, 2)}`;
+  const { bench, triggers, firestore } = p.cpuMsPerApplied;
+  return `${fmt(bench, 2)} + ${fmt(triggers, 2)} + ${fmt(firestore, 2)}`;
 }
 
 function triple(rpcs: number, reads: number, writes: number): string {
@@ -52,13 +53,13 @@ export function markdown(r: BenchResult): string {
         `trigger deliveries (onEnrollmentWritten, on every enrollment write): a phase ends when the last one is done; ` +
         `"settle" is the time from the ` +
         `last webhook answer until then (how long the derived status fields may trail the totals). The local ` +
-        `Firestore runs in its own process; each row is the round with the median payments/s of ` +
+        `Firestore and (c)'s triggers each run in their own process; each row is the round with the median payments/s of ` +
         `${hot.runsPaymentsPerSecond?.length ?? 1}, after one unmeasured warm-up phase per variant.`,
     );
   }
   lines.push("");
   lines.push(
-    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled | settle hot / many ms | CPU ms per payment, bench + Firestore, hot / many |",
+    "| variant | hot: payments/s | hot p50 / p99 ms | hot lost | hot doubled | many: payments/s | many p50 / p99 ms | many lost | many doubled | settle hot / many ms | CPU ms per payment, bench + triggers + Firestore, hot / many |",
   );
   lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const throughputRow = (label: string, hotPhase: PhaseResult, manyPhase: PhaseResult): string =>

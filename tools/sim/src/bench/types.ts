@@ -28,10 +28,11 @@ export interface PhaseResult {
   /** Last operation answered → every trigger delivery done: how long the derived fields may trail the totals. */
   settleMs: number;
   /**
-   * CPU time per applied payment: `bench` is this process (clients, backend, trigger host), `firestore` the local
-   * Firestore's own process. On a loaded machine their sum bounds the throughput.
+   * CPU time per applied payment: `bench` is this process (clients, the webhook and callables), `triggers` the
+   * trigger host's process ((c)'s Firestore triggers), `firestore` the local Firestore's. On a loaded machine their
+   * sum bounds the throughput.
    */
-  cpuMsPerApplied: { bench: number; firestore: number };
+  cpuMsPerApplied: { bench: number; triggers: number; firestore: number };
   /** Payments whose amount is in amountPaid at least once. */
   applied: number;
   paymentsPerSecond: number;
