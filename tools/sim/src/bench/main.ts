@@ -40,7 +40,7 @@ const OPS_ENROLLMENTS = 50;
 const REPLY_LOST_PROBABILITY = 0.1;
 const COLD_LOAD_RUNS = 7;
 /** Rounds of the measured phases; each table row is the round with the median payments/s. */
-const DEFAULT_REPEAT = 3;
+const DEFAULT_REPEAT = 5;
 
 const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--payments N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
   --seed N    seed of the shuffles, jitter and injected faults (default 42)
