@@ -33,9 +33,14 @@ export const onEnrollmentWritten = onDocumentWritten(
       after: afterData,
       afterUpdateTime: after?.exists === true ? after.updateTime : undefined,
     });
-    if (shouldReplayParked(before, afterData)) {
+    const updateTime = after?.updateTime;
+    if (shouldReplayParked(before, afterData) && updateTime !== undefined) {
       const { replayParkedForEnrollment } = await import("../services/webhookCommandService");
-      await replayParkedForEnrollment(uid, courseId);
+      const parkedEvents: unknown = afterData?.parkedEvents;
+      await replayParkedForEnrollment(uid, courseId, {
+        parkedEvents: typeof parkedEvents === "number" ? parkedEvents : 0,
+        updateTime,
+      });
     }
   },
 );

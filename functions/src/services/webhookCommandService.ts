@@ -10,15 +10,26 @@
  *       exactly-once path when its payment lands (onEnrollmentWritten, see below), or by the sweep
  *       (`sweepParkedEvents`, scheduled), which also dead-letters `unknown-payment` what has waited past
  *       PARK_LIMIT_MS.
- * - No parked event is left behind by a race. The park's commit also raises `parkedEvents` on its owner's
- *   enrollment, and a payment's commit writes that same document, so Firestore puts the two in an order. Park
- *   first: the payment's write event carries `parkedEvents > 0` with a grown `ledgerCount`, and onEnrollmentWritten
- *   replays the enrollment's parked events (domain/parking `shouldReplayParked`). Payment first: the park reads the
- *   ledger again after its commit and finds the entry. Both apply through the event's `webhookEvents` record, so
- *   applying twice is impossible; handling a parked event deletes it and lowers the count in one commit.
- *   A payment costs nothing for this while nothing is parked: no trigger of its own, no query.
+ * - A race between a park and its payment leaves nothing parked. The park's commit also raises `parkedEvents` on
+ *   its owner's enrollment, and a payment's commit writes that same document, so Firestore puts the two in an
+ *   order. Park first: the payment's write event carries `parkedEvents > 0` with a grown `ledgerCount`, and
+ *   onEnrollmentWritten replays the enrollment's parked events (domain/parking `shouldReplayParked`). Payment
+ *   first: the park reads the ledger again after its commit and finds the entry. Both apply through the event's
+ *   `webhookEvents` record, so applying twice is impossible; handling a parked event deletes it and lowers the
+ *   count in one commit. A payment costs nothing for this while nothing is parked: no trigger of its own, no query.
+ * - What waits for the sweep instead (money is never applied twice, only later): a failure after the park's
+ *   commit (the provider's redelivery then applies the event directly, and the sweep removes the parked copy); an
+ *   owner whose enrollment did not exist at park time (no count was raised); an owner that is not the enrollment
+ *   the payment names (only if the provider's metadata was edited); a replay that failed permanently.
+ * - A count that drifted (e.g. a copy deleted by code older than the count, during a deploy) is set right by the
+ *   next replay that read every parked event of the enrollment and found the enrollment unchanged since its write.
  */
-import { FieldValue, Timestamp, type DocumentReference } from "firebase-admin/firestore";
+import {
+  FieldValue,
+  Timestamp,
+  type DocumentReference,
+  type QueryDocumentSnapshot,
+} from "firebase-admin/firestore";
 import type { LedgerSource } from "../domain/ledger";
 import {
   PARK_LIMIT_MS,
@@ -29,8 +40,8 @@ import {
 } from "../domain/parking";
 import type { EnrollmentTarget, WebhookCommand } from "../domain/webhookMapping";
 import { firestore } from "../shared/admin";
-import { GRPC, grpcCode } from "../shared/errors";
-import { logInfo, logWarn } from "../shared/log";
+import { GRPC, grpcCode, isTransientError } from "../shared/errors";
+import { logError, logInfo, logWarn } from "../shared/log";
 import type { ParkedEventDoc } from "./firestore/models";
 import {
   COLLECTIONS,
@@ -55,8 +66,9 @@ import { getPaymentProvider } from "./payments";
 
 export type CommandOutcome = LedgerOutcome | { kind: "parked" };
 
-/** Parked events replayed per enrollment write by the trigger (a payment has at most a few refunds and disputes). */
+/** Parked events read per query by the trigger (a payment has at most a few refunds and disputes), and pages. */
 const REPLAY_BATCH = 50;
+const REPLAY_PAGES = 10;
 
 /** The enrollment an event's target names, or null when its payment has no ledger entry (yet). */
 export async function resolveTarget(
@@ -277,21 +289,92 @@ function contextOf(parked: ParkedEventDoc): EventContext {
   return { eventId: parked.eventId, eventType: parked.eventType, providerObjectId: parked.providerObjectId };
 }
 
+type ReplayResult =
+  | { kind: "done"; event: ParkedEventDoc; outcome: CommandOutcome }
+  | { kind: "failed"; error: unknown; transient: boolean };
+
+/**
+ * Replays one parked event as a query read it. A failure (its stored document unreadable, a Firestore or provider
+ * error) is logged and answered, not thrown, so that it does not hold up the events after it.
+ */
+async function replayOne(doc: QueryDocumentSnapshot<ParkedEventDoc>): Promise<ReplayResult> {
+  try {
+    const event = doc.data();
+    return { kind: "done", event, outcome: await replay(doc.ref, event) };
+  } catch (error) {
+    const transient = isTransientError(error);
+    logError("parked webhook event replay failed", { eventId: doc.id, transient }, error);
+    return { kind: "failed", error, transient };
+  }
+}
+
+/** The enrollment write that made the trigger look: its stored count and update time. */
+export interface ParkCountSeen {
+  parkedEvents: number;
+  updateTime: Timestamp;
+}
+
 /**
  * onEnrollmentWritten's work when a write added ledger entries to an enrollment with parked events: replay them
- * (those whose payment is still unknown stay parked). Returns how many were examined.
+ * (those whose payment is still unknown stay parked), each on its own: one that fails does not hold up the others,
+ * and a transient failure is thrown at the end so that the trigger is retried. When every parked event of the
+ * enrollment was read and the enrollment is still as `seen` (no park or handled event since: each writes it), a
+ * count that differs from the events found is set to that number. Returns how many were examined.
  */
-export async function replayParkedForEnrollment(uid: string, courseId: string): Promise<number> {
-  const waiting = await parkedEventsForEnrollment(uid, courseId, REPLAY_BATCH).get();
-  for (const doc of waiting.docs) await replay(doc.ref, doc.data());
-  return waiting.size;
+export async function replayParkedForEnrollment(
+  uid: string,
+  courseId: string,
+  seen?: ParkCountSeen,
+): Promise<number> {
+  let examined = 0;
+  let counted = 0;
+  let complete = false;
+  let retry: Error | undefined;
+  let last: QueryDocumentSnapshot<ParkedEventDoc> | undefined;
+  for (let page = 0; page < REPLAY_PAGES && !complete; page++) {
+    const query = parkedEventsForEnrollment(uid, courseId, REPLAY_BATCH);
+    const waiting = await (last === undefined ? query : query.startAfter(last)).get();
+    for (const doc of waiting.docs) {
+      examined++;
+      if (doc.get("counted") === true) counted++;
+      const result = await replayOne(doc);
+      if (result.kind === "failed" && result.transient)
+        retry ??= result.error instanceof Error ? result.error : new Error(String(result.error));
+    }
+    complete = waiting.size < REPLAY_BATCH;
+    last = waiting.docs[waiting.docs.length - 1];
+  }
+  if (retry !== undefined) throw retry;
+  if (complete && seen !== undefined && counted !== seen.parkedEvents) {
+    try {
+      await refs
+        .enrollment(uid, courseId)
+        .update({ parkedEvents: counted }, { lastUpdateTime: seen.updateTime });
+      logWarn("enrollment parkedEvents count set right", {
+        uid,
+        courseId,
+        was: seen.parkedEvents,
+        now: counted,
+      });
+    } catch (error) {
+      // Changed since (a replay applied or handled an event, another park): that write's own event looks again.
+      const code = grpcCode(error);
+      if (code !== GRPC.FAILED_PRECONDITION && code !== GRPC.NOT_FOUND) throw error;
+    }
+  }
+  return examined;
 }
 
 export interface SweepReport {
   examined: number;
+  /** Handled now that their payment is known: applied by the sweep, or found processed and removed. */
   replayed: number;
+  /** Of those, applied by the sweep itself (no trigger or redelivery had): a trigger that never ran, or gave up. */
+  applied: number;
   deadLettered: number;
   waiting: number;
+  /** Replays that threw (logged; the next run tries again). */
+  failed: number;
 }
 
 /**
@@ -300,15 +383,27 @@ export interface SweepReport {
  * and safe to run twice or concurrently with the trigger.
  */
 export async function sweepParkedEvents(nowMs = Date.now(), limit = 200): Promise<SweepReport> {
-  const report: SweepReport = { examined: 0, replayed: 0, deadLettered: 0, waiting: 0 };
+  const report: SweepReport = {
+    examined: 0,
+    replayed: 0,
+    applied: 0,
+    deadLettered: 0,
+    waiting: 0,
+    failed: 0,
+  };
   const parked = await oldestParkedEvents(limit).get();
   for (const doc of parked.docs) {
     report.examined++;
-    const event = doc.data();
-    const outcome = await replay(doc.ref, event);
+    const result = await replayOne(doc);
+    if (result.kind === "failed") {
+      report.failed++;
+      continue;
+    }
+    const { event, outcome } = result;
     switch (decideParked(outcome.kind !== "parked", event.deadline.toMillis(), nowMs)) {
       case "replay":
         report.replayed++;
+        if (outcome.kind !== "duplicate") report.applied++;
         break;
       case "dead-letter":
         logWarn("parked webhook event gave up waiting for its payment", {

@@ -129,12 +129,13 @@ describe("an event about one of our payments that arrives before it", () => {
     const payment = await payThenTrigger("evt_pay1", paid("pi_late1", 1000));
     expect(payment.outcome).toBe("applied");
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 1200, ids: ["pi_late1", "pi_other1"] });
-    await payment.trigger();
+    // Delivered twice at once (Cloud Functions delivers at least once): both replay, one applies, both unpark.
+    await Promise.all([payment.trigger(), payment.trigger()]);
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 800, ids: ["pi_late1", "pi_other1", "re_early1"] });
     expect(await readDoc("parkedEvents/evt_early1")).toBeUndefined();
     expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 0 });
-    // The trigger delivered again (twice at once), and the event delivered again: nothing more.
-    await Promise.all([payment.trigger(), payment.trigger()]);
+    // The trigger delivered once more, and the event delivered again: nothing more.
+    await payment.trigger();
     expect(await outcomeOf(deliverStripeEvent("evt_early1", "refund.created", refund))).toBe("duplicate");
     expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 800, refundCount: 1, parkedEvents: 0 });
     expect(await countDocs("deadLetters")).toBe(0);
@@ -262,7 +263,14 @@ describe("the sweep", () => {
     await deliverStripeEvent("evt_never", "refund.created", never);
     await deliverStripeEvent("evt_pay_missed", "payment_intent.succeeded", paid("pi_missed", 1000));
 
-    expect(await sweepParkedEvents()).toEqual({ examined: 2, replayed: 1, deadLettered: 0, waiting: 1 });
+    expect(await sweepParkedEvents()).toEqual({
+      examined: 2,
+      replayed: 1,
+      applied: 1,
+      deadLettered: 0,
+      waiting: 1,
+      failed: 0,
+    });
     expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_missed", "re_missed"] });
     // Twice, and concurrently: nothing more.
     await Promise.all([sweepParkedEvents(), sweepParkedEvents()]);
@@ -328,5 +336,54 @@ describe("an event about a payment that is not ours", () => {
     });
     expect(await outcomeOf(deliverStripeEvent("evt_ghost_ch", "refund.created", byCharge))).toBe("ignored");
     expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 0, ledgerCount: 0 });
+  });
+});
+
+/** A succeeded refund of `amount` of payment intent `paymentIntent`. */
+const refundOf = (id: string, paymentIntent: string, amount: number) =>
+  stripeRefund({ id, amount, currency: "usd", paymentIntent, status: "succeeded" });
+
+describe("the parked count on the enrollment", () => {
+  it("more events than one query page are all replayed when their payment lands", async () => {
+    await providerHoldsPayment("pi_many", 1000, { uid: UID, courseId: "c1" });
+    const ids = Array.from({ length: 55 }, (_, i) => String(i).padStart(2, "0"));
+    for (const i of ids)
+      expect(
+        await outcomeOf(
+          deliverStripeEvent(`evt_many_${i}`, "refund.created", refundOf(`re_many_${i}`, "pi_many", 10)),
+        ),
+      ).toBe("parked");
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 55 });
+    await (await payThenTrigger("evt_pay_many", paid("pi_many", 1000))).trigger();
+    expect(await countDocs("parkedEvents")).toBe(0);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 450, refundCount: 55, parkedEvents: 0 });
+  });
+
+  it("a drifted count is set right by the next replay that finds the enrollment unchanged, and only then", async () => {
+    // A count left behind (e.g. a parked copy deleted by code that predates the count).
+    await firestore().doc(ENROLLMENT).update({ parkedEvents: 2 });
+    const changedSince = await payThenTrigger("evt_pay_d1", paid("pi_drift1", 100));
+    // Written after the payment and before its trigger runs: the trigger must not overwrite what it did not see.
+    await firestore().doc(ENROLLMENT).update({ parkedEvents: 3 });
+    await changedSince.trigger();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 100, parkedEvents: 3 });
+
+    await (await payThenTrigger("evt_pay_d2", paid("pi_drift2", 100))).trigger();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ amountPaid: 200, parkedEvents: 0 });
+  });
+});
+
+describe("a parked event whose replay fails", () => {
+  it("does not hold up the sweep for the events behind it", async () => {
+    await providerHoldsPayment("pi_ok", 1000, { uid: UID, courseId: "c1" });
+    // Older than anything else and unreadable (a document written by a future schema, say).
+    await firestore()
+      .doc("parkedEvents/evt_broken")
+      .set({ eventId: "evt_broken", parkedAt: new Date(0), owner: { uid: UID, courseId: "c1" } });
+    await deliverStripeEvent("evt_ok", "refund.created", refundOf("re_ok", "pi_ok", 100));
+    await deliverStripeEvent("evt_pay_ok", "payment_intent.succeeded", paid("pi_ok", 1000));
+    expect(await sweepParkedEvents()).toMatchObject({ examined: 2, replayed: 1, applied: 1, failed: 1 });
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 900, ids: ["pi_ok", "re_ok"] });
+    expect(await readDoc("parkedEvents/evt_broken")).toBeDefined();
   });
 });

@@ -646,11 +646,16 @@ async function onlyWrites(
       : null;
   const parked = await readDoc(`parkedEvents/${String(event.id)}`);
   const owner = parked?.owner as { uid: string; courseId: string } | undefined;
+  if (owner === undefined) return [`created parkedEvents/${String(event.id)}`];
+  const enrollment = `users/${owner.uid}/courses/${owner.courseId}`;
+  // The count is raised exactly when the owner's enrollment exists (it is never created by a park).
+  if ((parked?.counted === true) !== ((await readDoc(enrollment)) !== undefined))
+    throw new Error(
+      `parkedEvents/${String(event.id)}: counted = ${String(parked?.counted)} for ${enrollment}`,
+    );
   return [
     `created parkedEvents/${String(event.id)}`,
-    ...(parked?.counted === true && owner !== undefined
-      ? [`changed users/${owner.uid}/courses/${owner.courseId}`]
-      : []),
+    ...(parked?.counted === true ? [`changed ${enrollment}`] : []),
   ];
 }
 
