@@ -17,7 +17,7 @@ import { callCallable, type CallResult, type Caller, type HttpReply } from "../s
 import { WorkPool } from "../shared/pool";
 import { PhaseCounter, type ProgressSink } from "../shared/progress";
 import { Rng } from "../shared/rng";
-import type { Stack } from "../shared/stack";
+import type { QuerySnapLike, Stack } from "../shared/stack";
 import { checkInvariants, type ReturnedCheckout } from "./check";
 import { buildEvents, loadProviderViews, type BuiltEvent } from "./events";
 import { faultRules, Outages, type FaultProfile } from "./faults";
@@ -193,6 +193,7 @@ export async function runChaos(stack: Stack, options: RunOptions): Promise<RunRe
   const { built, dropped } = await runPhase(ctx, "deliveries", () =>
     deliverEvents(ctx, options.dropDeliveries ?? 0),
   );
+  await runPhase(ctx, "parked", () => checkParkedAfterDeliveries(ctx));
   await runPhase(ctx, "reconcile", () => reconcileDropped(ctx, dropped));
   await runPhase(ctx, "settle", () => settle(ctx));
   const checked = await runPhase(ctx, "check", () => check(ctx, built));
@@ -437,7 +438,7 @@ async function deliverEvents(
         remember: (requestId, r) => {
           remember(ctx, requestId, r);
         },
-        call: (fn, caller, data) => call(ctx, fn, caller, data),
+        call: (fn, caller, data, onLate) => call(ctx, fn, caller, data, onLate),
         violations: ctx.violations,
         notes: ctx.notes,
         quizAnswers: ctx.quizAnswers,
@@ -496,6 +497,43 @@ async function providerHeldEvents(
 /** The window every reconciliation run of a chaos run covers: all its events (some are dated up to a day back). */
 function reconcileWindow(): [number, number] {
   return [Date.now() - 2 * 24 * 3600 * 1000, Date.now() + 60_000];
+}
+
+/**
+ * Phase 3a, once every delivery and every trigger delivery is done, before any reconciliation (which would apply
+ * what it finds): a parked event whose payment is recorded, that no redelivery applied either and that raised its
+ * enrollment's count, is one the trigger path missed — onEnrollmentWritten replays an enrollment's parked events when
+ * a payment's write finds the count. (One applied by a redelivery after its park's second look failed keeps a
+ * parked copy until the sweep removes it: allowed.) Reads are retried through the faults, still on.
+ */
+async function checkParkedAfterDeliveries(ctx: RunContext): Promise<void> {
+  await awaitBackground(ctx);
+  await ctx.stack.settle();
+  const { db } = ctx.stack;
+  let read: [QuerySnapLike, QuerySnapLike, QuerySnapLike] | undefined;
+  for (let attempt = 1; read === undefined; attempt++) {
+    try {
+      read = await Promise.all([
+        db.collection("parkedEvents").get(),
+        db.collection("webhookEvents").get(),
+        db.collectionGroup("ledger").get(),
+      ]);
+    } catch (error) {
+      if (attempt >= 20) throw error;
+    }
+  }
+  const [parked, recorded, ledger] = read;
+  const processed = new Set(recorded.docs.map((d) => d.id));
+  const paid = new Set(ledger.docs.filter((d) => d.data()?.type === "payment").map((d) => d.id));
+  for (const doc of parked.docs) {
+    const data = doc.data() ?? {};
+    const payment = String(data.providerPaymentId);
+    if (data.counted === true && !processed.has(doc.id) && paid.has(payment))
+      ctx.violations.push(
+        `parkedEvents/${doc.id} still waits after every delivery although its payment ${payment} is recorded: ` +
+          "the trigger path missed it",
+      );
+  }
 }
 
 /**
@@ -637,11 +675,20 @@ async function settle(ctx: RunContext): Promise<void> {
   await ctx.stack.settle();
   // The parked-event sweep's next run (every 15 minutes in production). onEnrollmentWritten replays what was parked
   // for an enrollment when a payment's write finds the park's count there; the sweep is the backstop for a park
-  // whose own re-read of the ledger failed under a fault after the payment had committed. The provider's redelivery of the event then applies it directly
-  // (the parked copy stays until the sweep finds it processed and removes it), or, without one, the sweep applies it.
+  // whose own re-read of the ledger failed under a fault after the payment had committed. The provider's redelivery
+  // of the event then applies it directly, and the parked copy stays until the sweep finds it processed and removes
+  // it: allowed. An event the sweep has to APPLY itself is one whose payment was recorded but that neither the
+  // trigger nor a redelivery applied: the trigger path missed it.
   const sweep = await sweepParkedEvents();
-  if (sweep.replayed > 0)
-    ctx.notes.push(`the parked-event sweep removed or applied ${sweep.replayed} parked event(s)`);
+  const removed = sweep.replayed - sweep.applied;
+  if (removed > 0)
+    ctx.notes.push(`the parked-event sweep removed ${removed} parked copy(ies) of applied events`);
+  if (sweep.applied > 0)
+    ctx.violations.push(
+      `the parked-event sweep applied ${sweep.applied} parked event(s) whose payment was recorded: the trigger missed them`,
+    );
+  if (sweep.failed > 0)
+    ctx.violations.push(`the parked-event sweep failed on ${sweep.failed} parked event(s)`);
   await ctx.stack.settle();
   const latest = Math.max(...DEADLINE_CLOCK_DAYS);
   for (let run = 0; run < 100 && (await runInstallmentDeadlines(latest)).more; run++);
@@ -928,7 +975,13 @@ interface LateCallContext {
     data: { courseId: string; requestId: string; amount?: number },
   ) => Promise<CallResult<StartPaymentResult>>;
   remember: (requestId: string, r: ReturnedCheckout) => void;
-  call: <T>(fn: CallableLike, caller: Caller, data: unknown) => Promise<CallResult<T>>;
+  /** A client's call (see `call`); `onLate` takes the answer of an attempt the client stopped waiting for. */
+  call: <T>(
+    fn: CallableLike,
+    caller: Caller,
+    data: unknown,
+    onLate?: (r: CallResult<T>) => void,
+  ) => Promise<CallResult<T>>;
   violations: string[];
   notes: string[];
   quizAnswers: Map<string, QuizAnswer[]>;
@@ -991,25 +1044,32 @@ async function lateCall(
     }
     case "quiz": {
       // Graded once per requestId while the student's access is active; refused (permission-denied) while not.
+      // An attempt the client stopped waiting for still answers, and counts: it may have read the access while
+      // active and graded after the retry found it suspended by a refund or dispute that landed in between.
       const { uid, courseId, quizId, requestId, answers } = c;
-      const results = await Promise.all(
-        Array.from({ length: c.copies }, () =>
-          call<{ score: number; attemptId: string }>(
-            stack.functions.submitQuizAttempt,
-            { uid },
-            { courseId, quizId, requestId, answers },
-          ),
-        ),
-      );
       const key = `${uid}/${requestId}`;
-      for (const r of results) {
+      const take = (r: CallResult<{ score: number; attemptId: string }>): void => {
         const answer: QuizAnswer = r.ok
           ? { ok: true, score: r.value.score, attemptId: r.value.attemptId }
           : { ok: false, code: r.code };
         ctx.quizAnswers.set(key, [...(ctx.quizAnswers.get(key) ?? []), answer]);
         if (!r.ok && r.code !== "permission-denied")
           violations.push(`submitQuizAttempt ${requestId} failed: ${r.code} ${r.message}`);
-      }
+      };
+      const results = await Promise.all(
+        Array.from({ length: c.copies }, () =>
+          call<{ score: number; attemptId: string }>(
+            stack.functions.submitQuizAttempt,
+            { uid },
+            { courseId, quizId, requestId, answers },
+            (late) => {
+              // A late transient failure says nothing: the client retried past it.
+              if (late.ok || !RETRYABLE_CODES.has(late.code)) take(late);
+            },
+          ),
+        ),
+      );
+      for (const r of results) take(r);
       return;
     }
     case "enrollRetry": {
