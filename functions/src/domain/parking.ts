@@ -54,15 +54,17 @@ export interface ParkSignal {
 const count = (value: unknown): number => (typeof value === "number" && Number.isFinite(value) ? value : 0);
 
 /**
- * Whether an enrollment write may have applied the payment that events parked for this enrollment wait for: some
- * are parked (`after.parkedEvents`, raised in the park's own commit) and the write added ledger entries. A park
- * and a payment both write the enrollment document, so Firestore orders the two commits: when the park commits
- * first, the payment's write sees the count here; when the payment commits first, the park's own second look at
- * the ledger finds it. A write that added no entry (the park's own, a status correction) has nothing to replay.
+ * The parked count to replay for, when an enrollment write may have applied the payment that events parked for
+ * this enrollment wait for (else null): some are parked (`after.parkedEvents`, raised in the park's own commit) and
+ * the write added ledger entries. A park and a payment both write the enrollment document, so Firestore orders the
+ * two commits: when the park commits first, the payment's write sees the count here; when the payment commits
+ * first, the park's own second look at the ledger finds it. A write that added no entry (the park's own, a status
+ * correction) has nothing to replay.
  */
-export function shouldReplayParked(before: ParkSignal | undefined, after: ParkSignal | undefined): boolean {
-  if (after === undefined || count(after.parkedEvents) <= 0) return false;
-  return count(after.ledgerCount) > count(before?.ledgerCount);
+export function parkedToReplay(before: ParkSignal | undefined, after: ParkSignal | undefined): number | null {
+  if (after === undefined) return null;
+  const parked = count(after.parkedEvents);
+  return parked > 0 && count(after.ledgerCount) > count(before?.ledgerCount) ? parked : null;
 }
 
 export type ParkedDecision = "replay" | "dead-letter" | "wait";

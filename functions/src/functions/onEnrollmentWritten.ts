@@ -17,7 +17,7 @@ export const onEnrollmentWritten = onDocumentWritten(
     secrets: [stripeSecretKey, stripeWebhookSecret],
   },
   async (event) => {
-    const [{ applyEnrollmentWrite }, { shouldReplayParked }] = await Promise.all([
+    const [{ applyEnrollmentWrite }, { parkedToReplay }] = await Promise.all([
       import("../services/enrollmentTriggerService"),
       import("../domain/parking"),
     ]);
@@ -33,14 +33,11 @@ export const onEnrollmentWritten = onDocumentWritten(
       after: afterData,
       afterUpdateTime: after?.exists === true ? after.updateTime : undefined,
     });
+    const parkedEvents = parkedToReplay(before, afterData);
     const updateTime = after?.updateTime;
-    if (shouldReplayParked(before, afterData) && updateTime !== undefined) {
+    if (parkedEvents !== null && updateTime !== undefined) {
       const { replayParkedForEnrollment } = await import("../services/webhookCommandService");
-      const parkedEvents: unknown = afterData?.parkedEvents;
-      await replayParkedForEnrollment(uid, courseId, {
-        parkedEvents: typeof parkedEvents === "number" ? parkedEvents : 0,
-        updateTime,
-      });
+      await replayParkedForEnrollment(uid, courseId, { parkedEvents, updateTime });
     }
   },
 );

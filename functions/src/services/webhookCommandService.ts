@@ -13,7 +13,7 @@
  * - A race between a park and its payment leaves nothing parked. The park's commit also raises `parkedEvents` on
  *   its owner's enrollment, and a payment's commit writes that same document, so Firestore puts the two in an
  *   order. Park first: the payment's write event carries `parkedEvents > 0` with a grown `ledgerCount`, and
- *   onEnrollmentWritten replays the enrollment's parked events (domain/parking `shouldReplayParked`). Payment
+ *   onEnrollmentWritten replays the enrollment's parked events (domain/parking `parkedToReplay`). Payment
  *   first: the park reads the ledger again after its commit and finds the entry. Both apply through the event's
  *   `webhookEvents` record, so applying twice is impossible; handling a parked event deletes it and lowers the
  *   count in one commit. A payment costs nothing for this while nothing is parked: no trigger of its own, no query.
@@ -324,7 +324,7 @@ export interface ParkCountSeen {
 export async function replayParkedForEnrollment(
   uid: string,
   courseId: string,
-  seen?: ParkCountSeen,
+  seen: ParkCountSeen,
 ): Promise<number> {
   let examined = 0;
   let counted = 0;
@@ -345,7 +345,7 @@ export async function replayParkedForEnrollment(
     last = waiting.docs[waiting.docs.length - 1];
   }
   if (retry !== undefined) throw retry;
-  if (complete && seen !== undefined && counted !== seen.parkedEvents) {
+  if (complete && counted !== seen.parkedEvents) {
     try {
       await refs
         .enrollment(uid, courseId)

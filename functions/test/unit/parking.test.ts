@@ -3,7 +3,7 @@ import {
   decideParked,
   decideUnknownPayment,
   lookupPaymentId,
-  shouldReplayParked,
+  parkedToReplay,
 } from "../../src/domain/parking";
 import type { WebhookCommand } from "../../src/domain/webhookMapping";
 
@@ -72,22 +72,22 @@ describe("lookupPaymentId", () => {
   });
 });
 
-describe("shouldReplayParked: whether an enrollment write may have brought a parked event's payment", () => {
+describe("parkedToReplay: the parked count to replay for when an enrollment write may have brought their payment", () => {
   /** An enrollment's two signal fields (the count absent on documents older than it). */
   const doc = (ledgerCount: number, parkedEvents?: number) =>
     parkedEvents === undefined ? { ledgerCount } : { ledgerCount, parkedEvents };
   it.each([
-    ["a payment lands while one event is parked", doc(0, 1), doc(1, 1), true],
-    ["a group commit adds several entries", doc(2, 3), doc(5, 3), true],
-    ["the park's own write (count raised, no entry)", doc(1, 0), doc(1, 1), false],
-    ["a status correction while parked", doc(1, 1), doc(1, 1), false],
-    ["a payment with nothing parked", doc(0, 0), doc(1, 0), false],
-    ["a payment on a document older than the count", doc(0), doc(1), false],
-    ["an entry added with the count back at 0", doc(1, 1), doc(2, 0), false],
-    ["the enrollment created with a count (never by this backend)", undefined, doc(1, 1), true],
-    ["the enrollment deleted", doc(1, 1), undefined, false],
-    ["garbage in the fields", { ledgerCount: "x" }, { ledgerCount: 1, parkedEvents: "2" }, false],
+    ["a payment lands while one event is parked", doc(0, 1), doc(1, 1), 1],
+    ["a group commit adds several entries", doc(2, 3), doc(5, 3), 3],
+    ["the park's own write (count raised, no entry)", doc(1, 0), doc(1, 1), null],
+    ["a status correction while parked", doc(1, 1), doc(1, 1), null],
+    ["a payment with nothing parked", doc(0, 0), doc(1, 0), null],
+    ["a payment on a document older than the count", doc(0), doc(1), null],
+    ["an entry added with the count back at 0", doc(1, 1), doc(2, 0), null],
+    ["the enrollment created with a count (never by this backend)", undefined, doc(1, 1), 1],
+    ["the enrollment deleted", doc(1, 1), undefined, null],
+    ["garbage in the fields", { ledgerCount: "x" }, { ledgerCount: 1, parkedEvents: "2" }, null],
   ] as const)("%s → %s", (_label, before, after, expected) => {
-    expect(shouldReplayParked(before, after)).toBe(expected);
+    expect(parkedToReplay(before, after)).toBe(expected);
   });
 });

@@ -85,7 +85,7 @@ export const enrollmentDocSchema = z.object({
   /**
    * Refund and dispute events parked for this enrollment's payments (services/webhookCommandService.ts): raised in
    * the park's commit, lowered when one is handled. While above 0, a write that adds ledger entries makes
-   * onEnrollmentWritten replay them (domain/parking `shouldReplayParked`). Absent = 0.
+   * onEnrollmentWritten replay them (domain/parking `parkedToReplay`). Absent = 0.
    */
   parkedEvents: z.int().optional(),
   createdAt: timestamp,
