@@ -214,21 +214,21 @@ async function paymentUnknown(
  */
 async function park(doc: ParkedEventDoc): Promise<boolean> {
   const ref = refs.parkedEvent(doc.eventId);
+  const batch = firestore().batch();
+  batch.create(ref, { ...doc, counted: true });
+  batch.update(refs.enrollment(doc.owner.uid, doc.owner.courseId), { parkedEvents: FieldValue.increment(1) });
   try {
-    const batch = firestore().batch();
-    batch.create(ref, { ...doc, counted: true });
-    batch.update(refs.enrollment(doc.owner.uid, doc.owner.courseId), {
-      parkedEvents: FieldValue.increment(1),
-    });
-    await batch.commit();
-    return true;
+    return await createdNow(batch.commit());
   } catch (error) {
-    const code = grpcCode(error);
-    if (code === GRPC.ALREADY_EXISTS) return false;
-    if (code !== GRPC.NOT_FOUND) throw error;
+    if (grpcCode(error) !== GRPC.NOT_FOUND) throw error;
   }
+  return createdNow(ref.create({ ...doc, counted: false }));
+}
+
+/** A commit that creates the parked event: false when it exists already (ALREADY_EXISTS, nothing written). */
+async function createdNow(commit: Promise<unknown>): Promise<boolean> {
   try {
-    await ref.create({ ...doc, counted: false });
+    await commit;
     return true;
   } catch (error) {
     if (grpcCode(error) === GRPC.ALREADY_EXISTS) return false;
