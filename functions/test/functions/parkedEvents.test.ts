@@ -34,7 +34,7 @@ import {
   outcomeOf,
 } from "../support/stripeShapes";
 
-useLocalFirestore();
+const lf = useLocalFirestore();
 const UID = "student-park";
 const ENROLLMENT = `users/${UID}/courses/c1`;
 
@@ -374,7 +374,26 @@ describe("the parked count on the enrollment", () => {
 });
 
 describe("a parked event whose replay fails", () => {
-  it("does not hold up the sweep for the events behind it", async () => {
+  it("transiently: the others still apply, and the trigger fails so that its retry applies it", async () => {
+    await providerHoldsPayment("pi_tr", 1000, { uid: UID, courseId: "c1" });
+    await deliverStripeEvent("evt_tr_a", "refund.created", refundOf("re_tr_a", "pi_tr", 100));
+    await deliverStripeEvent("evt_tr_b", "refund.created", refundOf("re_tr_b", "pi_tr", 200));
+    const payment = await payThenTrigger("evt_pay_tr", paid("pi_tr", 1000));
+    // Every commit that would apply refund re_tr_a fails: DEADLINE_EXCEEDED, transient, and not re-sent by the SDK.
+    lf.server().faults.inject({ method: "Commit", kind: "deadline-exceeded", pathContains: "re_tr_a" });
+    await expect(payment.trigger()).rejects.toThrow(/DEADLINE_EXCEEDED/);
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 800, ids: ["pi_tr", "re_tr_b"] });
+    expect(await readDoc("parkedEvents/evt_tr_a")).toBeDefined();
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 1 });
+
+    lf.server().faults.clear();
+    await payment.trigger();
+    expect(await ledgerSum(UID, "c1")).toEqual({ sum: 700, ids: ["pi_tr", "re_tr_a", "re_tr_b"] });
+    expect(await countDocs("parkedEvents")).toBe(0);
+    expect(await readDoc(ENROLLMENT)).toMatchObject({ parkedEvents: 0 });
+  });
+
+  it("permanently: it does not hold up the sweep for the events behind it", async () => {
     await providerHoldsPayment("pi_ok", 1000, { uid: UID, courseId: "c1" });
     // Older than anything else and unreadable (a document written by a future schema, say).
     await firestore()
