@@ -103,6 +103,22 @@ export function configureEnvironment(): void {
   delete process.env.LOCAL_PROVIDER_WEBHOOK_URL;
 }
 
+/**
+ * The backend logs through firebase-functions/logger, which captures the console methods when it loads: they are
+ * counted (the tally returned) and shown on stderr only with BENCH_LOGS=1. Call before `loadBackend`.
+ */
+export function silenceBackendLogs(): Record<string, number> {
+  const tally: Record<string, number> = {};
+  const verbose = process.env.BENCH_LOGS === "1";
+  for (const method of ["debug", "info", "log", "warn", "error"] as const) {
+    console[method] = (...args: unknown[]) => {
+      tally[method] = (tally[method] ?? 0) + 1;
+      if (verbose) process.stderr.write(`${args.map(String).join(" ")}\n`);
+    };
+  }
+  return tally;
+}
+
 const fromFunctions = createRequire(path.join(FUNCTIONS_DIR, "package.json"));
 
 function load(relative: string): unknown {

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_PROJECT, configureEnvironment, loadBackend, REPO_ROOT } from "./backend";
+import { BENCH_PROJECT, configureEnvironment, loadBackend, REPO_ROOT, silenceBackendLogs } from "./backend";
 import { measureColdLoad } from "./coldLoad";
 import { startFirestoreProcess } from "./firestoreProcess";
 import { medianRun, runOpsPhase, runPhase, type PhaseSpec } from "./phase";
@@ -69,19 +69,6 @@ const board = new ProgressBoard();
 function progress(message: string): void {
   board.clear();
   process.stderr.write(`[bench] ${message}\n`);
-}
-
-/** The backend logs through firebase-functions/logger, which captures the console methods when it loads. */
-function silenceBackendLogs(): Record<string, number> {
-  const tally: Record<string, number> = {};
-  const verbose = process.env.BENCH_LOGS === "1";
-  for (const method of ["debug", "info", "log", "warn", "error"] as const) {
-    console[method] = (...args: unknown[]) => {
-      tally[method] = (tally[method] ?? 0) + 1;
-      if (verbose) process.stderr.write(`${args.map(String).join(" ")}\n`);
-    };
-  }
-  return tally;
 }
 
 function machine(loadAtStart: number): MachineInfo {

@@ -8,7 +8,7 @@
  * any event arrives), `hold`/`release` (the gate of ./triggers.ts), `cpu` (this process's CPU time so far,
  * microseconds), `close`. Each is answered `{ id, ok: true, value? }` or `{ id, ok: false, error }`.
  */
-import { configureEnvironment, loadBackend } from "./backend";
+import { configureEnvironment, loadBackend, silenceBackendLogs } from "./backend";
 import { startTriggerHost, TriggerGate } from "./triggers";
 
 interface Request {
@@ -21,15 +21,9 @@ function send(message: unknown): void {
   process.send?.(message);
 }
 
-/** The backend logs through firebase-functions/logger; shown on stderr only with BENCH_LOGS=1. */
-function quiet(): void {
-  if (process.env.BENCH_LOGS === "1") return;
-  for (const method of ["debug", "info", "log", "warn", "error"] as const) console[method] = () => undefined;
-}
-
 async function main(): Promise<void> {
   if (process.send === undefined) throw new Error("triggerWorker runs as a child with an IPC channel");
-  quiet();
+  silenceBackendLogs();
   const seed = Number(process.argv[2] ?? "42");
   configureEnvironment();
   const backend = loadBackend();
