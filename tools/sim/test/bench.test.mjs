@@ -7,7 +7,7 @@ import { startFirestoreProcess } from "../lib/bench/firestoreProcess.js";
 import { BENCH_PROJECT } from "../lib/bench/backend.js";
 import { startTriggerProcess } from "../lib/bench/triggerProcess.js";
 import { medianRun } from "../lib/bench/phase.js";
-import { roundRatios } from "../lib/bench/report.js";
+import { cpuCeilingLine, roundRatios } from "../lib/bench/report.js";
 
 const phase = (paymentsPerSecond, label) => ({ paymentsPerSecond, label });
 
@@ -28,6 +28,34 @@ test("roundRatios divides round by round (the two variants ran in the same round
   assert.deepEqual(roundRatios(c, b), [0.25, 0.5, 1.5]);
   // results without rounds (one run) give one ratio
   assert.deepEqual(roundRatios({ paymentsPerSecond: 50 }, { paymentsPerSecond: 100 }), [0.5]);
+});
+
+test("cpuCeilingLine: what the CPU per payment allows on the machine's cores, against (b)'s measured rate", () => {
+  const at = (paymentsPerSecond, bench, triggers, firestore) => ({
+    paymentsPerSecond,
+    cpuMsPerApplied: { bench, triggers, firestore },
+  });
+  const r = { machine: { cpus: 2 } };
+  const b = { hot: at(500, 0.5, 0, 1.5), many: at(2000, 0.2, 0, 0.2) };
+  // (c) once: 1 ms per payment on the hot enrollment, 2 ms across many; the rows delivered twice are not used
+  const c = {
+    hot: at(1, 9, 9, 9),
+    many: at(1, 9, 9, 9),
+    once: { hot: at(600, 0.5, 0.25, 0.25), many: at(700, 1, 0.5, 0.5) },
+  };
+  const line = cpuCeilingLine(r, c, b);
+  // hot: 2000/s ceiling = 4.00× (b)'s 500/s; 0.8× (b) = 400/s needs ≤ 2000/400 = 5 ms
+  assert.match(
+    line,
+    /hot: \(c\) 1\.00 ms vs \(b\) 2\.00 ms, ceiling of \(c\) 2000\/s = 4\.00× \(b\)'s 500\/s; 0\.8× \(b\) needs \(c\) ≤ 5\.00 ms/,
+  );
+  // many: 1000/s ceiling = 0.50× (b)'s 2000/s; 0.8× (b) = 1600/s needs ≤ 1.25 ms
+  assert.match(
+    line,
+    /many: \(c\) 2\.00 ms vs \(b\) 0\.40 ms, ceiling of \(c\) 1000\/s = 0\.50× \(b\)'s 2000\/s; 0\.8× \(b\) needs \(c\) ≤ 1\.25 ms/,
+  );
+  // without a delivered-once row, (c)'s own rows
+  assert.match(cpuCeilingLine(r, { hot: c.once.hot, many: c.once.many }, b), /many: \(c\) 2\.00 ms/);
 });
 
 test("the local Firestore in its own process: faults, counters, trigger idle and its CPU time over HTTP", async () => {

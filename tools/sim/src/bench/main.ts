@@ -4,7 +4,7 @@
  * functions entry point against a minimal function module. Writes results/bench-latest.json and .svg and
  * prints markdown tables. A report, not a test: nothing here asserts on speed.
  *
- *   npm run bench -- [--seed N] [--repeat N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
+ *   npm run bench -- [--seed N] [--repeat N] [--payments N] [--reply-lost P] [--out DIR] [--only a,b,c] [--no-cold-load]
  *
  * Results go to tools/sim/out/ (git-ignored) unless --out names a directory (relative to where you ran the
  * command); the committed tools/sim/results/bench-latest.* are updated only by `--out tools/sim/results`.
@@ -37,12 +37,13 @@ const CONCURRENCY = 20;
 /** Payments of the hot phase and enrollments of the many phase (`--payments`). */
 const DEFAULT_PAYMENTS = 200;
 const OPS_ENROLLMENTS = 50;
-const REPLY_LOST_PROBABILITY = 0.1;
+/** `--reply-lost P`: the Commit reply-lost probability of the hot and many phases. */
+const DEFAULT_REPLY_LOST = 0.1;
 const COLD_LOAD_RUNS = 7;
 /** Rounds of the measured phases; each table row is the round with the median payments/s. */
 const DEFAULT_REPEAT = 5;
 
-const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--payments N] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
+const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--payments N] [--reply-lost P] [--out DIR] [--only a,b,c] [--no-cold-load] [--help]
   --seed N    seed of the shuffles, jitter and injected faults (default 42)
   --repeat N  rounds of the measured phases (default ${DEFAULT_REPEAT}); each row is the median round
   --payments N  payments on the hot enrollment, and enrollments paying once in the many phase (default
@@ -51,6 +52,8 @@ const USAGE = `usage: npm run bench -- [--seed N] [--repeat N] [--payments N] [-
   --out DIR   where bench-latest.json and bench-latest.svg go (default tools/sim/out/, git-ignored;
               relative to the directory you ran the command in). The README's committed figures are
               tools/sim/results/: --out tools/sim/results
+  --reply-lost P  probability that a Commit is applied and its reply lost, in the hot and many phases
+              (default ${DEFAULT_REPLY_LOST}; 0 = no faults)
   --only a,b,c  run only these variants (a partial run, e.g. to profile one)
   --no-cold-load  measure the cold load once instead of 7 times
   BENCH_LOGS=1 shows the backend's logs on stderr. Takes 30–90 s; a report, it asserts nothing.`;
@@ -97,6 +100,8 @@ async function main(): Promise<void> {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error("--repeat must be a positive integer");
   const payments = Number(argValue("--payments") ?? String(DEFAULT_PAYMENTS));
   if (!Number.isInteger(payments) || payments < 1) throw new Error("--payments must be a positive integer");
+  const replyLost = Number(argValue("--reply-lost") ?? String(DEFAULT_REPLY_LOST));
+  if (!(replyLost >= 0 && replyLost < 1)) throw new Error("--reply-lost must be a probability in [0, 1)");
   const out = argValue("--out");
   const outDir = out === undefined ? path.join(REPO_ROOT, "tools/sim/out") : path.resolve(invokedFrom, out);
 
@@ -134,14 +139,14 @@ async function main(): Promise<void> {
       scenario: "hot",
       enrollments: 1,
       paymentsPerEnrollment: payments,
-      replyLostProbability: REPLY_LOST_PROBABILITY,
+      replyLostProbability: replyLost,
     },
     many: {
       ...base,
       scenario: "many",
       enrollments: payments,
       paymentsPerEnrollment: 1,
-      replyLostProbability: REPLY_LOST_PROBABILITY,
+      replyLostProbability: replyLost,
     },
   } satisfies Record<string, Omit<PhaseSpec, "copies"> & { copies?: number }>;
 
@@ -224,7 +229,7 @@ async function main(): Promise<void> {
       hot: { enrollments: 1, payments },
       many: { enrollments: payments, paymentsPerEnrollment: 1 },
       clean: { enrollments: OPS_ENROLLMENTS, paymentsPerEnrollment: 1, faults: "none" },
-      faults: { method: "Commit", kind: "reply-lost", probability: REPLY_LOST_PROBABILITY, seed },
+      faults: { method: "Commit", kind: "reply-lost", probability: replyLost, seed },
       deliveriesPerEventC: 2,
       rounds: repeat,
       firestore:

@@ -36,6 +36,34 @@ export function roundRatios(x: PhaseResult, y: PhaseResult): number[] {
   return xs.slice(0, ys.length).map((v, i) => v / (ys[i] ?? Number.NaN));
 }
 
+const cpuTotal = (p: PhaseResult): number =>
+  p.cpuMsPerApplied.bench + p.cpuMsPerApplied.triggers + p.cpuMsPerApplied.firestore;
+
+/**
+ * What the CPU each variant spent per payment allows on this machine, whatever the concurrency or batching: with
+ * every core busy with nothing else, at most cores × 1000 ÷ (CPU ms per payment, all three processes) payments/s.
+ * When that ceiling of (c) is below 0.8× the rate (b) measured, no tuning of latency reaches 0.8× (b) here; only
+ * spending less CPU per payment does. (Group commit amortizes more at higher load, so the ceiling is an estimate
+ * from the CPU spent at the phase's load, not a bound.)
+ */
+export function cpuCeilingLine(r: BenchResult, c: VariantResult, b: VariantResult): string {
+  const cores = r.machine.cpus;
+  const part = (name: string, x: PhaseResult, y: PhaseResult): string => {
+    const ceiling = (cores * 1000) / cpuTotal(x);
+    return (
+      `${name}: (c) ${fmt(cpuTotal(x), 2)} ms vs (b) ${fmt(cpuTotal(y), 2)} ms, ceiling of (c) ${fmt(ceiling, 0)}/s ` +
+      `= ${fmt(ceiling / y.paymentsPerSecond, 2)}× (b)'s ${fmt(y.paymentsPerSecond, 0)}/s; 0.8× (b) needs (c) ≤ ` +
+      `${fmt((cores * 1000) / (0.8 * y.paymentsPerSecond), 2)} ms`
+    );
+  };
+  const x = c.once ?? c;
+  return (
+    `CPU ceiling (${cores} cores; CPU ms per applied payment, bench + triggers + Firestore${c.once === undefined ? "" : ", (c) with each event delivered once"}): ` +
+    `${part("hot", x.hot, b.hot)}; ${part("many", x.many, b.many)}. A ceiling assumes every core busy with ` +
+    "this work alone: below 0.8× only less CPU per payment can reach 0.8× (b), no tuning of latency."
+  );
+}
+
 export function markdown(r: BenchResult): string {
   const first = r.variants[0];
   const hot = first?.hot;
@@ -88,6 +116,7 @@ export function markdown(r: BenchResult): string {
           : `; with each event delivered once: hot ${ratio(c.once.hot, b.hot)}, many ${ratio(c.once.many, b.many)}.`),
     );
   }
+  if (c !== undefined && b !== undefined) lines.push("", cpuCeilingLine(r, c, b));
   const broken = r.variants.flatMap((v) =>
     (["hot", "many"] as const).flatMap((phase) =>
       v[phase].inconsistencies.map((i) => `${v.key} ${phase}: ${i}`),
